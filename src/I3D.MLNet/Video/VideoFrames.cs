@@ -1,0 +1,117 @@
+namespace I3D.MLNet.Video;
+
+/// <summary>What the values of a <see cref="VideoFrames"/> buffer are.</summary>
+public enum FrameElementKind
+{
+    /// <summary>8-bit RGB, channel order R, G, B, values 0..255 (what <c>LoadVideo</c> makes).</summary>
+    Rgb24,
+
+    /// <summary>Optical flow, float32, channels (x, y), already truncated and scaled to [-1, 1] (what <c>ExtractOpticalFlow</c> makes).</summary>
+    Flow,
+}
+
+/// <summary>
+/// A decoded video: <see cref="FrameCount"/> frames of <see cref="Height"/> x <see cref="Width"/> x <see cref="Channels"/>,
+/// stored frame-major, row-major, channels last (T, H, W, C).
+/// </summary>
+/// <remarks>
+/// Why a custom column type rather than a <c>VBuffer&lt;byte&gt;</c>: videos differ in length and size, so a fixed-size
+/// vector type cannot describe them, and a variable-length vector would drop the shape (T, H, W) that every
+/// consumer needs. Like ML.NET's <c>MLImage</c> for images, one value carries its own shape, frame rate and source.
+/// RGB frames are kept as bytes (4x smaller than float: a 10 s video at 25 fps and 256x340 is 65 MB, not 261 MB) and
+/// converted to [-1, 1] floats only when a clip is sampled. The buffers are reused from row to row by the cursor.
+/// </remarks>
+public sealed class VideoFrames
+{
+    private byte[] _bytes = [];
+    private float[] _floats = [];
+
+    public FrameElementKind Kind { get; private set; }
+    public int FrameCount { get; private set; }
+    public int Height { get; private set; }
+    public int Width { get; private set; }
+    public int Channels => Kind == FrameElementKind.Rgb24 ? 3 : 2;
+
+    /// <summary>Frames per second of these frames (after any resampling); <c>NaN</c> when unknown.</summary>
+    public double FramesPerSecond { get; set; } = double.NaN;
+
+    /// <summary>Where the frames came from (a path), for messages.</summary>
+    public string? Source { get; set; }
+
+    /// <summary>Values in one frame: Height x Width x Channels.</summary>
+    public int FrameLength => Height * Width * Channels;
+
+    /// <summary>The RGB bytes (T, H, W, 3); only for <see cref="FrameElementKind.Rgb24"/>.</summary>
+    public Span<byte> Bytes => Kind == FrameElementKind.Rgb24
+        ? _bytes.AsSpan(0, FrameCount * FrameLength)
+        : throw new InvalidOperationException($"{Source}: these frames hold {Kind}, not bytes");
+
+    /// <summary>The flow values (T, H, W, 2); only for <see cref="FrameElementKind.Flow"/>.</summary>
+    public Span<float> Floats => Kind == FrameElementKind.Flow
+        ? _floats.AsSpan(0, FrameCount * FrameLength)
+        : throw new InvalidOperationException($"{Source}: these frames hold {Kind}, not floats");
+
+    public Span<byte> FrameBytes(int t) => Bytes.Slice(t * FrameLength, FrameLength);
+
+    public Span<float> FrameFloats(int t) => Floats.Slice(t * FrameLength, FrameLength);
+
+    public VideoFrames()
+    {
+    }
+
+    public VideoFrames(FrameElementKind kind, int frameCount, int height, int width) => Reset(kind, frameCount, height, width);
+
+    /// <summary>Sets the shape, growing the buffer only when it is too small (buffers are reused across rows).</summary>
+    public void Reset(FrameElementKind kind, int frameCount, int height, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(frameCount);
+        ArgumentOutOfRangeException.ThrowIfNegative(height);
+        ArgumentOutOfRangeException.ThrowIfNegative(width);
+        Kind = kind;
+        FrameCount = 0;
+        Height = height;
+        Width = width;
+        EnsureCapacity(frameCount);
+        FrameCount = frameCount;
+    }
+
+    /// <summary>Appends one frame (grows the buffer geometrically) and returns its bytes to fill.</summary>
+    public Span<byte> AppendRgbFrame()
+    {
+        EnsureCapacity(FrameCount + 1);
+        FrameCount++;
+        return FrameBytes(FrameCount - 1);
+    }
+
+    /// <summary>Drops frames from the end.</summary>
+    public void Truncate(int frameCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(frameCount, FrameCount);
+        FrameCount = frameCount;
+    }
+
+    private void EnsureCapacity(int frames)
+    {
+        long needed = (long)frames * Height * Width * Channels;
+        if (needed > Array.MaxLength)
+            throw new InvalidOperationException($"{Source}: {frames} frames of {Width}x{Height}x{Channels} do not fit in one buffer; limit the frames (MaximumFrames) or the size");
+        if (Kind == FrameElementKind.Rgb24)
+        {
+            if (_bytes.Length < needed) Array.Resize(ref _bytes, (int)Math.Min(Array.MaxLength, Math.Max(needed, _bytes.Length * 3L / 2)));
+        }
+        else if (_floats.Length < needed)
+        {
+            Array.Resize(ref _floats, (int)Math.Min(Array.MaxLength, Math.Max(needed, _floats.Length * 3L / 2)));
+        }
+    }
+
+    /// <summary>A deep copy (for callers that keep a row beyond the cursor's next move).</summary>
+    public VideoFrames Clone()
+    {
+        var copy = new VideoFrames(Kind, FrameCount, Height, Width) { FramesPerSecond = FramesPerSecond, Source = Source };
+        if (Kind == FrameElementKind.Rgb24) Bytes.CopyTo(copy.Bytes); else Floats.CopyTo(copy.Floats);
+        return copy;
+    }
+
+    public override string ToString() => $"{Kind} video {FrameCount}x{Height}x{Width}x{Channels} @ {FramesPerSecond:0.###} fps ({Source})";
+}
