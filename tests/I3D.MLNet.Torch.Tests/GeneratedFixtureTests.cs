@@ -3,6 +3,8 @@ using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Weights;
 using static TorchSharp.torch;
 
+using I3D.MLNet.Tests.Shared;
+
 namespace I3D.MLNet.Torch.Tests;
 
 /// <summary>Known answers made at test time with python3-torch (fixtures/make_fixtures.py): legacy files, flow, odd frame counts.</summary>

@@ -3,6 +3,8 @@ using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Weights;
 using static TorchSharp.torch;
 
+using I3D.MLNet.Tests.Shared;
+
 namespace I3D.MLNet.Torch.Tests;
 
 /// <summary>Known answers from the reference pytorch-i3d (../shared/fixtures/pytorch-i3d, made with python3-torch 1.13).</summary>

@@ -3,6 +3,8 @@ using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Models;
 using static TorchSharp.torch;
 
+using I3D.MLNet.Tests.Shared;
+
 namespace I3D.MLNet.Torch.Tests;
 
 public class InceptionI3dTests

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 
-namespace I3D.MLNet.Torch.Tests;
+namespace I3D.MLNet.Tests.Shared;
 
 /// <summary>
 /// Fixtures made at test time by fixtures/make_fixtures.py with Debian's python3-torch (/usr/bin/python3): weight

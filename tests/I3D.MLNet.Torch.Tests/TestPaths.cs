@@ -1,7 +1,7 @@
 using I3D.MLNet.IO;
 using static TorchSharp.torch;
 
-namespace I3D.MLNet.Torch.Tests;
+namespace I3D.MLNet.Tests.Shared;
 
 internal static class TestPaths
 {

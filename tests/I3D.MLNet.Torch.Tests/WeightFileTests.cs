@@ -4,6 +4,8 @@ using I3D.MLNet.Torch.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
+using I3D.MLNet.Tests.Shared;
+
 namespace I3D.MLNet.Torch.Tests;
 
 /// <summary>Weight files that must be refused with a clear error (never code execution, never a native crash).</summary>
