@@ -218,6 +218,13 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     internal static string StreamName(long channels) => channels switch { 3 => "RGB", 2 => "optical flow", _ => $"{channels}-channel" };
 
     /// <summary>The 2x7x7 average pool, stride 1 (section 2.4), clamped to the feature map for small inputs (below 193 pixels).</summary>
-    private static Tensor Pool(Tensor x) =>
-        F.avg_pool3d(x, [Math.Min(2, x.shape[2]), Math.Min(7, x.shape[3]), Math.Min(7, x.shape[4])], [1, 1, 1]);
+    private static Tensor Pool(Tensor x)
+    {
+        long[] kernel = [Math.Min(2, x.shape[2]), Math.Min(7, x.shape[3]), Math.Min(7, x.shape[4])];
+        if (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64) return F.avg_pool3d(x, kernel, [1, 1, 1]);
+        // libtorch's CPU avg_pool3d has no bfloat16/half kernel: pool the (small) last feature map in float32.
+        using var wide = x.to(ScalarType.Float32);
+        using var pooled = F.avg_pool3d(wide, kernel, [1, 1, 1]);
+        return pooled.to(x.dtype);
+    }
 }
