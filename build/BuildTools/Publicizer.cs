@@ -19,14 +19,17 @@ internal static class Publicizer
             foreach (var method in type.Methods)
             {
                 if (method.Name.StartsWith('<')) continue;
-                method.IsPublic = true;
+                // private protected / protected internal become protected, so overrides keep C#'s "protected override".
+                if (method.IsFamilyAndAssembly || method.IsFamilyOrAssembly) method.IsFamily = true;
+                else if (!method.IsFamily) method.IsPublic = true;
             }
             foreach (var field in type.Fields)
             {
                 // A public field beside an event or property of the same name would make C# lookups ambiguous.
                 if (field.Name.StartsWith('<') || eventNames.Contains(field.Name)) continue;
                 if (type.Properties.Any(p => p.Name == field.Name)) continue;
-                field.IsPublic = true;
+                if (field.IsFamilyAndAssembly || field.IsFamilyOrAssembly) field.IsFamily = true;
+                else if (!field.IsFamily) field.IsPublic = true;
             }
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);

@@ -18,7 +18,7 @@ public sealed record NpyArray(int[] Shape, float[] Data)
 /// </summary>
 public static partial class Npy
 {
-    private static ReadOnlySpan<byte> Magic => "\x93NUMPY"u8;
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     public static void Write(string path, ReadOnlySpan<float> data, params int[] shape)
     {

@@ -181,19 +181,19 @@ public sealed class VideoDecoder : IDisposable
     {
         public long NextSlot;
 
-        public bool Full => frames.FrameCount >= maxFrames || (options.FrameRate is { } fps && NextSlot / fps >= windowEnd);
+        // The window in output slots: [FirstSlot, EndSlot), computed once so float error cannot add or lose a frame.
+        private readonly long _firstSlot = options.FrameRate is { } f ? (long)Math.Ceiling(options.StartSeconds * f - 1e-6) : 0;
+        private readonly long _endSlot = options.FrameRate is { } f2 && !double.IsPositiveInfinity(windowEnd) ? (long)Math.Ceiling(windowEnd * f2 - 1e-6) : long.MaxValue;
+
+        public bool Full => frames.FrameCount >= maxFrames || NextSlot >= _endSlot;
 
         /// <summary>Emits <paramref name="source"/> for output slots [from, to) that fall in the window.</summary>
         public void EmitSlots(Mat source, long from, long to)
         {
-            double fps = options.FrameRate!.Value;
             bool converted = false;
-            for (long slot = from; slot < to && !Full; slot++)
+            for (long slot = Math.Max(from, _firstSlot); slot < to && !Full; slot++)
             {
                 NextSlot = slot + 1;
-                double t = slot / fps;
-                if (t < options.StartSeconds - 1e-9) continue;
-                if (t >= windowEnd) break;
                 if (!converted)
                 {
                     EmitNew(source, 1);
@@ -205,6 +205,7 @@ public sealed class VideoDecoder : IDisposable
                     previous.CopyTo(frames.AppendRgbFrame());
                 }
             }
+            if (!Full) NextSlot = Math.Max(NextSlot, to);
         }
 
         public unsafe void EmitNew(Mat source, int repeat)

@@ -108,9 +108,19 @@ public sealed class VideoFrames
     /// <summary>A deep copy (for callers that keep a row beyond the cursor's next move).</summary>
     public VideoFrames Clone()
     {
-        var copy = new VideoFrames(Kind, FrameCount, Height, Width) { FramesPerSecond = FramesPerSecond, Source = Source };
-        if (Kind == FrameElementKind.Rgb24) Bytes.CopyTo(copy.Bytes); else Floats.CopyTo(copy.Floats);
+        var copy = new VideoFrames();
+        CopyTo(copy);
         return copy;
+    }
+
+    /// <summary>Copies shape, metadata and values into <paramref name="target"/>, reusing its buffer.</summary>
+    public void CopyTo(VideoFrames target)
+    {
+        if (ReferenceEquals(target, this)) return;
+        target.Reset(Kind, FrameCount, Height, Width);
+        target.FramesPerSecond = FramesPerSecond;
+        target.Source = Source;
+        if (Kind == FrameElementKind.Rgb24) Bytes.CopyTo(target.Bytes); else Floats.CopyTo(target.Floats);
     }
 
     public override string ToString() => $"{Kind} video {FrameCount}x{Height}x{Width}x{Channels} @ {FramesPerSecond:0.###} fps ({Source})";

@@ -1,0 +1,33 @@
+using I3D.MLNet.Video;
+
+namespace I3D.MLNet.Cli;
+
+/// <summary>Runs a command body: expected failures become one line on stderr and exit code 1, never a stack trace.</summary>
+internal static class CliRunner
+{
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (IsUserFacing(e))
+        {
+            Console.Error.WriteLine($"i3d: {OneLine(e)}");
+            return 1;
+        }
+    }
+
+    private static bool IsUserFacing(Exception e) => e is VideoDecodeException or NativeDependencyException or IOException
+        or InvalidDataException or ArgumentException or UnauthorizedAccessException or InvalidOperationException or NotSupportedException
+        or FormatException or OperationCanceledException
+        || e.InnerException is { } inner && IsUserFacing(inner);
+
+    /// <summary>The innermost message that says something (ML.NET wraps cursor exceptions).</summary>
+    private static string OneLine(Exception e)
+    {
+        while (e.InnerException != null && (e is InvalidOperationException or System.Reflection.TargetInvocationException or AggregateException || e.GetType().Namespace?.StartsWith("Microsoft.ML") == true))
+            e = e.InnerException;
+        return e.Message.Split('\n')[0].Trim();
+    }
+}

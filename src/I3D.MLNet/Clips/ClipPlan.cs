@@ -1,0 +1,88 @@
+using I3D.MLNet.Video;
+
+namespace I3D.MLNet.Clips;
+
+/// <summary>Where one row's clips come from: frame indices, crop corner and flip. Depends only on the options, the
+/// video's shape and the row's random stream, so an RGB and a flow column with the same shape get the same plan.</summary>
+internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Flip)
+{
+    public static ClipPlan Make(ClipSamplerOptions options, int frameCount, int height, int width, Random random, string? source)
+    {
+        if (frameCount == 0)
+            throw new InvalidDataException($"{source}: the video has no frames (a row that LoadVideo skipped?); filter such rows with mlContext.Data.SkipEmptyVideos before sampling clips");
+        int crop = options.CropSize;
+        if (height < crop || width < crop)
+            throw new InvalidDataException($"{source}: frames of {width}x{height} are smaller than the {crop}x{crop} crop; decode with a ShorterSide of at least {crop}");
+
+        int length = options.WholeVideo ? frameCount : options.Frames;
+        int[][] clips = new int[options.ClipCount][];
+        if (options.Mode == ClipSamplingMode.Train)
+        {
+            // Random start among the frames that leave enough for the clip; shorter videos start at 0 and loop.
+            int start = frameCount > length ? random.Next(frameCount - length + 1) : 0;
+            int top = random.Next(height - crop + 1);
+            int left = random.Next(width - crop + 1);
+            bool flip = random.NextDouble() < options.FlipProbability;
+            clips[0] = Looped(start, length, frameCount);
+            return new ClipPlan(clips, top, left, flip);
+        }
+
+        int k = clips.Length;
+        for (int i = 0; i < k; i++)
+        {
+            // K evenly spaced starts from the first to the last possible one; one clip is centred.
+            int room = Math.Max(0, frameCount - length);
+            int start = k == 1 ? room / 2 : (int)Math.Round((double)i * room / (k - 1), MidpointRounding.AwayFromZero);
+            clips[i] = Looped(start, length, frameCount);
+        }
+        return new ClipPlan(clips, (height - crop) / 2, (width - crop) / 2, false);
+    }
+
+    private static int[] Looped(int start, int length, int frameCount)
+    {
+        var indices = new int[length];
+        for (int t = 0; t < length; t++) indices[t] = (start + t) % frameCount;
+        return indices;
+    }
+
+    /// <summary>
+    /// Writes the clips as float32 in N C T H W order (N = clips): RGB bytes become x / 127.5 - 1 (the paper's [-1, 1]);
+    /// flow values are copied, with x negated when the clip is flipped left-right.
+    /// </summary>
+    public void Write(VideoFrames frames, int crop, Span<float> output)
+    {
+        int channels = frames.Channels, width = frames.Width;
+        int length = FrameIndices[0].Length;
+        int plane = crop * crop;
+        int clipSize = channels * length * plane;
+        for (int k = 0; k < FrameIndices.Length; k++)
+        {
+            var clip = output.Slice(k * clipSize, clipSize);
+            for (int t = 0; t < length; t++)
+            {
+                int f = FrameIndices[k][t];
+                for (int y = 0; y < crop; y++)
+                {
+                    int srcRow = ((Top + y) * width + Left) * channels;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        var dst = clip.Slice((c * length + t) * plane + y * crop, crop);
+                        if (frames.Kind == FrameElementKind.Rgb24)
+                        {
+                            var src = frames.FrameBytes(f).Slice(srcRow, crop * channels);
+                            if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = src[x * channels + c] * (1f / 127.5f) - 1f;
+                            else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c] * (1f / 127.5f) - 1f;
+                        }
+                        else
+                        {
+                            var src = frames.FrameFloats(f).Slice(srcRow, crop * channels);
+                            float sign = Flip && c == 0 ? -1f : 1f;
+                            if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = sign * src[x * channels + c];
+                            else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

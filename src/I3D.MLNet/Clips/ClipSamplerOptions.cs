@@ -1,0 +1,49 @@
+namespace I3D.MLNet.Clips;
+
+/// <summary>Training or test protocol of the paper (section 3, "Implementation details").</summary>
+public enum ClipSamplingMode
+{
+    /// <summary>Random start among the frames that leave room for the clip, short videos looped, random crop,
+    /// one left-right flip decision per clip.</summary>
+    Train,
+
+    /// <summary>Centre crop; the whole video or <see cref="ClipSamplerOptions.ClipsPerVideo"/> evenly spaced clips.</summary>
+    Test,
+}
+
+/// <summary>Options of <c>mlContext.Transforms.SampleClips</c>.</summary>
+public sealed record ClipSamplerOptions
+{
+    public ClipSamplingMode Mode { get; init; } = ClipSamplingMode.Test;
+
+    /// <summary>Frames per clip (T). Default 64, the paper's. Ignored when <see cref="WholeVideo"/>.</summary>
+    public int Frames { get; init; } = 64;
+
+    /// <summary>Side of the square crop (H = W). Default 224, the paper's.</summary>
+    public int CropSize { get; init; } = 224;
+
+    /// <summary>Test mode: K evenly spaced clips per video (first at the start, last at the end). Default 1 (centred).</summary>
+    public int ClipsPerVideo { get; init; } = 1;
+
+    /// <summary>Test mode: one clip with all the frames of the video (the official evaluation); the output vector is
+    /// then of variable length (1 x C x T x H x W with T the video's frame count).</summary>
+    public bool WholeVideo { get; init; }
+
+    /// <summary>Seed of the training-mode choices. The same seed gives the same clips; an RGB and a flow column sampled
+    /// with the same options make the same choices row by row (their clips line up).</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Train mode: probability of the left-right flip. Default 0.5.</summary>
+    public double FlipProbability { get; init; } = 0.5;
+
+    internal int ClipCount => Mode == ClipSamplingMode.Train || WholeVideo ? 1 : ClipsPerVideo;
+
+    internal void Validate()
+    {
+        if (Frames < 1) throw new ArgumentOutOfRangeException(nameof(Frames), Frames, "a clip needs at least one frame");
+        if (CropSize < 1) throw new ArgumentOutOfRangeException(nameof(CropSize), CropSize, "the crop size must be >= 1 pixel");
+        if (ClipsPerVideo < 1) throw new ArgumentOutOfRangeException(nameof(ClipsPerVideo), ClipsPerVideo, "at least one clip per video");
+        if (WholeVideo && Mode == ClipSamplingMode.Train) throw new ArgumentException("WholeVideo is a test-mode option (training samples clips of Frames frames)", nameof(WholeVideo));
+        if (!(FlipProbability is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(FlipProbability), FlipProbability, "a probability is in [0, 1]");
+    }
+}

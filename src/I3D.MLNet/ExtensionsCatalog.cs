@@ -1,0 +1,31 @@
+using I3D.MLNet.Clips;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace I3D.MLNet;
+
+/// <summary>The catalog entry points: <c>mlContext.Transforms.LoadVideo(...)</c>, <c>.SampleClips(...)</c>, ...</summary>
+public static class VideoCatalog
+{
+    /// <summary>
+    /// Decodes the video file named in <paramref name="inputColumnName"/> (text) into frames
+    /// (<see cref="VideoDataViewType"/>): 25 fps and shorter side 256 by default, as the paper.
+    /// </summary>
+    public static VideoLoadingEstimator LoadVideo(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null, VideoLoaderOptions? options = null)
+        => new(CatalogUtils.GetEnvironment(catalog), options ?? new VideoLoaderOptions(), (outputColumnName, inputColumnName ?? outputColumnName));
+
+    /// <summary>
+    /// Samples clips from a video column (RGB from <c>LoadVideo</c> or flow from <c>ExtractOpticalFlow</c>) into a
+    /// float32 vector N x C x T x H x W in [-1, 1]; test protocol (centre crop) by default.
+    /// </summary>
+    public static ClipSamplingEstimator SampleClips(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null, ClipSamplerOptions? options = null)
+        => new(CatalogUtils.GetEnvironment(catalog), options ?? new ClipSamplerOptions(), (outputColumnName, inputColumnName ?? outputColumnName));
+
+    /// <summary>
+    /// The rows of <paramref name="data"/> whose video column has frames: drops the rows that
+    /// <c>LoadVideo</c> with <see cref="InvalidVideoHandling.Skip"/> could not decode (each was counted in the log).
+    /// </summary>
+    public static IDataView SkipEmptyVideos(this DataOperationsCatalog catalog, IDataView data, string videoColumnName)
+        => new EmptyVideoFilter(data, videoColumnName);
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace I3D.MLNet.ModelZip;
+
+/// <summary>
+/// The shared plumbing that lets our transformers live in <c>mlContext.Model.Save</c> zips and come back with
+/// <c>mlContext.Model.Load</c> in a fresh process without any registration call.
+/// </summary>
+/// <remarks>
+/// ML.NET finds a loader through <c>[assembly: LoadableClass(...)]</c> in the assembly that
+/// <see cref="VersionInfo"/>'s <c>loaderAssemblyName</c> names, then calls the transformer's static
+/// <c>Create(IHostEnvironment, ModelLoadContext)</c>. Each transformer writes its options as one JSON string (new options
+/// with defaults read back from old zips) followed by its column pairs, and large state (weights, ONNX bytes) as
+/// separate zip entries with <see cref="ModelSaveContext.SaveBinaryStream"/>.
+/// </remarks>
+internal static class ModelZipFormat
+{
+    /// <summary>Version 1.1 of every format we write; bump per transformer when its layout changes.</summary>
+    public const uint Version1 = 0x00010001;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <param name="modelSignature">Exactly 8 characters, unique to the transformer's format.</param>
+    /// <param name="loaderSignature">Globally unique: ML.NET's component catalog keys loaders by it.</param>
+    /// <param name="transformer">The transformer type; its assembly is where ML.NET looks for the loader.</param>
+    public static VersionInfo Version(string modelSignature, string loaderSignature, Type transformer)
+    {
+        if (modelSignature.Length != 8) throw new ArgumentException("a model signature has exactly 8 characters", nameof(modelSignature));
+        return new VersionInfo(modelSignature, Version1, Version1, Version1, loaderSignature, transformer.Assembly.FullName);
+    }
+
+    public static void WriteOptions<T>(ModelSaveContext ctx, T options) => ctx.Writer.Write(JsonSerializer.Serialize(options, Json));
+
+    public static T ReadOptions<T>(ModelLoadContext ctx)
+        => JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException($"the model zip holds no {typeof(T).Name}");
+
+    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
+}

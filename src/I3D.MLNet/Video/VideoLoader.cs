@@ -1,0 +1,176 @@
+using I3D.MLNet.ModelZip;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(VideoLoadingTransformer), null, typeof(SignatureLoadModel), "Video Loading Transformer", VideoLoadingTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(VideoLoadingTransformer), null, typeof(SignatureLoadRowMapper), "Video Loading Transformer", VideoLoadingTransformer.LoaderSignature)]
+
+namespace I3D.MLNet.Video;
+
+/// <summary>What to do with a row whose video cannot be decoded.</summary>
+public enum InvalidVideoHandling
+{
+    /// <summary>Stop with an exception that names the file (default).</summary>
+    Throw,
+
+    /// <summary>Give the row an empty video (0 frames) and count it in the log; downstream steps
+    /// (<c>SampleClips</c>, the trainer, <c>VideoDataViews.SkipEmptyVideos</c>) skip or reject such rows.</summary>
+    Skip,
+}
+
+/// <summary>Options of <see cref="VideoLoadingEstimator"/>; see <see cref="VideoDecodeOptions"/> for the decoding ones.</summary>
+public sealed record VideoLoaderOptions
+{
+    /// <summary>How frames are decoded: rate, size, time window.</summary>
+    public VideoDecodeOptions Decode { get; init; } = new();
+
+    /// <summary>Folder that relative paths are resolved against; <c>null</c> for the current directory.</summary>
+    public string? VideoFolder { get; init; }
+
+    /// <summary>Throw on an undecodable video (default) or skip it.</summary>
+    public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
+}
+
+/// <summary>
+/// Decodes the video whose path is in a text column into a <see cref="VideoDataViewType"/> column. Decoding is lazy:
+/// it happens inside the cursor, one row at a time, into a buffer that the cursor reuses, so memory does not grow with
+/// the number of videos.
+/// </summary>
+public sealed class VideoLoadingTransformer : OneToOneTransformerBase
+{
+    internal const string LoaderSignature = "I3DVideoLoadingTransformer";
+
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DVIDLD", LoaderSignature, typeof(VideoLoadingTransformer));
+
+    public VideoLoaderOptions Options { get; }
+
+    public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
+
+    internal VideoLoadingTransformer(IHostEnvironment env, VideoLoaderOptions options, params (string outputColumnName, string inputColumnName)[] columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(VideoLoadingTransformer)), columns)
+    {
+        options.Decode.Validate();
+        Options = options;
+    }
+
+    private VideoLoadingTransformer(IHost host, ModelLoadContext ctx)
+        : base(host, ctx)
+    {
+        Options = ModelZipFormat.ReadOptions<VideoLoaderOptions>(ctx);
+    }
+
+    // Factory for SignatureLoadModel.
+    private static VideoLoadingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        return new VideoLoadingTransformer(env.Register(nameof(VideoLoadingTransformer)), ctx);
+    }
+
+    // Factory for SignatureLoadRowMapper.
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    protected override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
+    {
+        if (inputSchema[srcCol].Type is not TextDataViewType)
+            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", ColumnPairs[col].inputColumnName, TextDataViewType.Instance.ToString(), inputSchema[srcCol].Type.ToString());
+    }
+
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        SaveColumns(ctx);
+        ModelZipFormat.WriteOptions(ctx, Options);
+    }
+
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    /// <summary>Decodes one path (resolved against <see cref="VideoLoaderOptions.VideoFolder"/>) into <paramref name="frames"/>.</summary>
+    internal void DecodeInto(string path, VideoFrames frames)
+    {
+        string full = Options.VideoFolder is { Length: > 0 } folder && !Path.IsPathRooted(path) ? Path.Combine(folder, path) : path;
+        using var decoder = VideoDecoder.Open(full);
+        decoder.Decode(Options.Decode, frames);
+    }
+
+    private sealed class Mapper : OneToOneMapperBase
+    {
+        private readonly VideoLoadingTransformer _owner;
+        private int _skipped;
+
+        public Mapper(VideoLoadingTransformer parent, DataViewSchema inputSchema)
+            : base(parent.Host.Register(nameof(Mapper)), parent, inputSchema)
+        {
+            _owner = parent;
+        }
+
+        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
+            => _owner.ColumnPairs.Select(c => new DataViewSchema.DetachedColumn(c.outputColumnName, VideoDataViewType.Rgb, null)).ToArray();
+
+        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getPath = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[ColMapNewToOld[iinfo]]);
+            ReadOnlyMemory<char> path = default;
+            // One decoded video per cursor and column: several consumers of the same row (clip sampler, optical flow)
+            // share one decode. Callers get a copy in their own (reused) buffer.
+            var decoded = new VideoFrames();
+            long decodedPosition = -1;
+
+            ValueGetter<VideoFrames> getter = (ref VideoFrames dst) =>
+            {
+                if (decodedPosition != input.Position)
+                {
+                    getPath(ref path);
+                    string p = path.ToString();
+                    try
+                    {
+                        _owner.DecodeInto(p, decoded);
+                    }
+                    catch (VideoDecodeException e) when (_owner.Options.OnInvalidVideo == InvalidVideoHandling.Skip)
+                    {
+                        int skipped = Interlocked.Increment(ref _skipped);
+                        using var channel = Host.Start("LoadVideo");
+                        channel.Warning($"LoadVideo: skipping row {input.Position} ({skipped} skipped so far): {e.Message}");
+                        decoded.Reset(FrameElementKind.Rgb24, 0, 0, 0);
+                        decoded.Source = p;
+                    }
+                    catch (VideoDecodeException e)
+                    {
+                        throw new VideoDecodeException(e.Path, $"{e.Problem} (row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}')", e.InnerException);
+                    }
+                    decodedPosition = input.Position;
+                }
+                dst ??= new VideoFrames();
+                decoded.CopyTo(dst);
+            };
+            return getter;
+        }
+    }
+}
+
+/// <summary>Estimator for <see cref="VideoLoadingTransformer"/> (<c>mlContext.Transforms.LoadVideo</c>); nothing to learn.</summary>
+public sealed class VideoLoadingEstimator : TrivialEstimator<VideoLoadingTransformer>
+{
+    internal VideoLoadingEstimator(IHostEnvironment env, VideoLoaderOptions options, params (string outputColumnName, string inputColumnName)[] columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(VideoLoadingEstimator)), new VideoLoadingTransformer(env, options, columns))
+    {
+    }
+
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var result = inputSchema.ToDictionary(x => x.Name);
+        foreach (var (output, input) in Transformer.Columns)
+        {
+            if (!inputSchema.TryFindColumn(input, out var col))
+                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", input);
+            if (col.ItemType is not TextDataViewType || col.Kind != SchemaShape.Column.VectorKind.Scalar)
+                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", input, TextDataViewType.Instance.ToString(), col.GetTypeString());
+            result[output] = new SchemaShape.Column(output, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Rgb, false);
+        }
+        return new SchemaShape(result.Values);
+    }
+}
