@@ -95,7 +95,7 @@ internal sealed class TvL1Solver
     {
         public readonly int W, H;
         public readonly Plane I0, I1, U1, U2, P11, P12, P21, P22, Ix, Iy, InvGrad, Rho;
-        public readonly float[] Gx, Gy; // centred gradient of I1, dense h x w
+        public readonly float[] Packed; // (I1, dI1/dx, dI1/dy, 0) per pixel, dense h x w x 4: one 128-bit load per bicubic tap
         public readonly float[] Median; // replicate-padded copy of a flow component
         public readonly int MedianStride;
 
@@ -106,8 +106,7 @@ internal sealed class TvL1Solver
             I0 = new(w, h); I1 = new(w, h); U1 = new(w, h); U2 = new(w, h);
             P11 = new(w, h); P12 = new(w, h); P21 = new(w, h); P22 = new(w, h);
             Ix = new(w, h); Iy = new(w, h); InvGrad = new(w, h); Rho = new(w, h);
-            Gx = new float[w * h];
-            Gy = new float[w * h];
+            Packed = new float[w * h * 4];
             MedianStride = RoundUp(w) + Lanes + 8;
             Median = new float[(h + 4) * MedianStride + Lanes];
         }
@@ -225,17 +224,16 @@ internal sealed class TvL1Solver
         float scaledEpsilon = (float)(_p.Epsilon * _p.Epsilon * w * h);
         CentredGradient(L);
         L.P11.Clear(); L.P12.Clear(); L.P21.Clear(); L.P22.Clear();
-        var median = _p.MedianFiltering > 1 ? MedianNetwork.For(_p.MedianFiltering * _p.MedianFiltering) : null;
-        for (int warp = 0; warp < _p.Warps; warp++)
+                for (int warp = 0; warp < _p.Warps; warp++)
         {
             Warp(L);
             float error = float.MaxValue;
             for (int outer = 0; error > scaledEpsilon && outer < _p.OuterIterations; outer++)
             {
-                if (median is not null)
+                if (_p.MedianFiltering > 1)
                 {
-                    MedianFilter(L, L.U1, median, _p.MedianFiltering);
-                    MedianFilter(L, L.U2, median, _p.MedianFiltering);
+                    MedianFilter(L, L.U1, _p.MedianFiltering);
+                    MedianFilter(L, L.U2, _p.MedianFiltering);
                 }
                 for (int inner = 0; error > scaledEpsilon && inner < _p.InnerIterations; inner++)
                     error = Iterate(L);
@@ -255,8 +253,11 @@ internal sealed class TvL1Solver
             {
                 int left = Math.Max(x - 1, 0), right = Math.Min(x + 1, w - 1);
                 // Centred differences; at a border the one-sided difference, still halved (as OpenCV).
-                L.Gx[y * w + x] = 0.5f * (s[r + right] - s[r + left]);
-                L.Gy[y * w + x] = 0.5f * (s[down + x] - s[up + x]);
+                int o = (y * w + x) * 4;
+                L.Packed[o] = s[r + x];
+                L.Packed[o + 1] = 0.5f * (s[r + right] - s[r + left]);
+                L.Packed[o + 2] = 0.5f * (s[down + x] - s[up + x]);
+                L.Packed[o + 3] = 0;
             }
         }
     }
@@ -281,13 +282,12 @@ internal sealed class TvL1Solver
 
     /// <summary>Warps I1 and its gradient by the current flow (bicubic, 1/32-pixel positions, zero outside) and computes
     /// 1/|grad|^2 and the constant part of the linearised data term, rho_c = I1w - Ix u1 - Iy u2 - I0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Warp(Level L)
     {
         int w = L.W, h = L.H;
-        var i1 = L.I1.Data;
-        var gx = L.Gx;
-        var gy = L.Gy;
         var tab = CubicTable;
+        ref float packed = ref MemoryMarshal.GetArrayDataReference(L.Packed);
         for (int y = 0; y < h; y++)
         {
             int row = L.U1.Index(y, 0);
@@ -298,39 +298,39 @@ internal sealed class TvL1Solver
                 int X = (int)MathF.Round(mx * 32), Y = (int)MathF.Round(my * 32);
                 int sx = (X >> 5) - 1, sy = (Y >> 5) - 1;
                 int wx = (X & 31) * 4, wy = (Y & 31) * 4;
-                float v = 0, vx = 0, vy = 0;
+                var sum = Vector128<float>.Zero; // (I1w, I1wx, I1wy, 0)
                 if ((uint)sx < (uint)Math.Max(w - 3, 0) && (uint)sy < (uint)Math.Max(h - 3, 0))
                 {
+                    var c0 = Vector128.Create(tab[wx]);
+                    var c1 = Vector128.Create(tab[wx + 1]);
+                    var c2 = Vector128.Create(tab[wx + 2]);
+                    var c3 = Vector128.Create(tab[wx + 3]);
                     for (int i = 0; i < 4; i++)
                     {
-                        int ri = L.I1.Index(sy + i, sx), gi = (sy + i) * w + sx;
-                        float a = tab[wx] * i1[ri] + tab[wx + 1] * i1[ri + 1] + tab[wx + 2] * i1[ri + 2] + tab[wx + 3] * i1[ri + 3];
-                        float b = tab[wx] * gx[gi] + tab[wx + 1] * gx[gi + 1] + tab[wx + 2] * gx[gi + 2] + tab[wx + 3] * gx[gi + 3];
-                        float c = tab[wx] * gy[gi] + tab[wx + 1] * gy[gi + 1] + tab[wx + 2] * gy[gi + 2] + tab[wx + 3] * gy[gi + 3];
-                        float cy = tab[wy + i];
-                        v += cy * a;
-                        vx += cy * b;
-                        vy += cy * c;
+                        nuint o = (nuint)(((sy + i) * w + sx) * 4);
+                        var line = Vector128.LoadUnsafe(ref packed, o) * c0 + Vector128.LoadUnsafe(ref packed, o + 4) * c1
+                                 + Vector128.LoadUnsafe(ref packed, o + 8) * c2 + Vector128.LoadUnsafe(ref packed, o + 12) * c3;
+                        sum += line * Vector128.Create(tab[wy + i]);
                     }
                 }
                 else if (!(sx >= w || sx + 4 <= 0 || sy >= h || sy + 4 <= 0))
                 {
+                    // Partly outside: the taps outside the image count as 0 (cv::remap's default constant border).
                     for (int i = 0; i < 4; i++)
                     {
                         int yy = sy + i;
                         if ((uint)yy >= (uint)h) continue;
-                        float cy = tab[wy + i];
+                        var line = Vector128<float>.Zero;
                         for (int j = 0; j < 4; j++)
                         {
                             int xx = sx + j;
                             if ((uint)xx >= (uint)w) continue;
-                            float c = cy * tab[wx + j];
-                            v += c * i1[L.I1.Index(yy, xx)];
-                            vx += c * gx[yy * w + xx];
-                            vy += c * gy[yy * w + xx];
+                            line += Vector128.LoadUnsafe(ref packed, (nuint)((yy * w + xx) * 4)) * Vector128.Create(tab[wx + j]);
                         }
+                        sum += line * Vector128.Create(tab[wy + i]);
                     }
                 }
+                float v = sum[0], vx = sum[1], vy = sum[2];
                 float grad = vx * vx + vy * vy;
                 L.Ix.Data[row + x] = vx;
                 L.Iy.Data[row + x] = vy;
@@ -345,6 +345,7 @@ internal sealed class TvL1Solver
     /// <summary>One inner iteration, fused: for each row the thresholding step, the divergence of the (old) dual
     /// variables and the primal update; then the dual update of the row above, whose flow and the next row's are now final.
     /// Returns the sum of the squared flow updates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private float Iterate(Level L)
     {
         int w = L.W, h = L.H, stride = L.U1.Stride;
@@ -377,7 +378,7 @@ internal sealed class TvL1Solver
                 var gx = Vector512.LoadUnsafe(ref ix, b);
                 var gy = Vector512.LoadUnsafe(ref iy, b);
                 var rho = Vector512.FusedMultiplyAdd(gy, u2o, Vector512.FusedMultiplyAdd(gx, u1o, Vector512.LoadUnsafe(ref rc, b)));
-                var fi = Vector512.Clamp(-rho * Vector512.LoadUnsafe(ref ig, b), nlt, lt);
+                var fi = Vector512.MinNative(Vector512.MaxNative(-rho * Vector512.LoadUnsafe(ref ig, b), nlt), lt);
                 var div1 = Vector512.LoadUnsafe(ref p11, b) - Vector512.LoadUnsafe(ref p11, b - 1)
                          + Vector512.LoadUnsafe(ref p12, b) - Vector512.LoadUnsafe(ref p12, b - (nuint)stride);
                 var div2 = Vector512.LoadUnsafe(ref p21, b) - Vector512.LoadUnsafe(ref p21, b - 1)
@@ -431,7 +432,8 @@ internal sealed class TvL1Solver
     }
 
     /// <summary>In-place median filter (k x k, replicated borders) of a flow component, 16 pixels at a time.</summary>
-    private static void MedianFilter(Level L, Plane u, MedianNetwork network, int k)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MedianFilter(Level L, Plane u, int k)
     {
         int w = L.W, h = L.H, r = k / 2, ms = L.MedianStride;
         var m = L.Median;
@@ -442,8 +444,6 @@ internal sealed class TvL1Solver
             int dr = (y + r) * ms;
             for (int x = -r; x < ms - r; x++) m[dr + x + r] = src[sr + Math.Clamp(x, 0, w - 1)];
         }
-        Span<Vector512<float>> v = stackalloc Vector512<float>[k * k];
-        var comparators = network.Comparators;
         var wv = Vector512.Create((float)w);
         ref float mr = ref MemoryMarshal.GetArrayDataReference(m);
         ref float ur = ref MemoryMarshal.GetArrayDataReference(src);
@@ -451,19 +451,31 @@ internal sealed class TvL1Solver
         {
             for (int x = 0; x < w; x += Lanes)
             {
-                for (int dy = 0; dy < k; dy++)
-                for (int dx = 0; dx < k; dx++)
-                    v[dy * k + dx] = Vector512.LoadUnsafe(ref mr, (nuint)((y + dy) * ms + x + dx));
-                foreach (var (a, b, kind) in comparators)
+                Vector512<float> median;
+                nuint b = (nuint)(y * ms + x);
+                nuint s1 = (nuint)ms, s2 = 2 * s1, s3 = 3 * s1, s4 = 4 * s1;
+                if (k == 5)
                 {
-                    var p = v[a];
-                    var q = v[b];
-                    if (kind != MedianNetwork.Kind.MaxOnly) v[a] = Vector512.Min(p, q);
-                    if (kind != MedianNetwork.Kind.MinOnly) v[b] = Vector512.Max(p, q);
+                    median = MedianKernels.Median25(
+                        L5(ref mr, b), L5(ref mr, b + 1), L5(ref mr, b + 2), L5(ref mr, b + 3), L5(ref mr, b + 4),
+                        L5(ref mr, b + s1), L5(ref mr, b + s1 + 1), L5(ref mr, b + s1 + 2), L5(ref mr, b + s1 + 3), L5(ref mr, b + s1 + 4),
+                        L5(ref mr, b + s2), L5(ref mr, b + s2 + 1), L5(ref mr, b + s2 + 2), L5(ref mr, b + s2 + 3), L5(ref mr, b + s2 + 4),
+                        L5(ref mr, b + s3), L5(ref mr, b + s3 + 1), L5(ref mr, b + s3 + 2), L5(ref mr, b + s3 + 3), L5(ref mr, b + s3 + 4),
+                        L5(ref mr, b + s4), L5(ref mr, b + s4 + 1), L5(ref mr, b + s4 + 2), L5(ref mr, b + s4 + 3), L5(ref mr, b + s4 + 4));
+                }
+                else
+                {
+                    median = MedianKernels.Median9(
+                        L5(ref mr, b), L5(ref mr, b + 1), L5(ref mr, b + 2),
+                        L5(ref mr, b + s1), L5(ref mr, b + s1 + 1), L5(ref mr, b + s1 + 2),
+                        L5(ref mr, b + s2), L5(ref mr, b + s2 + 1), L5(ref mr, b + s2 + 2));
                 }
                 var valid = Vector512.LessThan(Iota + Vector512.Create((float)x), wv);
-                Vector512.ConditionalSelect(valid, v[network.Output], Vector512<float>.Zero).StoreUnsafe(ref ur, (nuint)u.Index(y, x));
+                Vector512.ConditionalSelect(valid, median, Vector512<float>.Zero).StoreUnsafe(ref ur, (nuint)u.Index(y, x));
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> L5(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
 }
