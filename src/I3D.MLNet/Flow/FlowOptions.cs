@@ -97,15 +97,17 @@ public sealed record FlowOptions
     /// <summary>Directory of the on-disk flow cache; <c>null</c> for no cache.</summary>
     public string? CacheDirectory { get; init; }
 
-    /// <summary>Frame pairs computed at once (one per thread). Default: the processor count.</summary>
-    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>Frame pairs computed at once (one per thread); 0 (default) for the processor count.</summary>
+    public int MaxDegreeOfParallelism { get; init; }
+
+    internal int Threads => MaxDegreeOfParallelism > 0 ? MaxDegreeOfParallelism : Environment.ProcessorCount;
 
     internal void Validate()
     {
         if (!Enum.IsDefined(Algorithm)) throw new ArgumentOutOfRangeException(nameof(Algorithm), Algorithm, "unknown flow algorithm");
         TvL1.Validate();
         if (!(Bound > 0) || double.IsInfinity(Bound)) throw new ArgumentOutOfRangeException(nameof(Bound), Bound, "Bound must be a finite number of pixels > 0");
-        if (MaxDegreeOfParallelism < 1) throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be >= 1");
+        if (MaxDegreeOfParallelism < 0) throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be >= 0 (0: one thread per processor)");
     }
 
     /// <summary>What determines the encoded flow (part of the cache key): algorithm, its parameters, bound and quantisation.</summary>

@@ -15,7 +15,8 @@ public static class OpticalFlow
     /// Flow video with as many frames as <paramref name="rgb"/>, same size: frame t is the flow from frame t to t+1; the
     /// last frame repeats the flow of the last pair (there is no frame after it), and a one-frame video gets zero flow.
     /// Encoded as <see cref="FlowOptions"/> says (truncated to [-Bound, Bound], scaled to [-1, 1], optionally 8-bit).
-    /// With <paramref name="cache"/> (or <see cref="FlowOptions.CacheDirectory"/>), a video already computed is read back.
+    /// With <paramref name="cache"/> (or <see cref="FlowOptions.CacheDirectory"/>), a video already computed is read back;
+    /// unquantised values are then rounded to half precision (what the cache stores).
     /// </summary>
     public static VideoFrames Compute(VideoFrames rgb, FlowOptions? options = null, FlowCache? cache = null, CancellationToken cancellation = default)
     {
@@ -48,7 +49,15 @@ public static class OpticalFlow
             ComputePairs(rgb, options, (t, raw) => Encode(raw, flow.FrameFloats(t), options.Bound, options.Quantize), cancellation);
             flow.FrameFloats(pairs - 1).CopyTo(flow.FrameFloats(pairs));
         }
-        cache?.Store(key!, flow, options.Quantize);
+        if (cache is null) return;
+        // The cache keeps unquantised flow as half floats: round the fresh result the same way, so that a run with a
+        // cache returns the same values whether it computed the flow or read it (change below 5e-4 on [-1, 1]).
+        if (!options.Quantize)
+        {
+            var values = flow.Floats;
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(Half)values[i];
+        }
+        cache.Store(key!, flow, options.Quantize);
     }
 
     /// <summary>
@@ -107,14 +116,14 @@ public static class OpticalFlow
     {
         int w = rgb.Width, h = rgb.Height, n = w * h, pairs = rgb.FrameCount - 1;
         var gray = new byte[(long)rgb.FrameCount * n];
-        Parallel.For(0, rgb.FrameCount, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellation },
+        Parallel.For(0, rgb.FrameCount, new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellation },
             t => ToGray(rgb.FrameBytes(t), gray.AsSpan(t * n, n)));
         var pairFlow = PairFlow.Create(options);
         // Big frames: fewer pairs at once, so that the workspaces (about 60 floats a pixel for TV-L1) stay near 1 GB.
         int memoryBound = (int)Math.Clamp(1_000_000_000L / ((long)n * 4 * 60), 1, int.MaxValue);
         var parallel = new ParallelOptions
         {
-            MaxDegreeOfParallelism = Math.Min(options.MaxDegreeOfParallelism, memoryBound),
+            MaxDegreeOfParallelism = Math.Min(options.Threads, memoryBound),
             CancellationToken = cancellation,
         };
         try

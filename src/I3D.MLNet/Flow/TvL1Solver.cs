@@ -224,7 +224,7 @@ internal sealed class TvL1Solver
         float scaledEpsilon = (float)(_p.Epsilon * _p.Epsilon * w * h);
         CentredGradient(L);
         L.P11.Clear(); L.P12.Clear(); L.P21.Clear(); L.P22.Clear();
-                for (int warp = 0; warp < _p.Warps; warp++)
+        for (int warp = 0; warp < _p.Warps; warp++)
         {
             Warp(L);
             float error = float.MaxValue;
