@@ -14,6 +14,7 @@ internal static class CliRunner
         catch (Exception e) when (IsUserFacing(e))
         {
             Console.Error.WriteLine($"i3d: {OneLine(e)}");
+            if (Environment.GetEnvironmentVariable("I3D_DEBUG") == "1") Console.Error.WriteLine(e);
             return 1;
         }
     }

@@ -21,6 +21,10 @@ public static class NativeDependencies
 
     private static string? ProbeOpenCv()
     {
+        // OpenCV and its FFmpeg print warnings for every file they cannot open; our exceptions say it once, clearly.
+        // Set natively (getenv sees it) before OpenCV's first call, unless the user chose a level.
+        QuietUnlessSet("OPENCV_LOG_LEVEL", "ERROR");
+        QuietUnlessSet("OPENCV_FFMPEG_LOGLEVEL", "-8");
         try
         {
             _ = OpenCvSharp.Cv2.GetVersionString();
@@ -35,6 +39,16 @@ public static class NativeDependencies
                 : $"OpenCV cannot load ({FirstLine(detail)}). Install its dependencies with: {InstallHint}";
         }
     }
+
+    private static void QuietUnlessSet(string name, string value)
+    {
+        if (Environment.GetEnvironmentVariable(name) != null || !OperatingSystem.IsLinux()) return;
+        Environment.SetEnvironmentVariable(name, value);
+        _ = setenv(name, value, 0);
+    }
+
+    [DllImport("libc", CharSet = CharSet.Ansi, SetLastError = true)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     internal static string? MissingSharedObject(string message)
     {

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
 using I3D.MLNet.Clips;
 using I3D.MLNet.IO;
 using I3D.MLNet.Video;
@@ -8,30 +10,89 @@ using Microsoft.ML.Data;
 namespace I3D.MLNet.Cli.Commands;
 
 /// <summary>
-/// <c>i3d clips VIDEO --out clip.npy</c>: decode, sample one clip with LoadVideo -> SampleClips, and write it in
-/// kinetics-i3d's sample layout, float32 (1, T, S, S, 3) in [-1, 1].
+/// <c>i3d clips VIDEO... (--out clip.npy | --out-dir DIR)</c>: decode and sample clips with LoadVideo -> SampleClips
+/// (or a saved pipeline zip), one row at a time, and write each in kinetics-i3d's sample layout, float32
+/// (K, T, S, S, 3) in [-1, 1] (K = 1 unless --clips).
 /// </summary>
 internal static class ClipsCommand
 {
     public static Command Create()
     {
-        var video = new Argument<string>("video") { Description = "A video file" };
-        var output = new Option<string>("--out") { Description = "Output .npy file", Required = true };
+        var videos = new Argument<string[]>("video") { Description = "Video files", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--out") { Description = "Output .npy file (one video)" };
+        var outputDir = new Option<string?>("--out-dir") { Description = "Folder for one VIDEO-NAME.npy per video" };
         var frames = new Option<int>("--frames") { Description = "Frames per clip (T)", DefaultValueFactory = _ => 64 };
         var size = new Option<int>("--size") { Description = "Crop size (S)", DefaultValueFactory = _ => 224 };
         var shorterSide = new Option<int?>("--shorter-side") { Description = "Resize the shorter side to this first (default: size x 256/224, the paper's 256 for 224)" };
         var fps = new Option<double>("--fps") { Description = "Frame rate to resample to", DefaultValueFactory = _ => 25 };
-        var mode = new Option<ClipSamplingMode>("--mode") { Description = "test: centre crop of the centred clip; train: random start, crop and flip", DefaultValueFactory = _ => ClipSamplingMode.Test };
+        var mode = new Option<ClipSamplingMode>("--mode") { Description = "test: centre crop of centred (or --clips K evenly spaced) clips; train: random start, crop and flip", DefaultValueFactory = _ => ClipSamplingMode.Test };
+        var clips = new Option<int>("--clips") { Description = "Test mode: K evenly spaced clips per video", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed for --mode train", DefaultValueFactory = _ => 0 };
-        var command = new Command("clips", "Sample a clip from a video into a .npy file (1, T, S, S, 3) in [-1, 1]") { video, output, frames, size, shorterSide, fps, mode, seed };
+        var savePipeline = new Option<string?>("--save-pipeline") { Description = "Also save the LoadVideo -> SampleClips pipeline as an ML.NET model zip" };
+        var pipeline = new Option<string?>("--pipeline") { Description = "Use a saved pipeline zip (from --save-pipeline or mlContext.Model.Save) instead of the options above" };
+        var stats = new Option<bool>("--stats") { Description = "Print videos, frames/s and peak memory on stderr" };
+        var command = new Command("clips", "Sample clips from videos into .npy files (K, T, S, S, 3) in [-1, 1]")
+        {
+            videos, output, outputDir, frames, size, shorterSide, fps, mode, clips, seed, savePipeline, pipeline, stats,
+        };
         command.SetAction(parse => CliRunner.Run(() =>
         {
-            int s = parse.GetValue(size);
-            var decode = new VideoDecodeOptions { FrameRate = parse.GetValue(fps), ShorterSide = parse.GetValue(shorterSide) ?? DefaultShorterSide(s) };
-            var sampling = new ClipSamplerOptions { Mode = parse.GetValue(mode), Frames = parse.GetValue(frames), CropSize = s, Seed = parse.GetValue(seed) };
-            var clip = SampleOne(parse.GetValue(video)!, decode, sampling);
-            var channelsLast = ClipLayout.ToChannelsLast(clip, 1, 3, sampling.Frames, s, s);
-            Npy.Write(parse.GetValue(output)!, channelsLast, 1, sampling.Frames, s, s, 3);
+            string[] paths = parse.GetValue(videos)!;
+            string? outFile = parse.GetValue(output), outDir = parse.GetValue(outputDir);
+            if ((outFile == null) == (outDir == null)) throw new ArgumentException("give exactly one of --out FILE (one video) or --out-dir DIR");
+            if (outFile != null && paths.Length != 1) throw new ArgumentException($"--out takes one video, {paths.Length} given: use --out-dir");
+
+            var ml = new MLContext(seed: 0);
+            var data = ml.Data.LoadFromEnumerable(paths.Select(p => new PathRow { Path = p }));
+            ITransformer model;
+            if (parse.GetValue(pipeline) is { } zip)
+            {
+                if (!File.Exists(zip)) throw new FileNotFoundException($"{zip}: no such pipeline file");
+                model = ml.Model.Load(zip, out _);
+            }
+            else
+            {
+                int s = parse.GetValue(size);
+                var decode = new VideoDecodeOptions { FrameRate = parse.GetValue(fps), ShorterSide = parse.GetValue(shorterSide) ?? DefaultShorterSide(s) };
+                var sampling = new ClipSamplerOptions { Mode = parse.GetValue(mode), Frames = parse.GetValue(frames), CropSize = s, ClipsPerVideo = parse.GetValue(clips), Seed = parse.GetValue(seed) };
+                model = ml.Transforms.LoadVideo("Frames", nameof(PathRow.Path), new VideoLoaderOptions { Decode = decode })
+                    .Append(ml.Transforms.SampleClips("Clip", "Frames", sampling))
+                    .Fit(data);
+            }
+            if (parse.GetValue(savePipeline) is { } saveTo) ml.Model.Save(model, data.Schema, saveTo);
+
+            var stopwatch = Stopwatch.StartNew();
+            long decodedFrames = 0;
+            var transformed = model.Transform(data);
+            var clipColumn = ClipColumn(transformed.Schema);
+            var sampler = FindSampler(model);
+            using var cursor = transformed.GetRowCursor([clipColumn, transformed.Schema["Frames"]]);
+            var getClip = cursor.GetGetter<VBuffer<float>>(clipColumn);
+            var getFrames = cursor.GetGetter<VideoFrames>(transformed.Schema["Frames"]);
+            var clip = default(VBuffer<float>);
+            var video = new VideoFrames();
+            float[] channelsLast = [];
+            using var progress = new ConsoleProgress();
+            for (int row = 0; cursor.MoveNext(); row++)
+            {
+                progress.Report((row, paths.Length, paths[row]));
+                getFrames(ref video);
+                getClip(ref clip);
+                decodedFrames += video.FrameCount;
+                int s = sampler.Options.CropSize, c = video.Channels;
+                int t = sampler.Options.WholeVideo ? video.FrameCount : sampler.Options.Frames;
+                int k = clip.Length / (c * t * s * s);
+                if (channelsLast.Length != clip.Length) channelsLast = new float[clip.Length];
+                ClipLayout.ToChannelsLast(clip.GetValues(), channelsLast, k, c, t, s, s);
+                string target = outFile ?? Path.Combine(outDir!, Path.GetFileNameWithoutExtension(paths[row]) + ".npy");
+                Npy.Write(target, channelsLast, k, t, s, s, c);
+            }
+            if (parse.GetValue(stats))
+            {
+                double seconds = stopwatch.Elapsed.TotalSeconds;
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"clips: {paths.Length} videos, {decodedFrames} frames at the output rate in {seconds:0.###} s ({decodedFrames / seconds:0.#} frames/s), peak RSS {PeakRssKilobytes() / 1024.0:0.#} MB"));
+            }
             return 0;
         }));
         return command;
@@ -40,20 +101,22 @@ internal static class ClipsCommand
     /// <summary>The paper resizes to 256 and crops 224; other crop sizes keep that ratio.</summary>
     public static int DefaultShorterSide(int cropSize) => (int)Math.Round(cropSize * 256.0 / 224.0);
 
-    /// <summary>Runs LoadVideo -> SampleClips on one file and returns the clip (C T H W).</summary>
-    public static float[] SampleOne(string path, VideoDecodeOptions decode, ClipSamplerOptions sampling)
+    private static DataViewSchema.Column ClipColumn(DataViewSchema schema)
+        => schema.FirstOrDefault(c => c.Name == "Clip") is { Name: not null } clip && clip.Type is VectorDataViewType
+            ? clip
+            : throw new InvalidDataException("the pipeline has no float vector column named 'Clip' (SampleClips output)");
+
+    private static ClipSamplingTransformer FindSampler(ITransformer model)
+        => (model is IEnumerable<ITransformer> chain ? chain.OfType<ClipSamplingTransformer>().FirstOrDefault() : model as ClipSamplingTransformer)
+            ?? throw new InvalidDataException("the pipeline has no SampleClips step");
+
+    /// <summary>VmHWM of this process (Linux), in kB; 0 where /proc is absent.</summary>
+    internal static long PeakRssKilobytes()
     {
-        var ml = new MLContext(seed: 0);
-        var data = ml.Data.LoadFromEnumerable([new PathRow { Path = path }]);
-        var pipeline = ml.Transforms.LoadVideo("Frames", nameof(PathRow.Path), new VideoLoaderOptions { Decode = decode })
-            .Append(ml.Transforms.SampleClips("Clip", "Frames", sampling));
-        var transformed = pipeline.Fit(data).Transform(data);
-        using var cursor = transformed.GetRowCursor([transformed.Schema["Clip"]]);
-        var getter = cursor.GetGetter<VBuffer<float>>(transformed.Schema["Clip"]);
-        cursor.MoveNext();
-        var clip = default(VBuffer<float>);
-        getter(ref clip);
-        return clip.DenseValues().ToArray();
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line == null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 
     private sealed class PathRow

@@ -6,20 +6,27 @@ namespace I3D.MLNet.Clips;
 /// </summary>
 public static class ClipLayout
 {
-    public static float[] ToChannelsLast(ReadOnlySpan<float> nacthw, int n, int c, int t, int h, int w)
+    public static float[] ToChannelsLast(ReadOnlySpan<float> ncthw, int n, int c, int t, int h, int w)
     {
-        CheckLength(nacthw.Length, n, c, t, h, w);
-        var result = new float[nacthw.Length];
+        var result = new float[ncthw.Length];
+        ToChannelsLast(ncthw, result, n, c, t, h, w);
+        return result;
+    }
+
+    /// <summary>Writes <paramref name="ncthw"/> into <paramref name="result"/> (same length) as N T H W C.</summary>
+    public static void ToChannelsLast(ReadOnlySpan<float> ncthw, Span<float> result, int n, int c, int t, int h, int w)
+    {
+        CheckLength(ncthw.Length, n, c, t, h, w);
+        CheckLength(result.Length, n, c, t, h, w);
         int hw = h * w;
         for (int i = 0; i < n; i++)
             for (int ch = 0; ch < c; ch++)
                 for (int f = 0; f < t; f++)
                 {
-                    var src = nacthw.Slice(((i * c + ch) * t + f) * hw, hw);
+                    var src = ncthw.Slice(((i * c + ch) * t + f) * hw, hw);
                     int baseDst = (i * t + f) * hw * c + ch;
                     for (int p = 0; p < hw; p++) result[baseDst + p * c] = src[p];
                 }
-        return result;
     }
 
     public static float[] ToChannelsFirst(ReadOnlySpan<float> nthwc, int n, int t, int h, int w, int c)

@@ -23,7 +23,7 @@ namespace I3D.MLNet.Clips;
 /// </remarks>
 public sealed class ClipSamplingTransformer : OneToOneTransformerBase
 {
-    internal const string LoaderSignature = "I3DClipSamplingTransformer";
+    internal const string LoaderSignature = "I3DClipSampler";
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DCLIPS", LoaderSignature, typeof(ClipSamplingTransformer));
 

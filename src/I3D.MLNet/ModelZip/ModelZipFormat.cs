@@ -29,12 +29,13 @@ internal static class ModelZipFormat
     };
 
     /// <param name="modelSignature">Exactly 8 characters, unique to the transformer's format.</param>
-    /// <param name="loaderSignature">Globally unique: ML.NET's component catalog keys loaders by it.</param>
+    /// <param name="loaderSignature">Globally unique (ML.NET's component catalog keys loaders by it), at most 24 characters.</param>
     /// <param name="transformer">The transformer type; its assembly is where ML.NET looks for the loader.</param>
     public static VersionInfo Version(string modelSignature, string loaderSignature, Type transformer)
     {
         if (modelSignature.Length != 8) throw new ArgumentException("a model signature has exactly 8 characters", nameof(modelSignature));
-        return new VersionInfo(modelSignature, Version1, Version1, Version1, loaderSignature, transformer.Assembly.FullName);
+        if (loaderSignature.Length > 24) throw new ArgumentException("a loader signature has at most 24 characters (the zip header's field)", nameof(loaderSignature));
+        return new VersionInfo(modelSignature, Version1, Version1, Version1, loaderSignature: loaderSignature, loaderAssemblyName: transformer.Assembly.FullName);
     }
 
     public static void WriteOptions<T>(ModelSaveContext ctx, T options) => ctx.Writer.Write(JsonSerializer.Serialize(options, Json));

@@ -40,7 +40,7 @@ public sealed record VideoLoaderOptions
 /// </summary>
 public sealed class VideoLoadingTransformer : OneToOneTransformerBase
 {
-    internal const string LoaderSignature = "I3DVideoLoadingTransformer";
+    internal const string LoaderSignature = "I3DVideoLoader";
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DVIDLD", LoaderSignature, typeof(VideoLoadingTransformer));
 

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+
+namespace I3D.MLNet.Cli.Tests;
+
+/// <summary>Runs the built <c>i3d</c> command line tool in a new process, as a user would.</summary>
+internal static class I3dProcess
+{
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "i3d.dll");
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static Result Run(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"i3d {string.Join(' ', args)} did not finish in 10 minutes");
+        }
+        return new Result(process.ExitCode, stdout, stderr.Result);
+    }
+
+    public static Result Ok(params string[] args)
+    {
+        var result = Run(args);
+        Assert.True(result.ExitCode == 0, $"i3d {string.Join(' ', args)} exited {result.ExitCode}: {result.Stderr}");
+        return result;
+    }
+}
