@@ -18,7 +18,7 @@ namespace I3D.MLNet.Flow;
 /// </summary>
 public sealed class OpticalFlowTransformer : OneToOneTransformerBase
 {
-    internal const string LoaderSignature = "I3DOpticalFlowTransformer";
+    internal const string LoaderSignature = "I3DOpticalFlow"; // at most 24 characters
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DFLOWX", LoaderSignature, typeof(OpticalFlowTransformer));
 

@@ -1,4 +1,5 @@
 using I3D.MLNet.Video;
+using OpenCvSharp;
 
 namespace I3D.MLNet.Tests.Flow;
 
@@ -84,5 +85,24 @@ internal static class FlowTestData
             sum += Math.Sqrt(ex * ex + ey * ey);
         }
         return sum / (a.Length / 2);
+    }
+
+    /// <summary>Writes an MJPEG AVI of the texture sliding right by <paramref name="dx"/> pixels a frame (gray in all channels).</summary>
+    public static string WriteSlidingTexture(string path, int frames, int width, int height, double dx, int seed = 11)
+    {
+        using var writer = new VideoWriter(path, FourCC.MJPG, 25, new OpenCvSharp.Size(width, height));
+        if (!writer.IsOpened()) throw new InvalidOperationException($"cannot write {path}");
+        using var frame = new Mat(height, width, MatType.CV_8UC3);
+        for (int t = 0; t < frames; t++)
+        {
+            for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                byte v = (byte)Math.Clamp(Math.Round(Texture(x - dx * t, y, seed)), 0, 255);
+                frame.At<Vec3b>(y, x) = new Vec3b(v, v, v);
+            }
+            writer.Write(frame);
+        }
+        return path;
     }
 }
