@@ -23,10 +23,11 @@ internal static class FlowCommand
         var size = new Option<int>("--size") { Description = "Resize the shorter side to this; 0 keeps the size", DefaultValueFactory = _ => 256 };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Flow cache directory (reused across runs; not used with --raw)" };
         var quantize = new Option<bool>("--quantize") { Description = "8-bit flow as the official Kinetics data (256 levels over [-20, 20] px)" };
+        var maxFrames = new Option<int?>("--frames") { Description = "Use at most this many frames from the start" };
         var png = new Option<string?>("--png") { Description = "Also write colour-coded flow images (Middlebury colour wheel) into this directory" };
         var command = new Command("flow", "Optical flow of a video (TV-L1 by default) into a .npy file and/or colour-coded PNGs")
         {
-            video, output, algorithm, raw, fps, size, cacheDir, quantize, png,
+            video, output, algorithm, raw, fps, size, cacheDir, quantize, maxFrames, png,
         };
         command.SetAction(parse => CliRunner.Run(() =>
         {
@@ -36,6 +37,8 @@ internal static class FlowCommand
             int side = parse.GetValue(size);
             if (rate < 0) throw new ArgumentException($"--fps must be >= 0, not {rate}");
             if (side < 0) throw new ArgumentException($"--size must be >= 0, not {side}");
+            int? limit = parse.GetValue(maxFrames);
+            if (limit is < 1) throw new ArgumentException($"--frames must be >= 1, not {limit}");
             var options = new FlowOptions
             {
                 Algorithm = ParseAlgorithm(parse.GetValue(algorithm)!),
@@ -45,7 +48,7 @@ internal static class FlowCommand
             string path = parse.GetValue(video)!;
             var rgb = new VideoFrames();
             using (var decoder = VideoDecoder.Open(path))
-                decoder.Decode(new VideoDecodeOptions { FrameRate = rate > 0 ? rate : null, ShorterSide = side > 0 ? side : null }, rgb);
+                decoder.Decode(new VideoDecodeOptions { FrameRate = rate > 0 ? rate : null, ShorterSide = side > 0 ? side : null, MaximumFrames = limit }, rgb);
 
             float[] pixels; // what the PNGs show, in pixels
             int pngFrames;
