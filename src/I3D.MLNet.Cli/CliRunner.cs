@@ -11,9 +11,12 @@ internal static class CliRunner
         {
             return body();
         }
-        catch (Exception e) when (IsUserFacing(e))
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"i3d: {OneLine(e)}");
+            // Expected failures (bad input, missing files or libraries) read as a sentence; anything else is a bug,
+            // said as such, still on one line.
+            string prefix = IsUserFacing(e) ? "" : $"internal error ({NativeDependencies.Innermost(e).GetType().Name}): ";
+            Console.Error.WriteLine($"i3d: {prefix}{OneLine(e)}");
             if (Environment.GetEnvironmentVariable("I3D_DEBUG") == "1") Console.Error.WriteLine(e);
             return 1;
         }

@@ -1,0 +1,97 @@
+// Usage: dotnet run -c Release --project benchmarks/decode -- [VIDEO...] [--repeat N]
+// For each video: frames per second of LoadVideo -> SampleClips (25 fps, shorter side 256, a 64x224 test clip)
+// in this process, and of `ffmpeg -i X -vf fps=25,scale=-2:256 -f rawvideo -pix_fmt rgb24 -` on the same file,
+// best of N runs each; prints a markdown table with the ratio (target >= 0.8).
+using System.Diagnostics;
+using System.Globalization;
+using I3D.MLNet;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+int repeat = 5;
+var videos = new List<string>();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--repeat") repeat = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else videos.Add(args[i]);
+}
+if (videos.Count == 0)
+{
+    string shared = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../../../shared/data/videos"));
+    if (!Directory.Exists(shared)) { Console.Error.WriteLine($"no videos given and {shared} is absent"); return 2; }
+    videos.AddRange(Directory.GetFiles(shared).Where(f => !f.EndsWith(".gif")).OrderBy(f => f));
+}
+
+var ml = new MLContext(0);
+Console.WriteLine($"| video | frames out | ours (frames/s) | ffmpeg (frames/s) | ratio |");
+Console.WriteLine($"|---|---|---|---|---|");
+double logSum = 0;
+foreach (var video in videos)
+{
+    var data = ml.Data.LoadFromEnumerable(new[] { new Row { Path = video } });
+    var model = ml.Transforms.LoadVideo("Frames", "Path").Append(ml.Transforms.SampleClips("Clip", "Frames")).Fit(data);
+    int frames = 0;
+    double ours = Best(repeat, () =>
+    {
+        var output = model.Transform(data);
+        using var cursor = output.GetRowCursor(output.Schema);
+        var getClip = cursor.GetGetter<VBuffer<float>>(output.Schema["Clip"]);
+        var getFrames = cursor.GetGetter<VideoFrames>(output.Schema["Frames"]);
+        var clip = default(VBuffer<float>);
+        var f = new VideoFrames();
+        cursor.MoveNext();
+        getFrames(ref f);
+        getClip(ref clip);
+        frames = f.FrameCount;
+    });
+    long bytes = 0;
+    double ffmpeg = Best(repeat, () => bytes = Ffmpeg(video));
+    int ffmpegFrames = (int)(bytes / (3L * 256 * OutputWidth(video)));
+    double oursFps = frames / ours, ffmpegFps = ffmpegFrames / ffmpeg;
+    logSum += Math.Log(oursFps / ffmpegFps);
+    Console.WriteLine($"| {Path.GetFileName(video)} | {frames} | {oursFps:0} | {ffmpegFps:0} | {oursFps / ffmpegFps:0.00} |");
+}
+Console.WriteLine($"\ngeometric mean ratio: {Math.Exp(logSum / videos.Count):0.00} (ours / ffmpeg; {Environment.ProcessorCount} cores, best of {repeat})");
+return 0;
+
+static double Best(int n, Action action)
+{
+    action(); // warm-up
+    double best = double.MaxValue;
+    for (int i = 0; i < n; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        best = Math.Min(best, sw.Elapsed.TotalSeconds);
+    }
+    return best;
+}
+
+static long Ffmpeg(string video)
+{
+    var info = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+    foreach (var a in new[] { "-v", "error", "-i", video, "-vf", "fps=25,scale=-2:256", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }) info.ArgumentList.Add(a);
+    using var p = Process.Start(info)!;
+    var err = p.StandardError.ReadToEndAsync();
+    var buffer = new byte[1 << 20];
+    long total = 0;
+    int n;
+    while ((n = p.StandardOutput.BaseStream.Read(buffer)) > 0) total += n;
+    p.WaitForExit();
+    if (p.ExitCode != 0) throw new InvalidOperationException($"ffmpeg failed on {video}: {err.Result}");
+    return total;
+}
+
+static int OutputWidth(string video)
+{
+    using var d = VideoDecoder.Open(video);
+    int w = (int)Math.Round((double)d.Width * 256 / d.Height);
+    return d.Width >= d.Height ? w + (w % 2) : 256; // ffmpeg's -2: rounded to an even width
+}
+
+sealed class Row
+{
+    public string Path { get; set; } = "";
+}

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Text.Json;
+using I3D.MLNet.Torch.Inference;
+using TorchSharp;
+
+namespace I3D.MLNet.Cli.Commands;
+
+/// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F] [--labels F] [--top K] [--device cpu|cuda] [--json]</c>.</summary>
+public static class PredictCommand
+{
+    /// <summary>Kinetics-400 class names shipped next to the tool (models/kinetics400_labels.txt), used for 400-class weights.</summary>
+    public const string DefaultLabels = "kinetics400_labels.txt";
+
+    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null until the video clip sampler is wired.</param>
+    public static Command Create(IClipSource? videoSource = null)
+    {
+        var inputs = new Argument<string[]>("INPUT")
+        {
+            Description = "Clips: .npy in kinetics-i3d's layout, float32 (1, T, H, W, 3) RGB or (1, T, H, W, 2) flow in [-1, 1] "
+                + "(X_rgb.npy with X_flow.npy beside it runs both streams)",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict (zip or legacy), e.g. pytorch-i3d rgb_imagenet.pt" };
+        var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
+        var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights)" };
+        var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU)" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout" };
+
+        var command = new Command("predict", "Classify clips with the two-stream I3D (joint prediction = softmax of the summed RGB and flow logits)");
+        command.Arguments.Add(inputs);
+        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json }) command.Options.Add(o);
+
+        command.SetAction(parseResult =>
+        {
+            var output = parseResult.InvocationConfiguration.Output;
+            var error = parseResult.InvocationConfiguration.Error;
+            try
+            {
+                var options = new Options(parseResult.GetValue(inputs)!, parseResult.GetValue(rgbWeights), parseResult.GetValue(flowWeights),
+                    parseResult.GetValue(labels), parseResult.GetValue(top), parseResult.GetValue(device), parseResult.GetValue(json));
+                Run(options, videoSource, output);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                string message = e.Message.Split('\n', 2)[0].Trim();
+                error.WriteLine($"i3d predict: {message}");
+                return e is FileNotFoundException ? 2 : 1;
+            }
+        });
+        return command;
+    }
+
+    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json);
+
+    private static void Run(Options o, IClipSource? videoSource, TextWriter output)
+    {
+        if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --rgb-weights, --flow-weights or both");
+        if (o.Top < 1) throw new ArgumentException("--top must be at least 1");
+        var device = PickDevice(o.Device);
+        using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device);
+        string[]? names = LoadLabels(o.Labels, predictor.NumClasses);
+        var npy = new NpyClipSource();
+
+        var results = new List<Prediction>();
+        foreach (string input in o.Inputs)
+        {
+            if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
+            IClipSource source = NpyClipSource.Accepts(input) ? npy
+                : videoSource ?? throw new NotSupportedException(
+                    $"{input}: video input needs the video clip sampler (LoadVideo/SampleClips), which is not yet wired into 'i3d predict'; give a .npy clip in kinetics-i3d's layout");
+            results.Add(predictor.Predict(input, source.Load(input, predictor.HasRgb, predictor.HasFlow)));
+        }
+
+        if (o.Json) WriteJson(results, names, o.Top, output);
+        else
+            foreach (var r in results)
+            {
+                output.WriteLine($"{r.Input} ({string.Join(" + ", r.Streams.Keys)})");
+                foreach (int i in r.Top(o.Top))
+                    output.WriteLine($"  {r.Probabilities[i],8:0.0000}  {names?[i] ?? "class " + i} ({i})");
+            }
+    }
+
+    private static torch.Device PickDevice(string? requested)
+    {
+        bool cuda = torch.cuda.is_available();
+        if (requested == "cuda" && !cuda) throw new ArgumentException("--device cuda: TorchSharp sees no CUDA device (this build has the CPU libtorch)");
+        return requested == "cpu" || !cuda ? torch.CPU : torch.CUDA;
+    }
+
+    private static string[]? LoadLabels(string? path, int classes)
+    {
+        if (path is null)
+        {
+            string shipped = Path.Combine(AppContext.BaseDirectory, DefaultLabels);
+            if (classes != 400 || !File.Exists(shipped)) return null;
+            path = shipped;
+        }
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such labels file", path);
+        var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        if (lines.Length != classes) throw new ArgumentException($"{path}: {lines.Length} labels, but the weights have {classes} classes");
+        return lines;
+    }
+
+    private static void WriteJson(List<Prediction> results, string[]? names, int top, TextWriter output)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("results");
+            foreach (var r in results)
+            {
+                w.WriteStartObject();
+                w.WriteString("input", r.Input);
+                WriteFloats(w, "logits", r.Logits);
+                w.WriteStartObject("streams");
+                foreach (var (name, logits) in r.Streams) WriteFloats(w, name, logits);
+                w.WriteEndObject();
+                w.WriteStartArray("top");
+                foreach (int i in r.Top(top))
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("index", i);
+                    if (names is null) w.WriteNull("label");
+                    else w.WriteString("label", names[i]);
+                    w.WriteNumber("probability", r.Probabilities[i]);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteFloats(Utf8JsonWriter w, string name, float[] values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values) w.WriteNumberValue(v);
+        w.WriteEndArray();
+    }
+}

@@ -1,0 +1,162 @@
+using I3D.MLNet.IO;
+using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Torch.Inference;
+
+/// <summary>The clips of one input: an RGB clip (1, T, H, W, 3) and/or a flow clip (1, T, H, W, 2), kinetics-i3d layout.</summary>
+public sealed record ClipInput(NpyArray? Rgb, NpyArray? Flow);
+
+/// <summary>Provides the clips for an input path (a .npy clip today; decoded video once the clip sampler is wired).</summary>
+public interface IClipSource
+{
+    /// <param name="wantRgb">An RGB network is loaded.</param>
+    /// <param name="wantFlow">A flow network is loaded.</param>
+    ClipInput Load(string path, bool wantRgb, bool wantFlow);
+}
+
+/// <summary>One input's result: time-averaged logits per stream, their sum, and the softmax of the sum.</summary>
+public sealed record Prediction(string Input, float[] Logits, IReadOnlyDictionary<string, float[]> Streams, float[] Probabilities)
+{
+    /// <summary>Indices of the <paramref name="k"/> most probable classes, most probable first.</summary>
+    public int[] Top(int k) => [.. Enumerable.Range(0, Probabilities.Length).OrderByDescending(i => Probabilities[i]).Take(k)];
+}
+
+/// <summary>
+/// The two-stream I3D (section 2.5 of the paper, kinetics-i3d's evaluate_sample.py): each stream gives logits
+/// averaged over time; the joint prediction is the softmax of the <em>sum</em> of the RGB and flow logits.
+/// </summary>
+public sealed class TwoStreamPredictor : IDisposable
+{
+    private readonly InceptionI3d? rgb, flow;
+    private readonly string? rgbSource, flowSource;
+
+    public TwoStreamPredictor(InceptionI3d? rgb, InceptionI3d? flow, Device device, string? rgbSource = null, string? flowSource = null)
+    {
+        if (rgb is null && flow is null) throw new ArgumentException("give RGB weights, flow weights or both");
+        if (rgb is not null && flow is not null && rgb.NumClasses != flow.NumClasses)
+            throw new ArgumentException($"the RGB network has {rgb.NumClasses} classes, the flow network {flow.NumClasses}: they cannot be combined");
+        Device = device;
+        this.rgb = rgb;
+        this.flow = flow;
+        this.rgbSource = rgbSource ?? "the RGB network";
+        this.flowSource = flowSource ?? "the flow network";
+        foreach (var net in new[] { rgb, flow }) net?.to(device).eval();
+    }
+
+    /// <summary>Loads weight files (zip or legacy state_dicts), checking that each has the stream's channel count.</summary>
+    public static TwoStreamPredictor Load(string? rgbWeights, string? flowWeights, Device device)
+    {
+        InceptionI3d? rgb = null, flow = null;
+        try
+        {
+            if (rgbWeights is not null) rgb = LoadStream(rgbWeights, 3, "RGB");
+            if (flowWeights is not null) flow = LoadStream(flowWeights, 2, "flow");
+            return new TwoStreamPredictor(rgb, flow, device, rgbWeights, flowWeights);
+        }
+        catch
+        {
+            rgb?.Dispose();
+            flow?.Dispose();
+            throw;
+        }
+    }
+
+    private static InceptionI3d LoadStream(string path, int channels, string stream)
+    {
+        var net = ModuleWeights.LoadInceptionI3d(path);
+        if (net.InChannels == channels) return net;
+        net.Dispose();
+        throw new WeightFileException($"{path}: given as {stream} weights but holds an {InceptionI3d.StreamName(net.InChannels)} network ({net.InChannels} input channels, {stream} needs {channels})");
+    }
+
+    public Device Device { get; }
+    public bool HasRgb => rgb is not null;
+    public bool HasFlow => flow is not null;
+    public int NumClasses => (rgb ?? flow)!.NumClasses;
+
+    /// <summary>Runs the streams for which <paramref name="clips"/> has a clip; each clip needs its stream's weights.</summary>
+    public Prediction Predict(string input, ClipInput clips)
+    {
+        if (clips.Rgb is null && clips.Flow is null) throw new ArgumentException($"{input}: no clip");
+        var streams = new Dictionary<string, float[]>();
+        foreach (var (name, clip, net, source) in new[] { ("rgb", clips.Rgb, rgb, rgbSource), ("flow", clips.Flow, flow, flowSource) })
+        {
+            if (clip is null) continue;
+            int channels = clip.Shape[^1];
+            if (net is null)
+            {
+                var other = rgb is not null ? $"{rgbSource} (an RGB network, 3 channels)" : $"{flowSource} (an optical flow network, 2 channels)";
+                throw new ArgumentException($"{input}: a {channels}-channel ({InceptionI3d.StreamName(channels)}) clip, but the only weights given are {other}");
+            }
+            streams[name] = Run(net, clip, input);
+        }
+        var joint = new float[NumClasses];
+        foreach (var logits in streams.Values)
+            for (int i = 0; i < joint.Length; i++) joint[i] += logits[i];
+        return new Prediction(input, joint, streams, Softmax(joint));
+    }
+
+    private float[] Run(InceptionI3d net, NpyArray clip, string input)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = ClipTensor.FromKineticsLayout(clip, input).to(Device);
+        try
+        {
+            return net.forward(x).cpu().to(ScalarType.Float32).data<float>().ToArray();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{input}: {e.Message}", e);
+        }
+    }
+
+    public static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        double max = double.NegativeInfinity;
+        foreach (var v in logits) max = Math.Max(max, v);
+        var p = new double[logits.Length];
+        double sum = 0;
+        for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(logits[i] - max);
+        return [.. p.Select(v => (float)(v / sum))];
+    }
+
+    public void Dispose()
+    {
+        rgb?.Dispose();
+        flow?.Dispose();
+    }
+}
+
+/// <summary>
+/// .npy clips in kinetics-i3d's layout: 3 channels go to the RGB stream, 2 to the flow stream. kinetics-i3d's sample
+/// naming is understood: for <c>X_rgb.npy</c> with flow weights loaded, <c>X_flow.npy</c> next to it is the flow clip
+/// (and the other way round), so one INPUT runs both streams.
+/// </summary>
+public sealed class NpyClipSource : IClipSource
+{
+    public static bool Accepts(string path) => path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+
+    public ClipInput Load(string path, bool wantRgb, bool wantFlow)
+    {
+        var clip = Npy.Read(path);
+        int channels = clip.Shape.Length is 4 or 5 ? clip.Shape[^1] : -1;
+        if (channels is not (2 or 3))
+            throw new ArgumentException($"{path}: expected a (1, T, H, W, 3) RGB or (1, T, H, W, 2) flow clip, got ({string.Join(", ", clip.Shape)})");
+        NpyArray? rgb = channels == 3 ? clip : null, flow = channels == 2 ? clip : null;
+        if (rgb is not null && wantFlow && Sibling(path, "_rgb", "_flow") is { } f) flow = Npy.Read(f);
+        if (flow is not null && wantRgb && Sibling(path, "_flow", "_rgb") is { } r) rgb = Npy.Read(r);
+        return new ClipInput(rgb, flow);
+    }
+
+    private static string? Sibling(string path, string from, string to)
+    {
+        string stem = path[..^4];
+        if (!stem.EndsWith(from, StringComparison.Ordinal)) return null;
+        string other = stem[..^from.Length] + to + path[^4..];
+        return File.Exists(other) ? other : null;
+    }
+}

@@ -1,0 +1,230 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace I3D.MLNet.Torch.Models;
+
+/// <summary>
+/// Conv3d + BatchNorm (eps 0.001) + ReLU with TensorFlow "SAME" padding computed from each input
+/// (the reference's <c>Unit3D</c>; field names give the state_dict keys <c>conv3d.weight</c>, <c>bn.running_var</c>, ...).
+/// </summary>
+public sealed class Unit3D : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv3d conv3d;
+    private readonly BatchNorm3d? bn;
+    private readonly long[] kernel, stride;
+
+    /// <param name="logits">The classifier: bias, no BatchNorm, no ReLU (section 2.4: "the last layer ... linear").</param>
+    public Unit3D(long inChannels, long outChannels, long[] kernel, long[]? stride = null, bool logits = false)
+        : base(nameof(Unit3D))
+    {
+        this.kernel = kernel;
+        this.stride = stride ?? [1, 1, 1];
+        conv3d = nn.Conv3d(inChannels, outChannels, (kernel[0], kernel[1], kernel[2]),
+            stride: (this.stride[0], this.stride[1], this.stride[2]), bias: logits);
+        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: 0.001, momentum: 0.01);
+        RegisterComponents();
+    }
+
+    public Conv3d Conv => conv3d;
+    public BatchNorm3d? BatchNorm => bn;
+
+    public override Tensor forward(Tensor x)
+    {
+        var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
+        Tensor y;
+        if (symmetric)
+            y = F.conv3d(x, conv3d.weight!, conv3d.bias, strides: stride, padding: TfSamePadding.Symmetric(pad));
+        else
+        {
+            using var padded = F.pad(x, pad);
+            y = F.conv3d(padded, conv3d.weight!, conv3d.bias, strides: stride);
+        }
+        if (bn is null) return y;
+        using (y) return bn.forward(y).relu_();
+    }
+}
+
+/// <summary>Max pooling with TensorFlow "SAME" padding (the reference's <c>MaxPool3dSamePadding</c>).</summary>
+public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
+{
+    private readonly long[] kernel, stride;
+
+    public MaxPool3dSamePadding(long[] kernel, long[] stride) : base(nameof(MaxPool3dSamePadding))
+    {
+        this.kernel = kernel;
+        this.stride = stride;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        // Every pool follows a ReLU, so padding with zeros (the reference) equals TensorFlow's "ignore the padding".
+        var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
+        if (symmetric) return F.max_pool3d(x, kernel, stride, TfSamePadding.Symmetric(pad));
+        using var padded = F.pad(x, pad);
+        return F.max_pool3d(padded, kernel, stride);
+    }
+}
+
+/// <summary>
+/// An Inception block (Inception-v1, Szegedy et al. 2015) with 3-D filters: 1x1x1; 1x1x1 then 3x3x3; 1x1x1 then 3x3x3;
+/// 3x3x3 max pool then 1x1x1 (the paper's Figure 3, right; the "5x5" branch is 3x3 as in the TensorFlow I3D).
+/// </summary>
+public sealed class InceptionModule : nn.Module<Tensor, Tensor>
+{
+    private readonly Unit3D b0, b1a, b1b, b2a, b2b, b3b;
+    private readonly MaxPool3dSamePadding b3a;
+
+    /// <param name="c">Output channels: b0, b1a, b1b, b2a, b2b, b3b.</param>
+    public InceptionModule(long inChannels, params long[] c) : base(nameof(InceptionModule))
+    {
+        b0 = new Unit3D(inChannels, c[0], [1, 1, 1]);
+        b1a = new Unit3D(inChannels, c[1], [1, 1, 1]);
+        b1b = new Unit3D(c[1], c[2], [3, 3, 3]);
+        b2a = new Unit3D(inChannels, c[3], [1, 1, 1]);
+        b2b = new Unit3D(c[3], c[4], [3, 3, 3]);
+        b3a = new MaxPool3dSamePadding([3, 3, 3], [1, 1, 1]);
+        b3b = new Unit3D(inChannels, c[5], [1, 1, 1]);
+        OutChannels = c[0] + c[2] + c[4] + c[5];
+        RegisterComponents();
+    }
+
+    public long OutChannels { get; }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        using var pooled = b3a.forward(x);
+        return cat([b0.forward(x), b1b.forward(b1a.forward(x)), b2b.forward(b2a.forward(x)), b3b.forward(pooled)], 1)
+            .MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The Two-Stream Inflated 3D ConvNet (Carreira and Zisserman, CVPR 2017, section 2.4 and Figure 3): Inception-v1 with
+/// every filter and pooling kernel made 3-D. Module and parameter names equal the state_dict keys of
+/// piergiaj/pytorch-i3d (<c>Conv3d_1a_7x7.conv3d.weight</c>, <c>Mixed_4b.b1b.bn.running_var</c>, <c>logits.conv3d.bias</c>).
+/// Input (N, C, T, H, W) with C = 3 (RGB) or 2 (optical flow), values in [-1, 1].
+/// </summary>
+public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Fewest frames the network covers without help: shorter clips are looped (see <see cref="PrepareInput"/>).</summary>
+    public const int MinFrames = 9;
+
+    /// <summary>Channels of the pooled features (the input of the logits layer).</summary>
+    public const int FeatureChannels = 1024;
+
+    // Section 2.4: the first two max pools have no temporal stride (1x3x3), the first conv has temporal stride 2,
+    // the later pools are 3x3x3 and 2x2x2, and the final average pool is 2x7x7.
+    private readonly Unit3D Conv3d_1a_7x7;
+    private readonly MaxPool3dSamePadding MaxPool3d_2a_3x3 = new([1, 3, 3], [1, 2, 2]);
+    private readonly Unit3D Conv3d_2b_1x1 = new(64, 64, [1, 1, 1]);
+    private readonly Unit3D Conv3d_2c_3x3 = new(64, 192, [3, 3, 3]);
+    private readonly MaxPool3dSamePadding MaxPool3d_3a_3x3 = new([1, 3, 3], [1, 2, 2]);
+    private readonly InceptionModule Mixed_3b = new(192, 64, 96, 128, 16, 32, 32);
+    private readonly InceptionModule Mixed_3c = new(256, 128, 128, 192, 32, 96, 64);
+    private readonly MaxPool3dSamePadding MaxPool3d_4a_3x3 = new([3, 3, 3], [2, 2, 2]);
+    private readonly InceptionModule Mixed_4b = new(480, 192, 96, 208, 16, 48, 64);
+    private readonly InceptionModule Mixed_4c = new(512, 160, 112, 224, 24, 64, 64);
+    private readonly InceptionModule Mixed_4d = new(512, 128, 128, 256, 24, 64, 64);
+    private readonly InceptionModule Mixed_4e = new(512, 112, 144, 288, 32, 64, 64);
+    private readonly InceptionModule Mixed_4f = new(528, 256, 160, 320, 32, 128, 128);
+    private readonly MaxPool3dSamePadding MaxPool3d_5a_2x2 = new([2, 2, 2], [2, 2, 2]);
+    private readonly InceptionModule Mixed_5b = new(832, 256, 160, 320, 32, 128, 128);
+    private readonly InceptionModule Mixed_5c = new(832, 384, 192, 384, 48, 128, 128);
+    private readonly Dropout dropout = nn.Dropout(0.5);
+    private readonly Unit3D logits;
+
+    private readonly (string Name, nn.Module<Tensor, Tensor> Module)[] endpoints;
+
+    public InceptionI3d(int numClasses = 400, int inChannels = 3) : base(nameof(InceptionI3d))
+    {
+        if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels));
+        if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
+        NumClasses = numClasses;
+        InChannels = inChannels;
+        Conv3d_1a_7x7 = new Unit3D(inChannels, 64, [7, 7, 7], [2, 2, 2]);
+        logits = new Unit3D(FeatureChannels, numClasses, [1, 1, 1], logits: true);
+        endpoints =
+        [
+            (nameof(Conv3d_1a_7x7), Conv3d_1a_7x7), (nameof(MaxPool3d_2a_3x3), MaxPool3d_2a_3x3),
+            (nameof(Conv3d_2b_1x1), Conv3d_2b_1x1), (nameof(Conv3d_2c_3x3), Conv3d_2c_3x3),
+            (nameof(MaxPool3d_3a_3x3), MaxPool3d_3a_3x3), (nameof(Mixed_3b), Mixed_3b), (nameof(Mixed_3c), Mixed_3c),
+            (nameof(MaxPool3d_4a_3x3), MaxPool3d_4a_3x3), (nameof(Mixed_4b), Mixed_4b), (nameof(Mixed_4c), Mixed_4c),
+            (nameof(Mixed_4d), Mixed_4d), (nameof(Mixed_4e), Mixed_4e), (nameof(Mixed_4f), Mixed_4f),
+            (nameof(MaxPool3d_5a_2x2), MaxPool3d_5a_2x2), (nameof(Mixed_5b), Mixed_5b), (nameof(Mixed_5c), Mixed_5c),
+        ];
+        RegisterComponents();
+    }
+
+    public int NumClasses { get; }
+    public int InChannels { get; }
+
+    /// <summary>The named endpoints in order; <c>Logits</c> (per-time logits) follows the last one.</summary>
+    public IReadOnlyList<string> EndpointNames => [.. endpoints.Select(e => e.Name), "Logits"];
+
+    /// <summary>Time-averaged logits (N, classes), as deepmind/kinetics-i3d reports them.</summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var perTime = PerTimeLogits(x);
+        return perTime.mean([2]);
+    }
+
+    /// <summary>Logits per output time step (N, classes, T'), the reference's <c>forward</c>.</summary>
+    public Tensor PerTimeLogits(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = Pool(Endpoint(x, nameof(Mixed_5c)));
+        var y = logits.forward(dropout.forward(pooled));
+        return y.mean([3, 4]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pooled features (N, 1024): the average pool output, averaged over time (for feature extraction).</summary>
+    public Tensor Features(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Pool(Endpoint(x, nameof(Mixed_5c))).mean([2, 3, 4]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The output of one named endpoint (<see cref="EndpointNames"/>; <c>Logits</c> gives <see cref="PerTimeLogits"/>).</summary>
+    public Tensor Endpoint(Tensor x, string endpoint)
+    {
+        if (endpoint == "Logits") return PerTimeLogits(x);
+        int last = Array.FindIndex(endpoints, e => e.Name == endpoint);
+        if (last < 0) throw new ArgumentException($"unknown endpoint '{endpoint}'; known: {string.Join(", ", EndpointNames)}", nameof(endpoint));
+        using var scope = NewDisposeScope();
+        var y = PrepareInput(x);
+        for (int i = 0; i <= last; i++) y = endpoints[i].Module.forward(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Checks the channel count and loops clips shorter than <see cref="MinFrames"/> (frames 0, 1, ..., T-1, 0, 1, ...
+    /// up to 9 frames): the reference fails below 9 frames (its 2x7x7 average pool needs 2 time steps after the
+    /// temporal strides); a looped clip keeps the content and the motion statistics of the original.
+    /// </summary>
+    public Tensor PrepareInput(Tensor x)
+    {
+        if (x.dim() != 5) throw new ArgumentException($"expected an (N, C, T, H, W) clip, got shape ({string.Join(", ", x.shape)})");
+        if (x.shape[1] != InChannels)
+            throw new ArgumentException($"the clip has {x.shape[1]} channels ({StreamName(x.shape[1])}) but the network takes {InChannels} ({StreamName(InChannels)})");
+        long t = x.shape[2];
+        if (t >= MinFrames) return x.alias();
+        using var index = arange(MinFrames, device: x.device).remainder_(t);
+        return x.index_select(2, index);
+    }
+
+    internal static string StreamName(long channels) => channels switch { 3 => "RGB", 2 => "optical flow", _ => $"{channels}-channel" };
+
+    /// <summary>The 2x7x7 average pool, stride 1 (section 2.4), clamped to the feature map for small inputs (below 193 pixels).</summary>
+    private static Tensor Pool(Tensor x)
+    {
+        long[] kernel = [Math.Min(2, x.shape[2]), Math.Min(7, x.shape[3]), Math.Min(7, x.shape[4])];
+        if (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64) return F.avg_pool3d(x, kernel, [1, 1, 1]);
+        // libtorch's CPU avg_pool3d has no bfloat16/half kernel: pool the (small) last feature map in float32.
+        using var wide = x.to(ScalarType.Float32);
+        using var pooled = F.avg_pool3d(wide, kernel, [1, 1, 1]);
+        return pooled.to(x.dtype);
+    }
+}

@@ -1,0 +1,134 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace I3D.MLNet.Torch.Models;
+
+/// <summary>
+/// An inflated ResNet-18 ("I3D-ResNet18" backbone): He et al.'s ResNet-18 with its 7x7 stem made 5x7x7 (temporal
+/// stride 2), every 3x3 convolution 3x3x3 and every 1x1 convolution 1x1x1, as section 2.3 of the I3D paper inflates
+/// Inception-v1. Spatial padding follows the CNTK ImageNet model it is bootstrapped from (ResNet18.onnx: the extra
+/// row of a stride-2 layer at the start); temporal padding repeats the edge frames, so a video of one repeated image
+/// gives exactly the 2-D network's features (the paper's "boring video" fixed point holds at the clip ends too).
+/// Input (N, C, T, H, W) preprocessed as the 2-D model expects; output the 512-d pooled features, or class scores
+/// when built with <c>numClasses &gt; 0</c> (a new linear layer <c>fc</c>).
+/// </summary>
+public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
+{
+    public const int FeatureChannels = 512;
+
+    private readonly Conv3d conv1;
+    private readonly BatchNorm3d bn1;
+    private readonly Sequential layer1, layer2, layer3, layer4;
+    private readonly Linear? fc;
+
+    /// <param name="blocksPerLayer">Basic blocks in each of the four stages: 2, 2, 2, 2 in He et al.'s ResNet-18;
+    /// the CNTK model in Microsoft.ML.DnnImageFeaturizer.ResNet18 has 2, 2, 2, 3.</param>
+    public ResNet3d18(int numClasses = 0, int inChannels = 3, int[]? blocksPerLayer = null) : base(nameof(ResNet3d18))
+    {
+        BlocksPerLayer = blocksPerLayer ?? [2, 2, 2, 2];
+        if (BlocksPerLayer.Length != 4 || BlocksPerLayer.Any(b => b < 1)) throw new ArgumentException("four stages of at least one block", nameof(blocksPerLayer));
+        conv1 = nn.Conv3d(inChannels, 64, (5, 7, 7), stride: (2, 2, 2), bias: false);
+        bn1 = nn.BatchNorm3d(64, eps: 1e-5);
+        layer1 = Layer(64, 64, 1, BlocksPerLayer[0]);
+        layer2 = Layer(64, 128, 2, BlocksPerLayer[1]);
+        layer3 = Layer(128, 256, 2, BlocksPerLayer[2]);
+        layer4 = Layer(256, 512, 2, BlocksPerLayer[3]);
+        if (numClasses > 0) fc = nn.Linear(FeatureChannels, numClasses);
+        NumClasses = numClasses;
+        RegisterComponents();
+    }
+
+    public int NumClasses { get; }
+    public int[] BlocksPerLayer { get; }
+
+    private static Sequential Layer(long inChannels, long outChannels, long stride, int blocks) =>
+        nn.Sequential(Enumerable.Range(0, blocks).Select(i => (i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            (nn.Module<Tensor, Tensor>)new BasicBlock3d(i == 0 ? inChannels : outChannels, outChannels, i == 0 ? stride : 1))));
+
+    /// <summary>Class scores (N, classes) with a classifier, else the pooled features (N, 512).</summary>
+    public override Tensor forward(Tensor x)
+    {
+        if (fc is null) return Features(x);
+        using var f = Features(x);
+        return fc.forward(f);
+    }
+
+    /// <summary>Global average of the last block's output over time and space: (N, 512).</summary>
+    public Tensor Features(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = BasicBlock3d.Conv(conv1, x, 2);
+        y = bn1.forward(y).relu_();
+        // 1x3x3 max pool, stride (1, 2, 2), padding 1 at the start only (after a ReLU, zero padding = no padding).
+        y = F.max_pool3d(F.pad(y, [1, 0, 1, 0, 0, 0]), [1, 3, 3], [1, 2, 2]);
+        y = layer4.forward(layer3.forward(layer2.forward(layer1.forward(y))));
+        return y.mean([2, 3, 4]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each convolution with its BatchNorm, spatial stride and padding, in the order of ResNet18.onnx's graph.</summary>
+    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder()
+    {
+        yield return ("conv1", conv1, bn1, 2);
+        foreach (var (name, layer) in new[] { ("layer1", layer1), ("layer2", layer2), ("layer3", layer3), ("layer4", layer4) })
+            foreach (var (blockName, block) in layer.named_children())
+                foreach (var c in ((BasicBlock3d)block).Convolutions())
+                    yield return ($"{name}.{blockName}.{c.Name}", c.Conv, c.Bn, c.Stride);
+    }
+}
+
+/// <summary>ResNet's basic block with 3x3x3 convolutions and a 1x1x1 projection shortcut where the shape changes.</summary>
+public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv3d conv1, conv2;
+    private readonly BatchNorm3d bn1, bn2;
+    private readonly Sequential? downsample;
+    private readonly long stride;
+
+    public BasicBlock3d(long inChannels, long outChannels, long stride) : base(nameof(BasicBlock3d))
+    {
+        this.stride = stride;
+        conv1 = nn.Conv3d(inChannels, outChannels, (3, 3, 3), stride: (1, stride, stride), bias: false);
+        bn1 = nn.BatchNorm3d(outChannels, eps: 1e-5);
+        conv2 = nn.Conv3d(outChannels, outChannels, (3, 3, 3), bias: false);
+        bn2 = nn.BatchNorm3d(outChannels, eps: 1e-5);
+        if (stride != 1 || inChannels != outChannels)
+            downsample = nn.Sequential(
+                ("0", nn.Conv3d(inChannels, outChannels, (1, 1, 1), stride: (1, stride, stride), bias: false)),
+                ("1", nn.BatchNorm3d(outChannels, eps: 1e-5)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = bn1.forward(Conv(conv1, x, stride)).relu_();
+        y = bn2.forward(Conv(conv2, y, 1));
+        var shortcut = downsample is null ? x : downsample.forward(x);
+        return y.add_(shortcut).relu_().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Convolution with the edge frames repeated in time (kt / 2 each side) and CNTK's spatial zero padding:
+    /// k / 2 at the start, k / 2 - (stride - 1) at the end.
+    /// </summary>
+    internal static Tensor Conv(Conv3d conv, Tensor x, long spatialStride)
+    {
+        long[] k = conv.weight!.shape[2..];
+        long t = k[0] / 2, begin = k[1] / 2, end = Math.Max(k[1] / 2 - (spatialStride - 1), 0);
+        using var scope = NewDisposeScope();
+        var y = t > 0 ? F.pad(x, [0, 0, 0, 0, t, t], PaddingModes.Replicate) : x;
+        if (begin + end > 0) y = F.pad(y, [begin, end, begin, end, 0, 0]);
+        return conv.forward(y).MoveToOuterDisposeScope();
+    }
+
+    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> Convolutions()
+    {
+        // ResNet18.onnx lists the projection shortcut before the block's first convolution.
+        if (downsample is not null)
+            yield return ("downsample", (Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last(), stride);
+        yield return ("conv1", conv1, bn1, stride);
+        yield return ("conv2", conv2, bn2, 1);
+    }
+}

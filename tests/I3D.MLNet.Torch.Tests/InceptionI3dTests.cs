@@ -1,0 +1,105 @@
+using I3D.MLNet.IO;
+using I3D.MLNet.Torch.Inference;
+using I3D.MLNet.Torch.Models;
+using static TorchSharp.torch;
+
+using I3D.MLNet.Tests.Shared;
+
+namespace I3D.MLNet.Torch.Tests;
+
+public class InceptionI3dTests
+{
+    private static long Count(IEnumerable<(string Name, Tensor T)> tensors, Func<string, bool> keep) =>
+        tensors.Where(t => keep(t.Name)).Sum(t => t.T.numel());
+
+    [Theory]
+    // Learned parameters: convolution weights, BatchNorm scale and shift, the logits bias (the paper's counting).
+    [InlineData(3, 12_697_264L, 12_711_824L)]
+    [InlineData(2, 12_675_312L, 12_689_872L)]
+    public void ParameterCountsMatchThePaper(int inChannels, long parameters, long withRunningStats)
+    {
+        using var net = new InceptionI3d(400, inChannels);
+        var learned = net.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
+        Assert.Equal(parameters, Count(learned, _ => true));
+        // Plus BatchNorm's running mean and variance (state_dict buffers, not learned): 2 x 7,280 channels
+        // (stem 320, Mixed_3b..5c 368 + 640 + 624 + 648 + 664 + 704 + 1024 + 1024 + 1264).
+        var buffers = net.named_buffers().Select(b => (b.name, b.buffer)).ToList();
+        Assert.Equal(withRunningStats, parameters + Count(buffers, n => n.EndsWith("running_mean") || n.EndsWith("running_var")));
+    }
+
+    [Fact]
+    public void StateDictKeysAreTheReferenceNames()
+    {
+        using var net = new InceptionI3d();
+        var keys = net.state_dict().Keys.ToHashSet();
+        Assert.Contains("Conv3d_1a_7x7.conv3d.weight", keys);
+        Assert.Contains("Mixed_4b.b1b.bn.running_var", keys);
+        Assert.Contains("Mixed_5c.b3b.bn.bias", keys);
+        Assert.Contains("logits.conv3d.bias", keys);
+        Assert.DoesNotContain("Conv3d_1a_7x7.conv3d.bias", keys);
+        // 57 convolutions with BatchNorm (4 + 9 modules x 6) and the logits layer.
+        Assert.Equal(57, keys.Count(k => k.EndsWith(".bn.running_var")));
+        Assert.Equal(58, keys.Count(k => k.EndsWith(".conv3d.weight")));
+    }
+
+    [Fact]
+    public void EndpointsGiveTheDocumentedShapes()
+    {
+        using var net = new InceptionI3d(7, 3);
+        net.eval();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = rand([1, 3, 16, 112, 112]) * 2 - 1;
+        Assert.Equal([1L, 64, 8, 56, 56], net.Endpoint(x, "Conv3d_1a_7x7").shape);
+        Assert.Equal([1L, 480, 8, 14, 14], net.Endpoint(x, "Mixed_3c").shape);
+        Assert.Equal([1L, 1024, 2, 4, 4], net.Endpoint(x, "Mixed_5c").shape);
+        Assert.Equal([1L, InceptionI3d.FeatureChannels], net.Features(x).shape);
+        Assert.Equal([1L, 7, 1], net.PerTimeLogits(x).shape);
+        Assert.Equal([1L, 7], net.forward(x).shape);
+        Assert.Throws<ArgumentException>(() => { net.Endpoint(x, "Mixed_9z"); });
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(8)]
+    public void ShortClipsAreLoopedToNineFrames(int frames)
+    {
+        using var net = new InceptionI3d(5, 3);
+        net.eval();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = rand([1, 3, frames, 64, 64]) * 2 - 1;
+        var looped = x.index_select(2, arange(9).remainder(frames));
+        var y = net.forward(x);
+        Assert.Equal([1L, 5], y.shape);
+        Assert.True(y.isfinite().all().item<bool>());
+        Assert.True(TestPaths.RelativeL2(y, net.forward(looped)) < 1e-6);
+    }
+
+    [Fact]
+    public void FlowClipIntoRgbNetworkIsAClearError()
+    {
+        using var net = new InceptionI3d(5, 3);
+        using var x = zeros([1, 2, 9, 64, 64]);
+        var e = Assert.Throws<ArgumentException>(() => { net.forward(x); });
+        Assert.Contains("2 channels (optical flow)", e.Message);
+        Assert.Contains("takes 3 (RGB)", e.Message);
+    }
+
+    [Fact]
+    public void NanAndOutOfRangeClipsAreRefused()
+    {
+        var data = new float[1 * 2 * 4 * 4 * 3];
+        data[5] = float.NaN;
+        var e = Assert.Throws<ArgumentException>(() => ClipTensor.FromKineticsLayout(new NpyArray([1, 2, 4, 4, 3], data), "clip.npy"));
+        Assert.Contains("clip.npy", e.Message);
+        Assert.Contains("NaN", e.Message);
+        data[5] = 255f;
+        e = Assert.Throws<ArgumentException>(() => ClipTensor.FromKineticsLayout(new NpyArray([1, 2, 4, 4, 3], data), "clip.npy"));
+        Assert.Contains("[-1, 1]", e.Message);
+        data[5] = 1f;
+        using var ok = ClipTensor.FromKineticsLayout(new NpyArray([1, 2, 4, 4, 3], data), "clip.npy");
+        Assert.Equal([1L, 3, 2, 4, 4], ok.shape);
+    }
+}

@@ -1,0 +1,38 @@
+using I3D.MLNet.IO;
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Tests.Shared;
+
+internal static class TestPaths
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    /// <summary>../shared/fixtures/pytorch-i3d next to the repository (absent on most machines).</summary>
+    public static string SharedFixtures => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures", "pytorch-i3d"));
+
+    public static void SkipUnlessSharedFixtures() =>
+        Skip.IfNot(File.Exists(Path.Combine(SharedFixtures, "rgb_random.pt")), $"the known-answer fixture {SharedFixtures} is absent");
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "I3D.MLNet.sln"))) return dir.FullName;
+        throw new InvalidOperationException("I3D.MLNet.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>||a - b|| / ||b||.</summary>
+    public static double RelativeL2(Tensor actual, Tensor expected)
+    {
+        using var a = actual.to(ScalarType.Float64).cpu();
+        using var b = expected.to(ScalarType.Float64).cpu();
+        using var diff = (a - b).norm();
+        using var norm = b.norm();
+        return diff.item<double>() / norm.item<double>();
+    }
+
+    public static Tensor Load(string npyPath)
+    {
+        var a = Npy.Read(npyPath);
+        return tensor(a.Data, [.. a.Shape.Select(d => (long)d)]);
+    }
+}
