@@ -8,8 +8,9 @@ namespace I3D.MLNet.Flow;
 /// </summary>
 public static class OpticalFlow
 {
-    /// <summary>Largest frame accepted (pixels): beyond it a TV-L1 workspace per thread would take gigabytes.</summary>
-    public const int MaximumPixels = 4096 * 4096;
+    /// <summary>Largest frame accepted (pixels, 2048 x 2048): a TV-L1 workspace takes about 190 bytes a pixel (all pyramid
+    /// levels), 800 MB at this size; the paper computes flow on frames with a shorter side of 256.</summary>
+    public const int MaximumPixels = 2048 * 2048;
 
     /// <summary>
     /// Flow video with as many frames as <paramref name="rgb"/>, same size: frame t is the flow from frame t to t+1; the
@@ -119,8 +120,8 @@ public static class OpticalFlow
         Parallel.For(0, rgb.FrameCount, new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellation },
             t => ToGray(rgb.FrameBytes(t), gray.AsSpan(t * n, n)));
         var pairFlow = PairFlow.Create(options);
-        // Big frames: fewer pairs at once, so that the workspaces (about 60 floats a pixel for TV-L1) stay near 1 GB.
-        int memoryBound = (int)Math.Clamp(1_000_000_000L / ((long)n * 4 * 60), 1, int.MaxValue);
+        // Big frames: fewer pairs at once, so that the TV-L1 workspaces (about 190 bytes a pixel each) stay near 1 GB.
+        int memoryBound = (int)Math.Clamp(1_000_000_000L / ((long)n * 190), 1, int.MaxValue);
         var parallel = new ParallelOptions
         {
             MaxDegreeOfParallelism = Math.Min(options.Threads, memoryBound),
