@@ -102,3 +102,19 @@ public sealed class FlowBadInputTests
         Assert.Equal(255, Enumerable.Range(-2000, 4001).Select(i => OpticalFlow.Code(i / 2000f)).Distinct().Count());
     }
 }
+
+public sealed class FlowColorTests
+{
+    [Fact]
+    public void MiddleburyColoursZeroIsWhiteRightIsRedLeftIsCyanish()
+    {
+        float[] flow = [0, 0, 5, 0, -5, 0, float.NaN, 1];
+        var rgb = new byte[12];
+        FlowColor.ToRgb(flow, 5, rgb);
+        Assert.Equal([255, 255, 255], rgb[..3]);
+        Assert.True(rgb[3] > 150 && rgb[4] < 60 && rgb[5] < 80, $"right: {rgb[3]},{rgb[4]},{rgb[5]}");
+        Assert.True(rgb[6] < 60 && rgb[7] > 100 && rgb[8] > 100, $"left: {rgb[6]},{rgb[7]},{rgb[8]}");
+        Assert.Equal([255, 255, 255], rgb[9..12]); // non-finite shows as no motion
+        Assert.Equal(5f, FlowColor.MaximumRadius(flow));
+    }
+}
