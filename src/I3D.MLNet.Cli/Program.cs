@@ -6,4 +6,5 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ClipsCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(FlowCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,4 +1,5 @@
 using I3D.MLNet.Clips;
+using I3D.MLNet.Flow;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -21,6 +22,15 @@ public static class VideoCatalog
     /// </summary>
     public static ClipSamplingEstimator SampleClips(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null, ClipSamplerOptions? options = null)
         => new(CatalogUtils.GetEnvironment(catalog), options ?? new ClipSamplerOptions(), (outputColumnName, inputColumnName ?? outputColumnName));
+
+    /// <summary>
+    /// Optical flow of an RGB video column (from <c>LoadVideo</c>) as a flow video column with the same frame count and
+    /// size (frame t: flow from t to t+1; the last frame repeats the last pair's), grayscale TV-L1 by default, truncated
+    /// to [-20, 20] pixels and scaled to [-1, 1]; feed it to <c>SampleClips</c> with the RGB column's options and seed to
+    /// get aligned RGB and flow clips. Set <see cref="FlowOptions.CacheDirectory"/> to compute each video once.
+    /// </summary>
+    public static OpticalFlowEstimator ExtractOpticalFlow(this TransformsCatalog catalog, string outputColumnName, string? framesColumnName = null, FlowOptions? options = null)
+        => new(CatalogUtils.GetEnvironment(catalog), options ?? new FlowOptions(), (outputColumnName, framesColumnName ?? outputColumnName));
 
     /// <summary>
     /// The rows of <paramref name="data"/> whose video column has frames: drops the rows that

@@ -1,0 +1,150 @@
+using I3D.MLNet.Flow;
+using I3D.MLNet.ModelZip;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(OpticalFlowTransformer), null, typeof(SignatureLoadModel), "Optical Flow Transformer", OpticalFlowTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(OpticalFlowTransformer), null, typeof(SignatureLoadRowMapper), "Optical Flow Transformer", OpticalFlowTransformer.LoaderSignature)]
+
+namespace I3D.MLNet.Flow;
+
+/// <summary>
+/// Maps an RGB video column (<see cref="VideoDataViewType.Rgb"/>) to an optical-flow video column
+/// (<see cref="VideoDataViewType.Flow"/>) with the same frame count, size and frame rate (see
+/// <see cref="OpticalFlow.Compute(VideoFrames, FlowOptions?, FlowCache?, CancellationToken)"/>), computed lazily in the
+/// cursor, one row at a time, read from the on-disk cache when <see cref="FlowOptions.CacheDirectory"/> is set.
+/// </summary>
+public sealed class OpticalFlowTransformer : OneToOneTransformerBase
+{
+    internal const string LoaderSignature = "I3DOpticalFlow"; // at most 24 characters
+
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DFLOWX", LoaderSignature, typeof(OpticalFlowTransformer));
+
+    public FlowOptions Options { get; }
+
+    /// <summary>The cache used (null without <see cref="FlowOptions.CacheDirectory"/>); its counters show hits and computations.</summary>
+    public FlowCache? Cache { get; }
+
+    public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
+
+    internal OpticalFlowTransformer(IHostEnvironment env, FlowOptions options, params (string outputColumnName, string inputColumnName)[] columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(OpticalFlowTransformer)), columns)
+    {
+        options.Validate();
+        Options = options;
+        Cache = options.CacheDirectory is { Length: > 0 } directory ? FlowCache.Open(directory) : null;
+    }
+
+    private OpticalFlowTransformer(IHost host, ModelLoadContext ctx)
+        : base(host, ctx)
+    {
+        Options = ModelZipFormat.ReadOptions<FlowOptions>(ctx);
+        Options.Validate();
+        Cache = Options.CacheDirectory is { Length: > 0 } directory ? FlowCache.Open(directory) : null;
+    }
+
+    // Factory for SignatureLoadModel.
+    private static OpticalFlowTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        return new OpticalFlowTransformer(env.Register(nameof(OpticalFlowTransformer)), ctx);
+    }
+
+    // Factory for SignatureLoadRowMapper.
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    protected override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
+    {
+        if (!inputSchema[srcCol].Type.Equals(VideoDataViewType.Rgb))
+            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", ColumnPairs[col].inputColumnName, VideoDataViewType.Rgb.ToString(), inputSchema[srcCol].Type.ToString());
+    }
+
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        SaveColumns(ctx);
+        ModelZipFormat.WriteOptions(ctx, Options);
+    }
+
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    private sealed class Mapper : OneToOneMapperBase
+    {
+        private readonly OpticalFlowTransformer _owner;
+
+        public Mapper(OpticalFlowTransformer parent, DataViewSchema inputSchema)
+            : base(parent.Host.Register(nameof(Mapper)), parent, inputSchema)
+        {
+            _owner = parent;
+        }
+
+        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
+            => _owner.ColumnPairs.Select(c => new DataViewSchema.DetachedColumn(c.outputColumnName, VideoDataViewType.Flow, null)).ToArray();
+
+        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getFrames = input.GetGetter<VideoFrames>(input.Schema[ColMapNewToOld[iinfo]]);
+            VideoFrames? rgb = null;
+            // One flow per cursor, column and row, shared by every consumer of the row; each gets a copy.
+            var flow = new VideoFrames();
+            long computedPosition = -1;
+
+            ValueGetter<VideoFrames> getter = (ref VideoFrames dst) =>
+            {
+                if (computedPosition != input.Position)
+                {
+                    getFrames(ref rgb!);
+                    if (rgb is null || rgb.FrameCount == 0)
+                    {
+                        // A video that LoadVideo skipped stays empty (SkipEmptyVideos drops the row).
+                        flow.Reset(FrameElementKind.Flow, 0, 0, 0);
+                        flow.Source = rgb?.Source;
+                    }
+                    else
+                    {
+                        try
+                        {
+                            OpticalFlow.Compute(rgb, flow, _owner.Options, _owner.Cache);
+                        }
+                        catch (ArgumentException e)
+                        {
+                            throw new InvalidOperationException($"ExtractOpticalFlow: row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}': {e.Message}", e);
+                        }
+                    }
+                    computedPosition = input.Position;
+                }
+                dst ??= new VideoFrames();
+                flow.CopyTo(dst);
+            };
+            return getter;
+        }
+    }
+}
+
+/// <summary>Estimator for <see cref="OpticalFlowTransformer"/> (<c>mlContext.Transforms.ExtractOpticalFlow</c>); nothing to learn.</summary>
+public sealed class OpticalFlowEstimator : TrivialEstimator<OpticalFlowTransformer>
+{
+    internal OpticalFlowEstimator(IHostEnvironment env, FlowOptions options, params (string outputColumnName, string inputColumnName)[] columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(OpticalFlowEstimator)), new OpticalFlowTransformer(env, options, columns))
+    {
+    }
+
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var result = inputSchema.ToDictionary(x => x.Name);
+        foreach (var (output, input) in Transformer.Columns)
+        {
+            if (!inputSchema.TryFindColumn(input, out var col))
+                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", input);
+            if (!col.ItemType.Equals(VideoDataViewType.Rgb) || col.Kind != SchemaShape.Column.VectorKind.Scalar)
+                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", input, VideoDataViewType.Rgb.ToString(), col.GetTypeString());
+            result[output] = new SchemaShape.Column(output, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Flow, false);
+        }
+        return new SchemaShape(result.Values);
+    }
+}
