@@ -28,7 +28,7 @@ internal static class CliRunner
         || e.InnerException is { } inner && IsUserFacing(inner);
 
     /// <summary>The innermost message that says something (ML.NET wraps cursor exceptions).</summary>
-    private static string OneLine(Exception e)
+    internal static string OneLine(Exception e)
     {
         while (e.InnerException != null && (e is InvalidOperationException or System.Reflection.TargetInvocationException or AggregateException || e.GetType().Namespace?.StartsWith("Microsoft.ML") == true))
             e = e.InnerException;

@@ -7,4 +7,7 @@ root.Subcommands.Add(ClipsCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(FlowCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(EvaluateCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 return root.Parse(args).Invoke();

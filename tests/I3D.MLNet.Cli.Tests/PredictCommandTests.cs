@@ -127,7 +127,7 @@ public sealed class PredictCommandTests : IDisposable
         File.WriteAllBytes(video, [0, 0, 0, 0]);
         (rc, _, stderr) = Run(video, "--rgb-weights", weights);
         Assert.NotEqual(0, rc);
-        Assert.Contains("not yet wired", stderr);
+        Assert.Contains("clip.mp4", stderr); // a broken video: one line naming it
 
         // A one-frame 32x32 clip runs (looped to 9 frames; the average pool shrinks to the feature map).
         Npy.Write(clip, new float[1 * 1 * 32 * 32 * 3], 1, 1, 32, 32, 3);

@@ -11,7 +11,7 @@ public static class PredictCommand
     /// <summary>Kinetics-400 class names shipped next to the tool (models/kinetics400_labels.txt), used for 400-class weights.</summary>
     public const string DefaultLabels = "kinetics400_labels.txt";
 
-    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null until the video clip sampler is wired.</param>
+    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol).</param>
     public static Command Create(IClipSource? videoSource = null)
     {
         var inputs = new Argument<string[]>("INPUT")
@@ -27,10 +27,12 @@ public static class PredictCommand
         var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout" };
+        var model = new Option<string?>("--model") { Description = "A model zip from i3d train (the whole pipeline) instead of --rgb-weights / --flow-weights" };
+        var clips = new Option<int>("--clips") { Description = "Video input: K evenly spaced 64-frame clips, predictions averaged (default: the whole video)", DefaultValueFactory = _ => 1 };
 
         var command = new Command("predict", "Classify clips with the two-stream I3D (joint prediction = softmax of the summed RGB and flow logits)");
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, clips }) command.Options.Add(o);
 
         command.SetAction(parseResult =>
         {
@@ -39,13 +41,14 @@ public static class PredictCommand
             try
             {
                 var options = new Options(parseResult.GetValue(inputs)!, parseResult.GetValue(rgbWeights), parseResult.GetValue(flowWeights),
-                    parseResult.GetValue(labels), parseResult.GetValue(top), parseResult.GetValue(device), parseResult.GetValue(json));
+                    parseResult.GetValue(labels), parseResult.GetValue(top), parseResult.GetValue(device), parseResult.GetValue(json),
+                    parseResult.GetValue(model), parseResult.GetValue(clips));
                 Run(options, videoSource, output);
                 return 0;
             }
             catch (Exception e)
             {
-                string message = e.Message.Split('\n', 2)[0].Trim();
+                string message = CliRunner.OneLine(e);
                 error.WriteLine($"i3d predict: {message}");
                 return e is FileNotFoundException ? 2 : 1;
             }
@@ -53,12 +56,21 @@ public static class PredictCommand
         return command;
     }
 
-    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json);
+    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json, string? Model, int Clips);
 
     private static void Run(Options o, IClipSource? videoSource, TextWriter output)
     {
-        if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --rgb-weights, --flow-weights or both");
         if (o.Top < 1) throw new ArgumentException("--top must be at least 1");
+        if (o.Model is not null)
+        {
+            if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
+            var (predictions, classNames) = ModelPrediction.Predict(o.Model, o.Inputs);
+            Write(predictions, classNames, o, output);
+            return;
+        }
+        if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --model, --rgb-weights, --flow-weights or both weights");
+        if (o.Clips < 1) throw new ArgumentException("--clips must be at least 1");
+        videoSource ??= new VideoClipSource(o.Clips);
         var device = PickDevice(o.Device);
         using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device);
         string[]? names = LoadLabels(o.Labels, predictor.NumClasses);
@@ -68,12 +80,14 @@ public static class PredictCommand
         foreach (string input in o.Inputs)
         {
             if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
-            IClipSource source = NpyClipSource.Accepts(input) ? npy
-                : videoSource ?? throw new NotSupportedException(
-                    $"{input}: video input needs the video clip sampler (LoadVideo/SampleClips), which is not yet wired into 'i3d predict'; give a .npy clip in kinetics-i3d's layout");
+            IClipSource source = NpyClipSource.Accepts(input) ? npy : videoSource;
             results.Add(predictor.Predict(input, source.Load(input, predictor.HasRgb, predictor.HasFlow)));
         }
+        Write(results, names, o, output);
+    }
 
+    private static void Write(List<Prediction> results, string[]? names, Options o, TextWriter output)
+    {
         if (o.Json) WriteJson(results, names, o.Top, output);
         else
             foreach (var r in results)

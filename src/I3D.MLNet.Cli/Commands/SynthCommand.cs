@@ -14,16 +14,17 @@ internal static class SynthCommand
         var frames = new Option<int>("--frames") { Description = "Frames per video", DefaultValueFactory = _ => 32 };
         var size = new Option<int>("--size") { Description = "Frame width and height", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var classes = new Option<int>("--classes") { Description = "4: the four directions of movement; 6: also turning both ways", DefaultValueFactory = _ => 6 };
         var command = new Command("synth", $"Write a synthetic motion dataset ({string.Join(", ", SyntheticMotion.Classes)})")
         {
-            output, perClass, testPerClass, frames, size, seed,
+            output, perClass, testPerClass, frames, size, seed, classes,
         };
         command.SetAction(parse => CliRunner.Run(() =>
         {
             var options = new SyntheticMotionOptions
             {
                 PerClass = parse.GetValue(perClass), TestPerClass = parse.GetValue(testPerClass), Frames = parse.GetValue(frames),
-                Size = parse.GetValue(size), Seed = parse.GetValue(seed),
+                Size = parse.GetValue(size), Seed = parse.GetValue(seed), Classes = parse.GetValue(classes),
             };
             using var progress = new ConsoleProgress();
             int n = SyntheticMotion.Write(parse.GetValue(output)!, options, new Progress<(int Done, int Total)>(p => progress.Report((p.Done, p.Total, "synth"))));

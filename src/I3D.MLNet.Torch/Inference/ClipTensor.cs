@@ -3,19 +3,19 @@ using static TorchSharp.torch;
 
 namespace I3D.MLNet.Torch.Inference;
 
-/// <summary>Clips in deepmind/kinetics-i3d's layout (1, T, H, W, C), float32 in [-1, 1], as network input (1, C, T, H, W).</summary>
+/// <summary>Clips in deepmind/kinetics-i3d's layout (N, T, H, W, C), float32 in [-1, 1], as network input (N, C, T, H, W).</summary>
 public static class ClipTensor
 {
     /// <summary>
-    /// Converts a (1, T, H, W, C) or (T, H, W, C) array. NaN or infinite values are refused; values outside [-1, 1]
+    /// Converts an (N, T, H, W, C) or (T, H, W, C) array (N clips of one video, e.g. K evenly spaced test clips). NaN or infinite values are refused; values outside [-1, 1]
     /// (beyond a 1e-3 rounding margin) are refused too, since they mean another scaling than the networks were trained on.
     /// </summary>
     public static Tensor FromKineticsLayout(NpyArray clip, string source)
     {
         int[] s = clip.Shape;
         if (s.Length == 4) s = [1, .. s];
-        if (s.Length != 5 || s[0] != 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 || s[4] < 1)
-            throw new ArgumentException($"{source}: expected a clip of shape (1, T, H, W, C), got ({string.Join(", ", clip.Shape)})");
+        if (s.Length != 5 || s[0] < 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 || s[4] < 1)
+            throw new ArgumentException($"{source}: expected a clip of shape (N, T, H, W, C), got ({string.Join(", ", clip.Shape)})");
         Validate(clip.Data, source);
         using var t = tensor(clip.Data, [.. s.Select(d => (long)d)]);
         return t.permute(0, 4, 1, 2, 3).contiguous();

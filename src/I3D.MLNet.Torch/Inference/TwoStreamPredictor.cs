@@ -106,7 +106,8 @@ public sealed class TwoStreamPredictor : IDisposable
         var x = ClipTensor.FromKineticsLayout(clip, input).to(Device);
         try
         {
-            return net.forward(x).cpu().to(ScalarType.Float32).data<float>().ToArray();
+            // Several clips of one video: their logits are averaged (the paper's test protocol averages predictions).
+            return net.forward(x).mean([0]).cpu().to(ScalarType.Float32).data<float>().ToArray();
         }
         catch (ArgumentException e)
         {

@@ -106,6 +106,16 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
         }
     }
 
+    /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips.</summary>
+    public float[] StreamLogits(string stream, float[] clips, long[] shape)
+    {
+        var network = _streams.FirstOrDefault(s => s.Name == stream) ?? throw new ArgumentException($"the model has no {stream} stream (it has {string.Join(", ", Streams)})");
+        return JointLogits([(network, clips, shape)]);
+    }
+
+    /// <summary>The clip column each stream reads.</summary>
+    public IReadOnlyDictionary<string, string> StreamColumns => _streams.ToDictionary(s => s.Name, s => s.Column);
+
     public void Dispose()
     {
         foreach (var s in _streams) s.Dispose();

@@ -19,8 +19,13 @@ public sealed record SyntheticMotionOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>How many of <see cref="SyntheticMotion.Classes"/> to write, in order: 4 (the four directions of
+    /// movement) or 6 (also turning clockwise and anticlockwise). Default 6.</summary>
+    public int Classes { get; init; } = 6;
+
     internal void Validate()
     {
+        if (Classes is < 2 or > 6) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "2..6 classes");
         if (PerClass < 1) throw new ArgumentOutOfRangeException(nameof(PerClass), PerClass, "at least one video per class");
         if (TestPerClass is < 0) throw new ArgumentOutOfRangeException(nameof(TestPerClass), TestPerClass, "cannot be negative");
         if (Frames < 2) throw new ArgumentOutOfRangeException(nameof(Frames), Frames, "motion needs at least 2 frames");
@@ -44,11 +49,11 @@ public static class SyntheticMotion
         options.Validate();
         NativeDependencies.EnsureOpenCv();
         int test = options.TestPerClass ?? Math.Max(1, options.PerClass / 2);
-        int total = Classes.Count * (options.PerClass + test), done = 0;
+        int total = options.Classes * (options.PerClass + test), done = 0;
         var random = new Random(options.Seed);
         foreach (var (split, count) in new[] { ("train", options.PerClass), ("test", test) })
         {
-            for (int c = 0; c < Classes.Count; c++)
+            for (int c = 0; c < options.Classes; c++)
             {
                 string folder = Path.Combine(directory, split, Classes[c]);
                 Directory.CreateDirectory(folder);

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.ML;
 
 namespace I3D.MLNet.Datasets;
@@ -20,10 +19,14 @@ public sealed record VideoDataset(IReadOnlyList<LabelledVideo> Videos, IReadOnly
 {
     public static readonly string[] VideoExtensions = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"];
 
-    public IDataView ToDataView(MLContext ml) => ml.Data.LoadFromEnumerable(Videos);
+    /// <summary>The rows as a view that can shuffle (the trainer reads each epoch in a new seeded order).</summary>
+    public IDataView ToDataView(MLContext ml) => ml.Data.LoadFromEnumerable(Videos.ToList());
 
     /// <summary>The classes in index order, for <c>MapValueToKey(keyData: ...)</c>.</summary>
-    public IDataView KeyData(MLContext ml) => ml.Data.LoadFromEnumerable(Classes.Select(c => new ClassName { Label = c }));
+    public IDataView KeyData(MLContext ml) => KeyDataOf(ml, Classes);
+
+    /// <summary>A one-column view of class names in index order, for <c>MapValueToKey(keyData: ...)</c>.</summary>
+    public static IDataView KeyDataOf(MLContext ml, IEnumerable<string> classes) => ml.Data.LoadFromEnumerable(classes.Select(c => new ClassName { Label = c }).ToList());
 
     /// <summary>
     /// <c>DIR/&lt;class&gt;/&lt;video&gt;</c>: one sub-folder per class (sorted by name = class index), video files by

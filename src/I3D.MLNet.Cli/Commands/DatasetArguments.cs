@@ -1,0 +1,33 @@
+using System.CommandLine;
+using I3D.MLNet.Datasets;
+
+namespace I3D.MLNet.Cli.Commands;
+
+/// <summary>
+/// <c>--data</c> as the training and evaluation commands take it: a folder with one sub-folder per class, UCF-101's
+/// classInd.txt with <c>--list trainlist01.txt</c>, or a folder of HMDB-51 split files with <c>--hmdb-split N</c>;
+/// split files need <c>--video-root</c>, the folder holding the class folders of videos.
+/// </summary>
+internal sealed class DatasetArguments
+{
+    public Option<string> Data { get; } = new("--data") { Description = "DIR/<class>/<video>, UCF-101 classInd.txt (with --list) or a folder of HMDB-51 split files (with --hmdb-split)", Required = true };
+    public Option<string?> List { get; } = new("--list") { Description = "UCF-101 train or test list (trainlist01.txt / testlist01.txt) for --data classInd.txt" };
+    public Option<int?> HmdbSplit { get; } = new("--hmdb-split") { Description = "HMDB-51 split number (1-3) for --data SPLIT_DIR" };
+    public Option<string?> VideoRoot { get; } = new("--video-root") { Description = "Folder of the class folders of videos, for split files" };
+
+    public IEnumerable<Option> All => [Data, List, HmdbSplit, VideoRoot];
+
+    /// <summary>Loads the dataset; <paramref name="train"/> picks HMDB-51's training or test videos.</summary>
+    public VideoDataset Load(ParseResult parse, bool train)
+    {
+        string data = parse.GetValue(Data)!;
+        string? list = parse.GetValue(List), root = parse.GetValue(VideoRoot);
+        int? split = parse.GetValue(HmdbSplit);
+        if (list != null)
+            return VideoDataset.FromUcf101(data, list, root ?? throw new ArgumentException("--list needs --video-root (the folder of the UCF-101 class folders)"));
+        if (split != null)
+            return VideoDataset.FromHmdb51(data, split.Value, train, root ?? throw new ArgumentException("--hmdb-split needs --video-root (the folder of the HMDB-51 class folders)"));
+        if (File.Exists(data)) throw new ArgumentException($"{data} is a file: a UCF-101 classInd.txt needs --list and --video-root");
+        return VideoDataset.FromFolder(data);
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Microsoft.ML;
+
+namespace I3D.MLNet.Cli.Commands;
+
+/// <summary><c>i3d evaluate --model model.zip --data DIR [--json]</c>.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var data = new DatasetArguments();
+        var model = new Option<string>("--model") { Description = "Model zip from i3d train", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print {\"accuracy\",\"top5\",\"perClass\",\"confusion\"} as one JSON object" };
+        var command = new Command("evaluate", "Accuracy, top-5, per-class accuracy and confusion matrix of a model on labelled videos");
+        foreach (var o in data.All.Append(model).Append(json)) command.Options.Add(o);
+        command.SetAction(parse => CliRunner.Run(() =>
+        {
+            var dataset = data.Load(parse, train: false);
+            var ml = new MLContext(0);
+            var loaded = LoadModel(ml, parse.GetValue(model)!);
+            using var progress = new ConsoleProgress();
+            var report = EvaluationReport.Compute(ml, loaded, dataset, progress);
+            if (parse.GetValue(json)) Console.WriteLine(report.ToJson());
+            else report.Print(Console.Out);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static ITransformer LoadModel(MLContext ml, string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such model file", path);
+        try
+        {
+            return ml.Model.Load(path, out _);
+        }
+        catch (Exception e) when (e is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: not an ML.NET model zip this tool can read ({NativeDependencies.Innermost(e).Message.Split('\n')[0]})", e);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using I3D.MLNet.Datasets;
+using I3D.MLNet.Torch.Training;
+using Microsoft.ML;
+
+namespace I3D.MLNet.Cli.Commands;
+
+/// <summary><c>i3d train --data DIR --out model.zip</c>: fine-tune (or train) two-stream I3D; the zip holds the whole pipeline.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new DatasetArguments();
+        var training = new TrainingArguments();
+        var output = new Option<string>("--out") { Description = "Model zip to write (the whole pipeline: video -> clips -> I3D)", Required = true };
+        var command = new Command("train", "Train or fine-tune I3D on labelled videos and save the pipeline as an ML.NET model zip");
+        foreach (var o in data.All.Concat(training.All).Append(output)) command.Options.Add(o);
+        command.SetAction(parse => CliRunner.Run(() =>
+        {
+            var dataset = data.Load(parse, train: true);
+            using var bar = new TrainingProgressBar();
+            var (clips, trainer) = training.Read(parse, bar);
+            Train(dataset, clips, trainer, parse.GetValue(output)!, Console.Error);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Fits the pipeline on <paramref name="dataset"/> and saves it; returns the fitted model.</summary>
+    public static ITransformer Train(VideoDataset dataset, ClipPipelineOptions clips, I3DTrainerOptions trainer, string zip, TextWriter log)
+    {
+        var ml = new MLContext(trainer.Seed);
+        log.WriteLine($"train: {dataset.Videos.Count} videos, {dataset.Classes.Count} classes ({string.Join(", ", dataset.Classes.Take(8))}{(dataset.Classes.Count > 8 ? ", ..." : "")}), "
+            + $"{clips.Streams} stream(s), {clips.Frames}x{clips.Size}x{clips.Size} clips, {trainer.Epochs} epochs");
+        var data = VideoClassification.MapLabels(ml, dataset, dataset.Classes);
+        var model = VideoClassification.Create(ml, clips, trainer).Fit(data);
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(zip));
+        if (dir != null) Directory.CreateDirectory(dir);
+        string tmp = zip + ".tmp";
+        ml.Model.Save(model, dataset.ToDataView(ml).Schema, tmp);
+        File.Move(tmp, zip, overwrite: true);
+        log.WriteLine($"train: saved {zip} ({new FileInfo(zip).Length / 1e6:0.0} MB)");
+        return model;
+    }
+}
+
+/// <summary>Training progress on stderr: a bar while stderr is a terminal, one line per epoch otherwise.</summary>
+internal sealed class TrainingProgressBar : IProgress<I3DTrainingProgress>, IDisposable
+{
+    private readonly ConsoleProgress _bar = new();
+
+    public void Report(I3DTrainingProgress p)
+    {
+        if (p.Phase == "epoch") Console.Error.WriteLine($"\r{p}".PadRight(100));
+        else _bar.Report((p.Epoch + 1, p.Epochs, $"step {p.Step} {p.Stream} loss {p.Loss:0.000} lr {p.LearningRate:g2} {p.ClipsPerSecond:0.0} clips/s"));
+    }
+
+    public void Dispose() => _bar.Dispose();
+}

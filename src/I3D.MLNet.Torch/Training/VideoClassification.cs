@@ -1,0 +1,91 @@
+using I3D.MLNet.Clips;
+using I3D.MLNet.Datasets;
+using I3D.MLNet.Flow;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace I3D.MLNet.Torch.Training;
+
+/// <summary>Which streams a classifier has.</summary>
+public enum I3DStreams
+{
+    Rgb,
+    Flow,
+    Both,
+}
+
+/// <summary>How videos become clips for a classifier (the paper's values by default: 25 fps, 256 then 224, 64 frames).</summary>
+public sealed record ClipPipelineOptions
+{
+    public I3DStreams Streams { get; init; } = I3DStreams.Both;
+
+    public int Frames { get; init; } = 64;
+
+    public int Size { get; init; } = 224;
+
+    /// <summary>Shorter side before cropping; <c>null</c> for Size x 256 / 224 (the paper's 256 for 224).</summary>
+    public int? ShorterSide { get; init; }
+
+    public double FramesPerSecond { get; init; } = 25;
+
+    /// <summary>Clips per video at test time (evenly spaced, predictions averaged).</summary>
+    public int ClipsPerVideo { get; init; } = 1;
+
+    public FlowOptions Flow { get; init; } = new();
+
+    public int Seed { get; init; } = 1;
+
+    public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
+}
+
+/// <summary>
+/// The whole video classifier as one ML.NET pipeline: LoadVideo -> (ExtractOpticalFlow) -> SampleClips per stream (Auto:
+/// the training protocol while the trainer reads, the test protocol when scoring) -> I3D trainer. Input: a text column
+/// <c>Path</c> (and, to train, a key column <c>Label</c>: see <see cref="MapLabels"/>). The fitted chain saves as one zip
+/// and scores new videos from their paths alone.
+/// </summary>
+public static class VideoClassification
+{
+    public const string PathColumn = "Path", LabelColumn = "Label", FramesColumn = "Frames", FlowColumn = "Flow", RgbClipColumn = "RgbClip", FlowClipColumn = "FlowClip";
+
+    public static IEstimator<ITransformer> Create(MLContext ml, ClipPipelineOptions clips, I3DTrainerOptions trainer)
+    {
+        var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? (int)Math.Round(clips.Size * 256.0 / 224.0) };
+        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = clips.Frames, CropSize = clips.Size, ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed };
+        bool rgb = clips.Streams != I3DStreams.Flow, flow = clips.Streams != I3DStreams.Rgb;
+        IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });
+        if (flow)
+        {
+            // Section 2.5: TV-L1 flow of the whole (resized) video, then the same window, crop and flip as the RGB clip.
+            chain = chain.Append(ml.Transforms.ExtractOpticalFlow(FlowColumn, FramesColumn, clips.Flow))
+                .Append(ml.Transforms.SampleClips(FlowClipColumn, FlowColumn, sampling));
+        }
+        if (rgb) chain = chain.Append(ml.Transforms.SampleClips(RgbClipColumn, FramesColumn, sampling));
+        return chain.Append(ml.MulticlassClassification.Trainers.I3D(trainer with
+        {
+            LabelColumnName = LabelColumn,
+            RgbColumnName = rgb ? RgbClipColumn : null,
+            FlowColumnName = flow ? FlowClipColumn : null,
+            Seed = trainer.Seed,
+        }));
+    }
+
+    /// <summary>
+    /// (Path, Label text) rows with Label mapped to a key in the order of <paramref name="classes"/>, so key i is class i.
+    /// Labels not among the classes are an error that lists them (a model cannot be evaluated on classes it never saw).
+    /// </summary>
+    public static IDataView MapLabels(MLContext ml, VideoDataset dataset, IReadOnlyList<string> classes)
+    {
+        var unknown = dataset.Videos.Select(v => v.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidDataException($"{unknown.Count} label(s) the model does not know: {string.Join(", ", unknown.Take(10))}; it knows {string.Join(", ", classes)}");
+        var data = dataset.ToDataView(ml);
+        return ml.Transforms.Conversion.MapValueToKey(LabelColumn, LabelColumn, keyData: VideoDataset.KeyDataOf(ml, classes)).Fit(data).Transform(data);
+    }
+
+    /// <summary>The classifier at the end of a fitted pipeline.</summary>
+    public static I3DPredictionTransformer Classifier(ITransformer model)
+        => (model is IEnumerable<ITransformer> chain ? chain.OfType<I3DPredictionTransformer>().LastOrDefault() : model as I3DPredictionTransformer)
+            ?? throw new InvalidDataException("the model has no I3D classifier (not a model zip made by i3d train or the I3D trainer)");
+}
