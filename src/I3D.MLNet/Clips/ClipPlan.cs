@@ -6,7 +6,7 @@ namespace I3D.MLNet.Clips;
 /// video's shape and the row's random stream, so an RGB and a flow column with the same shape get the same plan.</summary>
 internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Flip)
 {
-    public static ClipPlan Make(ClipSamplerOptions options, int frameCount, int height, int width, Random random, string? source)
+    public static ClipPlan Make(ClipSamplerOptions options, int frameCount, int height, int width, Random random, string? source, bool training)
     {
         if (frameCount == 0)
             throw new InvalidDataException($"{source}: the video has no frames (a row that LoadVideo skipped?); filter such rows with mlContext.Data.SkipEmptyVideos before sampling clips");
@@ -14,16 +14,17 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
         if (height < crop || width < crop)
             throw new InvalidDataException($"{source}: frames of {width}x{height} are smaller than the {crop}x{crop} crop; decode with a ShorterSide of at least {crop}");
 
-        int length = options.WholeVideo ? frameCount : options.Frames;
+        int length = options.WholeVideo && !training ? frameCount : options.Frames;
         int[][] clips = new int[options.ClipCount][];
-        if (options.Mode == ClipSamplingMode.Train)
+        if (training)
         {
-            // Random start among the frames that leave enough for the clip; shorter videos start at 0 and loop.
-            int start = frameCount > length ? random.Next(frameCount - length + 1) : 0;
+            // Section 3 (implementation details): a random start among the frames that leave enough for the clip
+            // (shorter videos start at 0 and loop), a random crop, one left-right flip decision for the whole clip.
             int top = random.Next(height - crop + 1);
             int left = random.Next(width - crop + 1);
             bool flip = random.NextDouble() < options.FlipProbability;
-            clips[0] = Looped(start, length, frameCount);
+            for (int c = 0; c < clips.Length; c++)
+                clips[c] = Looped(frameCount > length ? random.Next(frameCount - length + 1) : 0, length, frameCount);
             return new ClipPlan(clips, top, left, flip);
         }
 

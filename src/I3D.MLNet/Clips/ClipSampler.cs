@@ -18,8 +18,9 @@ namespace I3D.MLNet.Clips;
 /// </summary>
 /// <remarks>
 /// Training-mode randomness is a function of (seed, row position, how many times this transformer has served that
-/// row): the same pipeline in a fresh process gives the same clips, each pass over the data gets new crops, and two
-/// samplers with the same options over an RGB and a flow column make identical choices.
+/// row, or the trainer's epoch in <see cref="ClipSamplingMode.Auto"/>): the same pipeline in a fresh process gives the
+/// same clips, each pass over the data gets new crops, and two samplers with the same options over an RGB and a flow
+/// column make identical choices.
 /// </remarks>
 public sealed class ClipSamplingTransformer : OneToOneTransformerBase
 {
@@ -84,8 +85,10 @@ public sealed class ClipSamplingTransformer : OneToOneTransformerBase
     /// <summary>Samples the clips of one video into <paramref name="output"/> (resized as needed).</summary>
     public void Sample(VideoFrames frames, long rowPosition, ref VBuffer<float> output)
     {
-        var random = new Random(SeedFor(rowPosition));
-        var plan = ClipPlan.Make(Options, frames.FrameCount, frames.Height, frames.Width, random, frames.Source);
+        int? epoch = Options.Mode == ClipSamplingMode.Auto ? ClipSamplingScope.Epoch : null;
+        bool training = Options.Mode == ClipSamplingMode.Train || epoch != null;
+        var random = new Random(SeedFor(rowPosition, epoch));
+        var plan = ClipPlan.Make(Options, frames.FrameCount, frames.Height, frames.Width, random, frames.Source, training);
         int length = plan.FrameIndices[0].Length;
         int size = checked(plan.FrameIndices.Length * frames.Channels * length * Options.CropSize * Options.CropSize);
         var editor = VBufferEditor.Create(ref output, size);
@@ -93,9 +96,11 @@ public sealed class ClipSamplingTransformer : OneToOneTransformerBase
         output = editor.Commit();
     }
 
-    private int SeedFor(long rowPosition)
+    private int SeedFor(long rowPosition, int? epoch)
     {
-        int visit = Options.Mode == ClipSamplingMode.Train ? _visits.AddOrUpdate(rowPosition, 0, (_, v) => v + 1) : 0;
+        // Train mode: the n-th visit of a row draws anew; Auto inside the trainer: the epoch does (so a resumed run
+        // in a new process draws what the interrupted one would have).
+        int visit = epoch ?? (Options.Mode == ClipSamplingMode.Train ? _visits.AddOrUpdate(rowPosition, 0, (_, v) => v + 1) : 0);
         ulong x = SplitMix((ulong)(uint)Options.Seed ^ SplitMix((ulong)rowPosition ^ SplitMix((ulong)visit)));
         return (int)(x & 0x7FFFFFFF);
     }

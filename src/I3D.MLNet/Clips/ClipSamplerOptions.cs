@@ -9,6 +9,10 @@ public enum ClipSamplingMode
 
     /// <summary>Centre crop; the whole video or <see cref="ClipSamplerOptions.ClipsPerVideo"/> evenly spaced clips.</summary>
     Test,
+
+    /// <summary>The training protocol while the I3D trainer reads the rows (inside <see cref="ClipSamplingScope.Training"/>,
+    /// seeded by the epoch), the test protocol everywhere else: the mode for pipelines that end in the trainer.</summary>
+    Auto,
 }
 
 /// <summary>Options of <c>mlContext.Transforms.SampleClips</c>.</summary>
@@ -36,6 +40,7 @@ public sealed record ClipSamplerOptions
     /// <summary>Train mode: probability of the left-right flip. Default 0.5.</summary>
     public double FlipProbability { get; init; } = 0.5;
 
+    /// <summary>Clips per row: K in test mode (and Auto, whose training clips are K random ones), 1 in train mode or for the whole video.</summary>
     internal int ClipCount => Mode == ClipSamplingMode.Train || WholeVideo ? 1 : ClipsPerVideo;
 
     internal void Validate()

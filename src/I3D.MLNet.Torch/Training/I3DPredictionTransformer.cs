@@ -1,0 +1,236 @@
+using I3D.MLNet.ModelZip;
+using I3D.MLNet.Torch.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(I3DPredictionTransformer), null, typeof(SignatureLoadModel), "I3D Prediction Transformer", I3DPredictionTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(I3DPredictionTransformer), null, typeof(SignatureLoadRowMapper), "I3D Prediction Transformer", I3DPredictionTransformer.LoaderSignature)]
+
+namespace I3D.MLNet.Torch.Training;
+
+/// <summary>
+/// A fitted two-stream I3D classifier. For each row it runs each stream on its clip column (N clips, averaged: the
+/// paper's test protocol averages predictions over the video), sums the streams' logits (kinetics-i3d's
+/// evaluate_sample) and writes <c>Score</c> (softmax probabilities, one per class) and <c>PredictedLabel</c> (a key of the
+/// training label's type), as ML.NET's multiclass trainers do, so <c>MulticlassClassification.Evaluate</c> works.
+/// The networks' weights live inside the model zip.
+/// </summary>
+public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposable
+{
+    internal const string LoaderSignature = "I3DPredictionTransform";
+
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer));
+
+    private readonly StreamNetwork[] _streams;
+    private readonly object _forwardLock = new();
+
+    /// <summary>What the zip stores besides the weights.</summary>
+    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, string[] Classes, StreamDescription[] Streams);
+
+    internal sealed record StreamDescription(string Name, string Column, I3DBackbone Backbone, int InChannels);
+
+    internal Description Info { get; }
+
+    public IReadOnlyList<string> Classes => Info.Classes;
+
+    public IReadOnlyList<string> Streams => [.. _streams.Select(s => s.Name)];
+
+    internal I3DPredictionTransformer(IHostEnvironment env, Description info, StreamNetwork[] streams)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DPredictionTransformer)))
+    {
+        Info = info;
+        _streams = streams;
+        foreach (var s in _streams) s.Module.eval();
+    }
+
+    private static I3DPredictionTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        var info = ModelZipFormat.ReadOptions<Description>(ctx);
+        var streams = new List<StreamNetwork>();
+        foreach (var s in info.Streams)
+        {
+            var stream = new StreamNetwork(s.Name, s.Column, s.Backbone, info.Classes.Length, s.InChannels, StreamNetwork.Build(s.Backbone, info.Classes.Length, s.InChannels));
+            if (!ctx.TryLoadBinaryStream($"Stream_{s.Name}", stream.Load))
+                throw new InvalidDataException($"the model zip has no weights for the {s.Name} stream (entry Stream_{s.Name})");
+            streams.Add(stream);
+        }
+        var transformer = new I3DPredictionTransformer(env, info, [.. streams]);
+        transformer.MoveTo(TorchDevices.Resolve("auto"));
+        return transformer;
+    }
+
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ModelZipFormat.WriteOptions(ctx, Info);
+        foreach (var s in _streams)
+        {
+            var device = s.Module.parameters().First().device;
+            if (device.type != DeviceType.CPU) s.MoveTo(CPU);
+            ctx.SaveBinaryStream($"Stream_{s.Name}", s.Save);
+            if (device.type != DeviceType.CPU) s.MoveTo(device);
+        }
+    }
+
+    internal void MoveTo(Device device)
+    {
+        foreach (var s in _streams) s.MoveTo(device);
+    }
+
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    /// <summary>Joint logits (time- and clip-averaged per stream, summed over streams) of one row's clips.</summary>
+    internal float[] JointLogits(IReadOnlyList<(StreamNetwork Stream, float[] Clip, long[] Shape)> inputs)
+    {
+        lock (_forwardLock)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            Tensor? sum = null;
+            foreach (var (stream, clip, shape) in inputs)
+            {
+                var device = stream.Module.parameters().First().device;
+                var x = tensor(clip, shape).to(device);
+                var logits = stream.Logits(x).mean([0]);
+                sum = sum is null ? logits : sum + logits;
+            }
+            return sum!.cpu().data<float>().ToArray();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _streams) s.Dispose();
+    }
+
+    private sealed class Mapper : MapperBase
+    {
+        private readonly I3DPredictionTransformer _owner;
+        private readonly int[] _inputColumns;
+        private readonly long[][] _shapes;
+
+        public Mapper(I3DPredictionTransformer owner, DataViewSchema inputSchema)
+            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner)
+        {
+            _owner = owner;
+            _inputColumns = new int[owner._streams.Length];
+            _shapes = new long[owner._streams.Length][];
+            for (int i = 0; i < owner._streams.Length; i++)
+            {
+                var stream = owner._streams[i];
+                var column = inputSchema.GetColumnOrNull(stream.Column)
+                    ?? throw new ArgumentException($"the input has no column '{stream.Column}' (the {stream.Name} clips the model was trained on)");
+                _shapes[i] = ClipColumns.Shape(column, stream.InChannels, stream.Name);
+                _inputColumns[i] = column.Index;
+            }
+        }
+
+        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
+        {
+            int n = _owner.Info.Classes.Length;
+            var names = new VBuffer<ReadOnlyMemory<char>>(n, [.. _owner.Info.Classes.Select(c => c.AsMemory())]);
+            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+            scoreAnnotations.AddSlotNames(n, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
+            var keyAnnotations = new DataViewSchema.Annotations.Builder();
+            keyAnnotations.AddKeyValues(n, TextDataViewType.Instance, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+            return
+            [
+                new DataViewSchema.DetachedColumn(_owner.Info.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, n), scoreAnnotations.ToAnnotations()),
+                new DataViewSchema.DetachedColumn(_owner.Info.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), n), keyAnnotations.ToAnnotations()),
+            ];
+        }
+
+        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
+            => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
+
+        protected override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
+
+        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getters = _inputColumns.Select(c => input.GetGetter<VBuffer<float>>(input.Schema[c])).ToArray();
+            var buffers = new VBuffer<float>[getters.Length];
+            float[] probabilities = [];
+            long position = -1;
+
+            void Compute()
+            {
+                if (position == input.Position) return;
+                var inputs = new List<(StreamNetwork, float[], long[])>();
+                for (int i = 0; i < getters.Length; i++)
+                {
+                    getters[i](ref buffers[i]);
+                    var stream = _owner._streams[i];
+                    var data = buffers[i].DenseValues().ToArray();
+                    inputs.Add((stream, data, ClipColumns.RowShape(_shapes[i], data.Length, stream.Name, input.Position)));
+                }
+                probabilities = Softmax(_owner.JointLogits(inputs));
+                position = input.Position;
+            }
+
+            if (iinfo == 0)
+            {
+                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
+                {
+                    Compute();
+                    var editor = VBufferEditor.Create(ref dst, probabilities.Length);
+                    probabilities.CopyTo(editor.Values);
+                    dst = editor.Commit();
+                };
+                return score;
+            }
+            ValueGetter<uint> predicted = (ref uint dst) =>
+            {
+                Compute();
+                int best = 0;
+                for (int i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[best]) best = i;
+                dst = (uint)best + 1;
+            };
+            return predicted;
+        }
+    }
+
+    internal static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        float max = float.NegativeInfinity;
+        foreach (var v in logits) max = Math.Max(max, v);
+        var result = new float[logits.Length];
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += result[i] = MathF.Exp(logits[i] - max);
+        for (int i = 0; i < result.Length; i++) result[i] = (float)(result[i] / sum);
+        return result;
+    }
+}
+
+/// <summary>Shapes of clip columns (N x C x T x H x W from SampleClips).</summary>
+internal static class ClipColumns
+{
+    /// <summary>The column's dimensions [N, C, T, H, W]; a clear error for anything else.</summary>
+    public static long[] Shape(DataViewSchema.Column column, int channels, string stream)
+    {
+        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n } vector || n.RawType != typeof(float))
+            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has type {column.Type}; expected a float vector from SampleClips");
+        if (vector.Dimensions.Length != 5 || !vector.IsKnownSize)
+            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has shape ({string.Join(", ", vector.Dimensions)}); expected N x C x T x H x W clips of a fixed size from SampleClips (not WholeVideo)");
+        if (vector.Dimensions[1] != channels)
+            throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({(channels == 3 ? "RGB" : "optical flow")})");
+        return [.. vector.Dimensions.Select(d => (long)d)];
+    }
+
+    public static long[] RowShape(long[] shape, int length, string stream, long row)
+    {
+        long expected = shape.Aggregate(1L, (a, b) => a * b);
+        if (length != expected) throw new InvalidDataException($"row {row}: the {stream} clip has {length} values, the column promises {expected}");
+        return shape;
+    }
+}

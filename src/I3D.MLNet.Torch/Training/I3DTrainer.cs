@@ -1,0 +1,347 @@
+using System.Diagnostics;
+using I3D.MLNet.Clips;
+using I3D.MLNet.ModelZip;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Torch.Training;
+
+/// <summary>
+/// Fine-tunes (or trains) two-stream I3D with TorchSharp on clip columns and a key label
+/// (<c>mlContext.MulticlassClassification.Trainers.I3D</c>). Streams are separate networks with their own losses,
+/// optimizers and learning-rate schedules (section 2.5: the streams are trained separately), read in one pass over the
+/// data so each video is decoded once per epoch; at test time their logits are summed. SGD with momentum; the
+/// learning rate is divided by 10 when the validation loss stops improving (section 3). Streams the data row by row;
+/// checkpoints and resumes.
+/// </summary>
+public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
+{
+    private readonly IHost _host;
+
+    public I3DTrainerOptions Options { get; }
+
+    internal I3DTrainer(IHostEnvironment env, I3DTrainerOptions options)
+    {
+        _host = Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DTrainer));
+        options.Validate();
+        Options = options;
+    }
+
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var result = inputSchema.ToDictionary(c => c.Name);
+        if (!inputSchema.TryFindColumn(Options.LabelColumnName, out var label))
+            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName);
+        if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
+            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName, "a key (map labels with MapValueToKey)", label.GetTypeString());
+        foreach (var column in new[] { Options.RgbColumnName, Options.FlowColumnName }.OfType<string>())
+        {
+            if (!inputSchema.TryFindColumn(column, out var clip))
+                throw _host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column);
+            if (clip.Kind != SchemaShape.Column.VectorKind.Vector || clip.ItemType != NumberDataViewType.Single)
+                throw _host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column, "a fixed-size float vector from SampleClips", clip.GetTypeString());
+        }
+        result[Options.ScoreColumnName] = new SchemaShape.Column(Options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        result[Options.PredictedLabelColumnName] = new SchemaShape.Column(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, label.ItemType, true);
+        return new SchemaShape(result.Values);
+    }
+
+    public I3DPredictionTransformer Fit(IDataView input)
+    {
+        using var channel = _host.Start("I3D training");
+        var labelColumn = input.Schema.GetColumnOrNull(Options.LabelColumnName)
+            ?? throw new ArgumentException($"the training data has no label column '{Options.LabelColumnName}'");
+        if (labelColumn.Type is not KeyDataViewType { Count: > 0 } keyType || keyType.RawType != typeof(uint))
+            throw new ArgumentException($"label column '{labelColumn.Name}' has type {labelColumn.Type}; expected a key (map labels with MapValueToKey)");
+        int numClasses = checked((int)keyType.Count);
+        if (numClasses < 2) throw new ArgumentException($"label column '{labelColumn.Name}' has {numClasses} class; a classifier needs at least two");
+        string[] classes = ClassNames(labelColumn, numClasses);
+
+        var streamColumns = new List<(string Name, DataViewSchema.Column Column, long[] Shape)>();
+        if (Options.RgbColumnName is { } rgb) streamColumns.Add(("rgb", Column(input, rgb), []));
+        if (Options.FlowColumnName is { } flow) streamColumns.Add(("flow", Column(input, flow), []));
+        for (int i = 0; i < streamColumns.Count; i++)
+        {
+            var (name, column, _) = streamColumns[i];
+            streamColumns[i] = (name, column, ClipColumns.Shape(column, name == "rgb" ? 3 : 2, name));
+        }
+
+        var device = TorchDevices.Resolve(Options.Device);
+        var streams = new List<StreamNetwork>();
+        var optimizers = new List<SGD>();
+        var parameters = new List<IList<Parameter>>();
+        try
+        {
+            for (int i = 0; i < streamColumns.Count; i++)
+            {
+                manual_seed(Options.Seed * 1000L + i);
+                var (name, column, shape) = streamColumns[i];
+                var stream = StreamNetwork.Create(name, column.Name, numClasses, (int)shape[1], Options);
+                stream.MoveTo(device);
+                streams.Add(stream);
+                var trainable = stream.TrainableParameters(Options.FixedFeatures);
+                parameters.Add(trainable);
+                optimizers.Add(optim.SGD(trainable, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay));
+            }
+            channel.Info($"I3D: {streams.Count} stream(s) ({string.Join(", ", streams.Select(s => s.Name))}), {Options.Backbone}, {numClasses} classes, {Options.Initialization} initialisation, {device.type}");
+            Train(input, labelColumn, streamColumns.Select(s => s.Shape).ToArray(), streams, optimizers, channel);
+
+            var info = new I3DPredictionTransformer.Description(Options.ScoreColumnName, Options.PredictedLabelColumnName, classes,
+                [.. streams.Select(s => new I3DPredictionTransformer.StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+            foreach (var o in optimizers) o.Dispose();
+            return new I3DPredictionTransformer(_host, info, [.. streams]);
+        }
+        catch
+        {
+            foreach (var s in streams) s.Dispose();
+            foreach (var o in optimizers) o.Dispose();
+            throw;
+        }
+    }
+
+    private void Train(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, List<SGD> optimizers, IChannel channel)
+    {
+        int n = streams.Count;
+        string fingerprint = TrainingCheckpoint.FingerprintOf(ModelZipFormat.ToJson(Options with { Epochs = 0, CheckpointDirectory = null, CheckpointEverySteps = 0 }),
+            [labelColumn.Type.ToString() ?? "", .. streams.Select(s => $"{s.Name}:{s.Column}"), .. shapes.Select(s => string.Join("x", s))]);
+        var state = new TrainingCheckpoint
+        {
+            Fingerprint = fingerprint,
+            LearningRates = [.. Enumerable.Repeat(Options.LearningRate, n)],
+            BestLosses = [.. Enumerable.Repeat(double.PositiveInfinity, n)],
+            BadEpochs = new int[n],
+        };
+        if (Options.CheckpointDirectory is { } dir && TrainingCheckpoint.TryRead(dir, fingerprint, streams, optimizers) is { } resumed)
+        {
+            state = resumed;
+            channel.Info($"I3D: resuming from {TrainingCheckpoint.PathIn(dir)} at epoch {state.Epoch + 1}, row {state.RowsDone}, step {state.Step}");
+        }
+
+        for (int epoch = state.Epoch; epoch < Options.Epochs; epoch++)
+        {
+            using var scope = ClipSamplingScope.Training(epoch);
+            SetLearningRates(optimizers, state.LearningRates);
+            var trainLoss = RunPass(input, labelColumn, shapes, streams, epoch, training: true, state, optimizers, channel);
+            var (validationLoss, validationAccuracy) = RunValidation(input, labelColumn, shapes, streams, epoch);
+            for (int i = 0; i < n; i++)
+            {
+                // Section 3: the learning rate is reduced by a factor of 10 when the validation loss saturates
+                // (with no validation rows, the training loss stands in).
+                double loss = validationLoss?[i] ?? trainLoss[i];
+                if (loss < state.BestLosses[i] - 1e-4) { state.BestLosses[i] = loss; state.BadEpochs[i] = 0; }
+                else if (++state.BadEpochs[i] >= Options.Patience) { state.LearningRates[i] *= Options.LearningRateFactor; state.BadEpochs[i] = 0; }
+                var report = new I3DTrainingProgress("epoch", epoch, Options.Epochs, state.Step, streams[i].Name, trainLoss[i], state.LearningRates[i], 0,
+                    validationLoss?[i], validationAccuracy?[i]);
+                channel.Info($"I3D: {report}");
+                Options.Progress?.Report(report);
+            }
+            state.Epoch = epoch + 1;
+            state.RowsDone = 0;
+            state.Finished = state.Epoch >= Options.Epochs;
+            if (Options.CheckpointDirectory is { } d) state.Write(d, streams, optimizers.Cast<OptimizerHelper>().ToList());
+        }
+        foreach (var s in streams) s.Module.eval();
+    }
+
+    /// <summary>One training pass: batches of clips from the training rows, one SGD step per batch and stream.</summary>
+    private double[] RunPass(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, int epoch, bool training,
+        TrainingCheckpoint state, List<SGD> optimizers, IChannel channel)
+    {
+        int n = streams.Count;
+        var lossSum = new double[n];
+        long lossCount = 0;
+        var batch = new Batch(n);
+        var stopwatch = Stopwatch.StartNew();
+        long clipsSeen = 0;
+
+        void Step(long rowsDone)
+        {
+            var losses = TrainStep(streams, optimizers, shapes, batch, state.Step);
+            for (int i = 0; i < n; i++) lossSum[i] += losses[i] * batch.Labels.Count;
+            lossCount += batch.Labels.Count;
+            clipsSeen += batch.Labels.Count;
+            state.Step++;
+            state.RowsDone = rowsDone;
+            batch.Clear();
+            for (int i = 0; i < n; i++)
+            {
+                var report = new I3DTrainingProgress("train", epoch, Options.Epochs, state.Step, streams[i].Name, losses[i], state.LearningRates[i], clipsSeen / stopwatch.Elapsed.TotalSeconds);
+                channel.Trace($"I3D: {report}");
+                Options.Progress?.Report(report);
+            }
+            if (Options.CheckpointDirectory is { } dir && Options.CheckpointEverySteps > 0 && state.Step % Options.CheckpointEverySteps == 0)
+                state.Write(dir, streams, optimizers.Cast<OptimizerHelper>().ToList());
+        }
+
+        long row = state.RowsDone;
+        foreach (var (label, clips) in Rows(input, labelColumn, streams, epoch, validation: false, skipRows: state.RowsDone))
+        {
+            row++;
+            if (label < 0) continue; // a validation row or one without a label
+            int k = (int)shapes[0][0];
+            for (int c = 0; c < k; c++)
+            {
+                for (int i = 0; i < n; i++) batch.Clips[i].Add(Slice(clips[i], c, k));
+                batch.Labels.Add(label);
+                if (batch.Labels.Count >= Options.BatchSize) Step(row);
+            }
+        }
+        if (batch.Labels.Count > 0) Step(row);
+        if (lossCount == 0 && state.RowsDone == 0) throw new InvalidDataException("no training rows with a label: check the label column and ValidationFraction");
+        return [.. lossSum.Select(s => lossCount > 0 ? s / lossCount : double.NaN)];
+    }
+
+    private double[] TrainStep(List<StreamNetwork> streams, List<SGD> optimizers, long[][] shapes, Batch batch, long step)
+    {
+        var losses = new double[streams.Count];
+        int total = batch.Labels.Count, micro = Options.MicroBatch;
+        for (int i = 0; i < streams.Count; i++)
+        {
+            var stream = streams[i];
+            if (Options.FixedFeatures) stream.Module.eval(); else stream.Module.train();
+            var device = stream.Module.parameters().First().device;
+            optimizers[i].zero_grad();
+            for (int start = 0; start < total; start += micro)
+            {
+                int count = Math.Min(micro, total - start);
+                using var scope = NewDisposeScope();
+                // Dropout draws from a generator seeded by the step: a resumed run draws what the uninterrupted one did.
+                manual_seed(Options.Seed * 1_000_003L + step * 31 + i * 7 + start);
+                var x = Stack(batch.Clips[i], start, count, shapes[i]).to(device);
+                var y = tensor(batch.Labels.Skip(start).Take(count).Select(l => (long)l).ToArray()).to(device);
+                var logits = stream.Logits(x);
+                var loss = nn.functional.cross_entropy(logits, y) * (count / (float)total);
+                loss.backward();
+                losses[i] += loss.item<float>();
+            }
+            optimizers[i].step();
+        }
+        return losses;
+    }
+
+    /// <summary>Mean loss and accuracy per stream over the validation rows; null when there are none.</summary>
+    private (double[]? Loss, double[]? Accuracy) RunValidation(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, int epoch)
+    {
+        if (Options.ValidationFraction <= 0) return (null, null);
+        int n = streams.Count;
+        var loss = new double[n];
+        var correct = new double[n];
+        long count = 0;
+        foreach (var s in streams) s.Module.eval();
+        using var _ = no_grad();
+        foreach (var (label, clips) in Rows(input, labelColumn, streams, epoch, validation: true, skipRows: 0))
+        {
+            for (int i = 0; i < n; i++)
+            {
+                using var scope = NewDisposeScope();
+                var device = streams[i].Module.parameters().First().device;
+                var x = tensor(clips[i], shapes[i]).to(device);
+                var logits = streams[i].Logits(x);
+                var y = full(new long[] { shapes[i][0] }, (long)label, ScalarType.Int64).to(device);
+                loss[i] += nn.functional.cross_entropy(logits, y).item<float>();
+                correct[i] += logits.mean([0]).argmax().item<long>() == label ? 1 : 0;
+            }
+            count++;
+        }
+        if (count == 0) return (null, null);
+        return ([.. loss.Select(l => l / count)], [.. correct.Select(c => c / count)]);
+    }
+
+    /// <summary>
+    /// The rows of one pass, in the epoch's shuffled order when the data can shuffle, each row decoded only when it
+    /// belongs to the pass (validation rows: chosen by the row id and the seed, so the split is fixed across epochs).
+    /// The training pass yields every row after the first <paramref name="skipRows"/> (those were trained on before an
+    /// interruption and are not read), with label -1 for rows it does not train on, so rows can be counted.
+    /// </summary>
+    private IEnumerable<(int Label, float[][] Clips)> Rows(IDataView input, DataViewSchema.Column labelColumn, List<StreamNetwork> streams, int epoch, bool validation, long skipRows)
+    {
+        var columns = streams.Select(s => input.Schema[s.Column]).Append(labelColumn).ToList();
+        var random = input.CanShuffle ? new Random(unchecked(Options.Seed * 7919 + epoch)) : null;
+        using var cursor = input.GetRowCursor(columns, random);
+        var getId = cursor.GetIdGetter();
+        var getLabel = cursor.GetGetter<uint>(labelColumn);
+        var getClips = streams.Select(s => cursor.GetGetter<VBuffer<float>>(input.Schema[s.Column])).ToArray();
+        var buffers = new VBuffer<float>[getClips.Length];
+        DataViewRowId id = default;
+        uint label = 0;
+        long missing = 0;
+        for (long skipped = 0; skipped < skipRows && cursor.MoveNext(); skipped++)
+        {
+        }
+        while (cursor.MoveNext())
+        {
+            getId(ref id);
+            if (IsValidation(id) != validation) { if (!validation) yield return (-1, []); continue; }
+            getLabel(ref label);
+            if (label == 0) { missing++; if (!validation) yield return (-1, []); continue; }
+            var clips = new float[getClips.Length][];
+            for (int i = 0; i < getClips.Length; i++)
+            {
+                getClips[i](ref buffers[i]);
+                clips[i] = buffers[i].DenseValues().ToArray();
+                Inference.ClipTensor.Validate(clips[i], $"row {cursor.Position} ({streams[i].Name} clip)");
+            }
+            yield return ((int)label - 1, clips);
+        }
+        if (missing > 0) _host.Start("I3D training").Warning($"I3D: {missing} rows without a label (a value the label map does not know) were skipped");
+    }
+
+    private bool IsValidation(DataViewRowId id)
+    {
+        if (Options.ValidationFraction <= 0) return false;
+        ulong h = id.Low ^ (id.High * 0x9E3779B97F4A7C15UL) ^ (ulong)(uint)Options.Seed * 0xBF58476D1CE4E5B9UL;
+        h ^= h >> 31; h *= 0x94D049BB133111EBUL; h ^= h >> 29;
+        return (h % 10_000) < Options.ValidationFraction * 10_000;
+    }
+
+    private static void SetLearningRates(List<SGD> optimizers, double[] rates)
+    {
+        for (int i = 0; i < optimizers.Count; i++)
+            foreach (var group in optimizers[i].ParamGroups) group.LearningRate = rates[i];
+    }
+
+    private static DataViewSchema.Column Column(IDataView input, string name)
+        => input.Schema.GetColumnOrNull(name) ?? throw new ArgumentException($"the training data has no clip column '{name}'");
+
+    private static string[] ClassNames(DataViewSchema.Column label, int count)
+    {
+        if (label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues) is { } kv && kv.Type is VectorDataViewType { ItemType: TextDataViewType })
+        {
+            var names = default(VBuffer<ReadOnlyMemory<char>>);
+            label.GetKeyValues(ref names);
+            var result = names.DenseValues().Select(n => n.ToString()).ToArray();
+            if (result.Length == count) return result;
+        }
+        return [.. Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    private static float[] Slice(float[] clips, int index, int count)
+    {
+        int size = clips.Length / count;
+        return clips.AsSpan(index * size, size).ToArray();
+    }
+
+    private static Tensor Stack(List<float[]> clips, int start, int count, long[] shape)
+    {
+        int size = clips[start].Length;
+        var data = new float[(long)size * count];
+        for (int i = 0; i < count; i++) clips[start + i].CopyTo(data, (long)i * size);
+        return tensor(data, [count, shape[1], shape[2], shape[3], shape[4]]);
+    }
+
+    private sealed class Batch(int streams)
+    {
+        public List<float[]>[] Clips { get; } = [.. Enumerable.Range(0, streams).Select(_ => new List<float[]>())];
+        public List<int> Labels { get; } = [];
+
+        public void Clear()
+        {
+            foreach (var c in Clips) c.Clear();
+            Labels.Clear();
+        }
+    }
+}

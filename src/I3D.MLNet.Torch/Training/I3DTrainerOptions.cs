@@ -1,0 +1,124 @@
+using System.Text.Json.Serialization;
+
+namespace I3D.MLNet.Torch.Training;
+
+/// <summary>The network a stream is built on.</summary>
+public enum I3DBackbone
+{
+    /// <summary>The paper's Inflated Inception-v1 (<see cref="Models.InceptionI3d"/>).</summary>
+    InceptionI3d,
+
+    /// <summary>An inflated ResNet-18 (<see cref="Models.ResNet3d18"/>), bootstrapped from ImageNet weights that ship offline.</summary>
+    ResNet18,
+}
+
+/// <summary>Where a stream's starting weights come from.</summary>
+public enum I3DInitialization
+{
+    /// <summary>Random initialisation (TorchSharp's defaults).</summary>
+    Scratch,
+
+    /// <summary>A pretrained I3D state_dict (e.g. pytorch-i3d's rgb_imagenet.pt); its logits layer is replaced for the new classes.</summary>
+    Checkpoint,
+
+    /// <summary>2-D ImageNet weights inflated to 3-D (section 2.3): ResNet18.onnx for <see cref="I3DBackbone.ResNet18"/>,
+    /// a torchvision GoogLeNet state_dict for <see cref="I3DBackbone.InceptionI3d"/>. The flow stream averages the
+    /// first layer's RGB filters over the colour channels.</summary>
+    InflatedImageNet,
+}
+
+/// <summary>Options of <c>mlContext.MulticlassClassification.Trainers.I3D</c>. Defaults follow the paper where it says.</summary>
+public sealed record I3DTrainerOptions
+{
+    /// <summary>Key-typed label column (map text labels with <c>MapValueToKey</c>).</summary>
+    public string LabelColumnName { get; init; } = "Label";
+
+    /// <summary>RGB clip column from SampleClips (N x 3 x T x H x W); <c>null</c> for no RGB stream.</summary>
+    public string? RgbColumnName { get; init; } = "RgbClip";
+
+    /// <summary>Flow clip column from SampleClips over ExtractOpticalFlow (N x 2 x T x H x W); <c>null</c> for no flow stream.</summary>
+    public string? FlowColumnName { get; init; }
+
+    public string ScoreColumnName { get; init; } = "Score";
+
+    public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
+
+    public I3DBackbone Backbone { get; init; } = I3DBackbone.InceptionI3d;
+
+    public I3DInitialization Initialization { get; init; } = I3DInitialization.Scratch;
+
+    /// <summary>Starting weights of the RGB stream (a state_dict for <see cref="I3DInitialization.Checkpoint"/>,
+    /// the 2-D ImageNet file for <see cref="I3DInitialization.InflatedImageNet"/>).</summary>
+    public string? RgbWeights { get; init; }
+
+    /// <summary>Starting weights of the flow stream (as <see cref="RgbWeights"/>; ImageNet files are shared).</summary>
+    public string? FlowWeights { get; init; }
+
+    /// <summary>The paper's "Fixed" mode: only the last (logits) layer trains, the rest is a fixed feature extractor.</summary>
+    public bool FixedFeatures { get; init; }
+
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Clips per SGD step.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Clips per forward/backward pass; gradients of BatchSize / MicroBatchSize passes are accumulated
+    /// (several 64-frame clips do not fit in CPU memory at once). 0 = BatchSize.</summary>
+    public int MicroBatchSize { get; init; }
+
+    /// <summary>SGD learning rate (section 3: SGD with momentum 0.9).</summary>
+    public double LearningRate { get; init; } = 0.01;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public double WeightDecay { get; init; } = 1e-7;
+
+    /// <summary>Epochs without a better validation loss before the learning rate is divided by 10 (section 3).</summary>
+    public int Patience { get; init; } = 2;
+
+    public double LearningRateFactor { get; init; } = 0.1;
+
+    /// <summary>Share of the training rows (chosen by the row id and the seed) held out to measure the validation loss.</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary><c>auto</c> (CUDA when TorchSharp sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Folder for checkpoints; a run with the same folder and options resumes from the last one.</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>Optimizer steps between checkpoints (one is also written at the end of every epoch).</summary>
+    public int CheckpointEverySteps { get; init; } = 20;
+
+    /// <summary>Progress reports (also written to ML.NET's log).</summary>
+    [JsonIgnore]
+    public IProgress<I3DTrainingProgress>? Progress { get; init; }
+
+    internal int MicroBatch => MicroBatchSize <= 0 ? BatchSize : Math.Min(MicroBatchSize, BatchSize);
+
+    internal void Validate()
+    {
+        if (RgbColumnName == null && FlowColumnName == null) throw new ArgumentException("name an RGB clip column, a flow clip column, or both");
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "at least one epoch");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "at least one clip per step");
+        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be > 0");
+        if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
+        if (Initialization != I3DInitialization.Scratch && RgbColumnName != null && RgbWeights == null)
+            throw new ArgumentException($"{Initialization} initialisation needs RgbWeights (a weight file)");
+        if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
+            throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
+        if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"device '{Device}': use auto, cpu or cuda");
+    }
+}
+
+/// <summary>One progress report of the trainer.</summary>
+public sealed record I3DTrainingProgress(
+    string Phase, int Epoch, int Epochs, long Step, string Stream, double Loss, double LearningRate, double ClipsPerSecond,
+    double? ValidationLoss = null, double? ValidationAccuracy = null)
+{
+    public override string ToString() => Phase == "train"
+        ? $"epoch {Epoch + 1}/{Epochs} step {Step} {Stream}: loss {Loss:0.0000} lr {LearningRate:g3} {ClipsPerSecond:0.0} clips/s"
+        : $"epoch {Epoch + 1}/{Epochs} {Stream}: train loss {Loss:0.0000}, validation loss {ValidationLoss:0.0000} accuracy {ValidationAccuracy:P1}, lr {LearningRate:g3}";
+}

@@ -1,0 +1,63 @@
+using I3D.MLNet.Clips;
+using I3D.MLNet.Datasets;
+using I3D.MLNet.Torch.Training;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace I3D.MLNet.Torch.Tests.Training;
+
+public class TrainerTests
+{
+    internal static string Temp(string name)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "i3d-train-tests", $"{name}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>LoadVideo -> SampleClips(Auto) -> label key -> I3D: the pipeline the CLI and the demo use, tiny.</summary>
+    internal static IEstimator<ITransformer> Pipeline(MLContext ml, VideoDataset dataset, I3DTrainerOptions options, int frames = 8, int size = 56)
+    {
+        var decode = new VideoDecodeOptions { ShorterSide = size + size / 7 };
+        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = frames, CropSize = size, Seed = options.Seed };
+        return ml.Transforms.Conversion.MapValueToKey("Label", keyData: dataset.KeyData(ml))
+            .Append(ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = decode }))
+            .Append(ml.Transforms.SampleClips("RgbClip", "Frames", sampling))
+            .Append(ml.MulticlassClassification.Trainers.I3D(options));
+    }
+
+    [Fact]
+    public void TrainsEvaluatesSavesAndReloadsWithIdenticalScores()
+    {
+        string dir = Temp("fit");
+        SyntheticMotion.Write(dir, new SyntheticMotionOptions { PerClass = 2, TestPerClass = 1, Frames = 12, Size = 64, Seed = 3 });
+        var ml = new MLContext(1);
+        var train = VideoDataset.FromFolder(Path.Combine(dir, "train"));
+        var test = VideoDataset.FromFolder(Path.Combine(dir, "test"));
+        var progress = new List<I3DTrainingProgress>();
+        var options = new I3DTrainerOptions { Epochs = 2, BatchSize = 4, ValidationFraction = 0, Progress = new SyncProgress<I3DTrainingProgress>(progress.Add) };
+        var model = Pipeline(ml, train, options).Fit(train.ToDataView(ml));
+
+        Assert.Contains(progress, p => p.Phase == "train" && double.IsFinite(p.Loss));
+        Assert.Equal(2, progress.Count(p => p.Phase == "epoch"));
+
+        var scored = model.Transform(test.ToDataView(ml));
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Assert.InRange(metrics.MacroAccuracy, 0, 1);
+        var scores = scored.GetColumn<float[]>("Score").ToList();
+        Assert.Equal(test.Videos.Count, scores.Count);
+        Assert.All(scores, s => Assert.Equal(1.0, s.Sum(), 3));
+
+        string zip = Path.Combine(dir, "model.zip");
+        ml.Model.Save(model, test.ToDataView(ml).Schema, zip);
+        var reloaded = new MLContext(2).Model.Load(zip, out _);
+        var again = reloaded.Transform(test.ToDataView(ml)).GetColumn<float[]>("Score").ToList();
+        for (int i = 0; i < scores.Count; i++) Assert.Equal(scores[i], again[i]);
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
