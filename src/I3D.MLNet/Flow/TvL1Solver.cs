@@ -97,7 +97,7 @@ internal sealed class TvL1Solver
     {
         public readonly int W, H;
         public readonly Plane I0, I1, U1, U2, P11, P12, P21, P22, Ix, Iy, InvGrad, Rho;
-        public readonly float[] Packed; // (I1, dI1/dx, dI1/dy, 0) per pixel, dense h x w x 4: one 128-bit load per bicubic tap
+        public readonly float[] Packed; // (I1, dI1/dx, dI1/dy, 0) per pixel, dense h x w x 4: a row of 4 bicubic taps is one 512-bit load
         public readonly float[] Median; // replicate-padded copy of a flow component
         public readonly int MedianStride;
 
