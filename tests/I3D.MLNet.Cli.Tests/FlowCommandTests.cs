@@ -91,6 +91,21 @@ public class FlowCommandTests
         Directory.Delete(dir, recursive: true);
     }
 
+    [Fact]
+    public void SeveralProcessesFillingOneCacheAgree()
+    {
+        string dir = Temp("flow-cache-processes");
+        string video = SlidingVideo(dir), cache = Path.Combine(dir, "cache");
+        var outputs = Enumerable.Range(0, 3).Select(i => Path.Combine(dir, $"out{i}.npy")).ToArray();
+        Parallel.ForEach(outputs, new ParallelOptions { MaxDegreeOfParallelism = 3 },
+            output => I3dProcess.Ok("flow", video, "--out", output, "--size", "32", "--cache-dir", cache, "--quantize"));
+        Assert.Single(Directory.GetFiles(cache, "*.flow"));
+        Assert.Empty(Directory.GetFiles(cache, "*.tmp"));
+        var first = File.ReadAllBytes(outputs[0]);
+        Assert.All(outputs, o => Assert.Equal(first, File.ReadAllBytes(o)));
+        Directory.Delete(dir, recursive: true);
+    }
+
     [Theory]
     [InlineData("no-such-video.mp4", "--out", "x.npy")]
     [InlineData("VIDEO")]

@@ -23,7 +23,7 @@ public sealed class FlowCache
     private static ReadOnlySpan<byte> Magic => "I3DFLOW1"u8;
     private const byte EncodingCodes = 1, EncodingHalf = 2;
     private const int HeaderLength = 8 + 32 + 4 * 3 + 8 + 1;
-    private int _hits, _misses, _corrupt, _stores;
+    private int _hits, _misses, _corrupt, _stores, _writeFailures;
 
     public string Directory { get; }
 
@@ -38,6 +38,9 @@ public sealed class FlowCache
 
     /// <summary>Entries written.</summary>
     public int Stores => _stores;
+
+    /// <summary>Entries that could not be written (full disk, no permission): the flow is still returned, just not kept.</summary>
+    public int WriteFailures => _writeFailures;
 
     public FlowCache(string directory)
     {
@@ -80,13 +83,9 @@ public sealed class FlowCache
         {
             bytes = File.ReadAllBytes(path);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Interlocked.Increment(ref _misses);
-            return false;
-        }
-        catch (IOException)
-        {
+            // Absent (the usual miss), or unreadable: computed again either way.
             Interlocked.Increment(ref _misses);
             return false;
         }
@@ -140,7 +139,7 @@ public sealed class FlowCache
         }
     }
 
-    /// <summary>Writes the entry (temporary file, then atomic rename).</summary>
+    /// <summary>Writes the entry (temporary file, then atomic rename); a failure to write is counted, not thrown.</summary>
     internal void Store(string key, VideoFrames flow, bool quantized)
     {
         using var buffer = new MemoryStream();
@@ -185,9 +184,20 @@ public sealed class FlowCache
             File.Move(temporary, path, overwrite: true);
             Interlocked.Increment(ref _stores);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Interlocked.Increment(ref _writeFailures);
+        }
         finally
         {
-            if (File.Exists(temporary)) File.Delete(temporary);
+            try
+            {
+                if (File.Exists(temporary)) File.Delete(temporary);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left behind; a later cleanup of *.tmp files can remove it.
+            }
         }
     }
 }

@@ -72,7 +72,10 @@ public static class OpticalFlow
         CheckInput(rgb);
         if (rgb.FrameCount < 2) throw new ArgumentException($"{rgb.Source}: the raw flow needs at least 2 frames, the video has {rgb.FrameCount}");
         int length = rgb.Height * rgb.Width * 2;
-        var result = new float[(long)(rgb.FrameCount - 1) * length];
+        long total = (long)(rgb.FrameCount - 1) * length;
+        if (total > Array.MaxLength)
+            throw new ArgumentException($"{rgb.Source}: {rgb.FrameCount - 1} flow frames of {rgb.Width}x{rgb.Height} do not fit in one array; use fewer frames");
+        var result = new float[total];
         ComputePairs(rgb, options, (t, raw) => raw.CopyTo(result.AsSpan(t * length, length)), cancellation);
         return result;
     }

@@ -36,6 +36,8 @@ internal sealed class TvL1Solver
     private readonly TvL1Parameters _p;
     private readonly ConcurrentBag<Workspace> _pool = [];
     private static readonly float[] CubicTable = BuildCubicTable();
+    private static readonly Vector512<float>[] HorizontalWeights = Enumerable.Range(0, 32)
+        .Select(k => Vector512.Create(Enumerable.Range(0, 16).Select(i => CubicTable[k * 4 + i / 4]).ToArray())).ToArray();
 
     public TvL1Solver(TvL1Parameters parameters)
     {
@@ -95,7 +97,7 @@ internal sealed class TvL1Solver
     {
         public readonly int W, H;
         public readonly Plane I0, I1, U1, U2, P11, P12, P21, P22, Ix, Iy, InvGrad, Rho;
-        public readonly float[] Packed; // (I1, dI1/dx, dI1/dy, 0) per pixel, dense h x w x 4: one 128-bit load per bicubic tap
+        public readonly float[] Packed; // (I1, dI1/dx, dI1/dy, 0) per pixel, dense h x w x 4: a row of 4 bicubic taps is one 512-bit load
         public readonly float[] Median; // replicate-padded copy of a flow component
         public readonly int MedianStride;
 
@@ -286,58 +288,93 @@ internal sealed class TvL1Solver
     private static void Warp(Level L)
     {
         int w = L.W, h = L.H;
-        var tab = CubicTable;
         ref float packed = ref MemoryMarshal.GetArrayDataReference(L.Packed);
+        ref float u1s = ref MemoryMarshal.GetArrayDataReference(L.U1.Data);
+        ref float u2s = ref MemoryMarshal.GetArrayDataReference(L.U2.Data);
+        ref float i0s = ref MemoryMarshal.GetArrayDataReference(L.I0.Data);
+        ref float ixs = ref MemoryMarshal.GetArrayDataReference(L.Ix.Data);
+        ref float iys = ref MemoryMarshal.GetArrayDataReference(L.Iy.Data);
+        ref float invGrads = ref MemoryMarshal.GetArrayDataReference(L.InvGrad.Data);
+        ref float rhos = ref MemoryMarshal.GetArrayDataReference(L.Rho.Data);
+        uint innerW = (uint)Math.Max(w - 3, 0), innerH = (uint)Math.Max(h - 3, 0);
+        Span<int> xs = stackalloc int[Lanes], ys = stackalloc int[Lanes];
+        Span<float> warped = stackalloc float[3 * Lanes]; // I1w, I1wx, I1wy of 16 pixels
+        var lo = Vector512.Create(-1e6f);
+        var hi = Vector512.Create(1e6f);
+        var sixteenth = Vector512.Create(32f);
         for (int y = 0; y < h; y++)
         {
             int row = L.U1.Index(y, 0);
-            for (int x = 0; x < w; x++)
+            var yv = Vector512.Create((float)y);
+            for (int x = 0; x < w; x += Lanes)
             {
-                float u1 = L.U1.Data[row + x], u2 = L.U2.Data[row + x];
-                float mx = Math.Clamp(x + u1, -1e6f, 1e6f), my = Math.Clamp(y + u2, -1e6f, 1e6f);
-                int X = (int)MathF.Round(mx * 32), Y = (int)MathF.Round(my * 32);
-                int sx = (X >> 5) - 1, sy = (Y >> 5) - 1;
-                int wx = (X & 31) * 4, wy = (Y & 31) * 4;
-                var sum = Vector128<float>.Zero; // (I1w, I1wx, I1wy, 0)
-                if ((uint)sx < (uint)Math.Max(w - 3, 0) && (uint)sy < (uint)Math.Max(h - 3, 0))
+                nuint b = (nuint)(row + x);
+                var u1 = Vector512.LoadUnsafe(ref u1s, b);
+                var u2 = Vector512.LoadUnsafe(ref u2s, b);
+                // Sampling positions in 1/32 pixel, rounded to nearest (ties to even) as cv::remap's float-map conversion.
+                var mx = Vector512.MinNative(Vector512.MaxNative(Iota + Vector512.Create((float)x) + u1, lo), hi);
+                var my = Vector512.MinNative(Vector512.MaxNative(yv + u2, lo), hi);
+                Vector512.ConvertToInt32(Vector512.Round(mx * sixteenth)).CopyTo(xs);
+                Vector512.ConvertToInt32(Vector512.Round(my * sixteenth)).CopyTo(ys);
+                warped.Clear();
+                int lanes = Math.Min(Lanes, w - x);
+                for (int k = 0; k < lanes; k++)
                 {
-                    var c0 = Vector128.Create(tab[wx]);
-                    var c1 = Vector128.Create(tab[wx + 1]);
-                    var c2 = Vector128.Create(tab[wx + 2]);
-                    var c3 = Vector128.Create(tab[wx + 3]);
-                    for (int i = 0; i < 4; i++)
-                    {
-                        nuint o = (nuint)(((sy + i) * w + sx) * 4);
-                        var line = Vector128.LoadUnsafe(ref packed, o) * c0 + Vector128.LoadUnsafe(ref packed, o + 4) * c1
-                                 + Vector128.LoadUnsafe(ref packed, o + 8) * c2 + Vector128.LoadUnsafe(ref packed, o + 12) * c3;
-                        sum += line * Vector128.Create(tab[wy + i]);
-                    }
+                    var sum = Sample(ref packed, xs[k], ys[k], w, h, innerW, innerH);
+                    warped[k] = sum[0];
+                    warped[Lanes + k] = sum[1];
+                    warped[2 * Lanes + k] = sum[2];
                 }
-                else if (!(sx >= w || sx + 4 <= 0 || sy >= h || sy + 4 <= 0))
-                {
-                    // Partly outside: the taps outside the image count as 0 (cv::remap's default constant border).
-                    for (int i = 0; i < 4; i++)
-                    {
-                        int yy = sy + i;
-                        if ((uint)yy >= (uint)h) continue;
-                        var line = Vector128<float>.Zero;
-                        for (int j = 0; j < 4; j++)
-                        {
-                            int xx = sx + j;
-                            if ((uint)xx >= (uint)w) continue;
-                            line += Vector128.LoadUnsafe(ref packed, (nuint)((yy * w + xx) * 4)) * Vector128.Create(tab[wx + j]);
-                        }
-                        sum += line * Vector128.Create(tab[wy + i]);
-                    }
-                }
-                float v = sum[0], vx = sum[1], vy = sum[2];
-                float grad = vx * vx + vy * vy;
-                L.Ix.Data[row + x] = vx;
-                L.Iy.Data[row + x] = vy;
-                L.InvGrad.Data[row + x] = grad > FloatEpsilon ? 1 / grad : 0;
-                L.Rho.Data[row + x] = v - vx * u1 - vy * u2 - L.I0.Data[row + x];
+                var v = Vector512.Create<float>(warped[..Lanes]);
+                var vx = Vector512.Create<float>(warped.Slice(Lanes, Lanes));
+                var vy = Vector512.Create<float>(warped.Slice(2 * Lanes, Lanes));
+                var grad = vx * vx + vy * vy;
+                var invGrad = Vector512.ConditionalSelect(Vector512.GreaterThan(grad, Vector512.Create(FloatEpsilon)), Vector512<float>.One / grad, Vector512<float>.Zero);
+                vx.StoreUnsafe(ref ixs, b);
+                vy.StoreUnsafe(ref iys, b);
+                invGrad.StoreUnsafe(ref invGrads, b);
+                (v - vx * u1 - vy * u2 - Vector512.LoadUnsafe(ref i0s, b)).StoreUnsafe(ref rhos, b);
             }
         }
+    }
+
+    /// <summary>Bicubic sample of (I1, Ix, Iy) at (X/32, Y/32); taps outside the image count as 0 (cv::remap's default constant border).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Sample(ref float packed, int X, int Y, int w, int h, uint innerW, uint innerH)
+    {
+        int sx = (X >> 5) - 1, sy = (Y >> 5) - 1;
+        ref float tab = ref MemoryMarshal.GetArrayDataReference(CubicTable);
+        int wy = (Y & 31) * 4;
+        if ((uint)sx < innerW && (uint)sy < innerH)
+        {
+            // The 4 taps of a row are 16 consecutive floats (4 x (I1, Ix, Iy, 0)): one 512-bit load per row, times the
+            // horizontal weights spread over each tap's 4 lanes, times the row's vertical weight.
+            var weightX = HorizontalWeights[X & 31];
+            nuint o = (nuint)((sy * w + sx) * 4), step = (nuint)(w * 4);
+            var acc = Vector512.LoadUnsafe(ref packed, o) * (weightX * Unsafe.Add(ref tab, wy));
+            acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref packed, o + step), weightX * Unsafe.Add(ref tab, wy + 1), acc);
+            acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref packed, o + 2 * step), weightX * Unsafe.Add(ref tab, wy + 2), acc);
+            acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref packed, o + 3 * step), weightX * Unsafe.Add(ref tab, wy + 3), acc);
+            var half = acc.GetLower() + acc.GetUpper();
+            return half.GetLower() + half.GetUpper();
+        }
+        var sum = Vector128<float>.Zero;
+        if (sx >= w || sx + 4 <= 0 || sy >= h || sy + 4 <= 0) return sum;
+        int wx = (X & 31) * 4;
+        for (int i = 0; i < 4; i++)
+        {
+            int yy = sy + i;
+            if ((uint)yy >= (uint)h) continue;
+            var line = Vector128<float>.Zero;
+            for (int j = 0; j < 4; j++)
+            {
+                int xx = sx + j;
+                if ((uint)xx >= (uint)w) continue;
+                line += Vector128.LoadUnsafe(ref packed, (nuint)((yy * w + xx) * 4)) * Vector128.Create(Unsafe.Add(ref tab, wx + j));
+            }
+            sum += line * Vector128.Create(Unsafe.Add(ref tab, wy + i));
+        }
+        return sum;
     }
 
     private static readonly Vector512<float> Iota = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -442,7 +479,10 @@ internal sealed class TvL1Solver
         {
             int sr = u.Index(Math.Clamp(y, 0, h - 1), 0);
             int dr = (y + r) * ms;
-            for (int x = -r; x < ms - r; x++) m[dr + x + r] = src[sr + Math.Clamp(x, 0, w - 1)];
+            // The row, then its first and last pixels replicated into the margins (the right one up to the padding).
+            src.AsSpan(sr, w).CopyTo(m.AsSpan(dr + r, w));
+            m.AsSpan(dr, r).Fill(src[sr]);
+            m.AsSpan(dr + r + w, ms - r - w).Fill(src[sr + w - 1]);
         }
         var wv = Vector512.Create((float)w);
         ref float mr = ref MemoryMarshal.GetArrayDataReference(m);

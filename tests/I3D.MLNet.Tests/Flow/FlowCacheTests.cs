@@ -98,3 +98,23 @@ public sealed class FlowCacheTests
         Directory.Delete(dir, recursive: true);
     }
 }
+
+public sealed class FlowCacheWriteFailureTests
+{
+    [Fact]
+    public void AnUnwritableCacheStillReturnsTheFlow()
+    {
+        string dir = TestVideos.TempDir("flow-cache-readonly");
+        var cache = new FlowCache(dir);
+        // A directory where the entry file should be: the rename fails (on any user, unlike permissions for root).
+        var video = FlowTestData.Pair(FlowTestData.Translation(1, 0), 24, 24);
+        var options = new FlowOptions { Quantize = true };
+        string key = cache.Key(video, options);
+        Directory.CreateDirectory(Path.Combine(dir, key[..40] + ".flow"));
+        var flow = OpticalFlow.Compute(video, options, cache);
+        Assert.Equal(2, flow.FrameCount);
+        Assert.Equal((1, 0, 1), (cache.WriteFailures, cache.Stores, cache.Misses));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        Directory.Delete(dir, recursive: true);
+    }
+}

@@ -19,7 +19,7 @@ public sealed class OpticalFlowTransformerTests(ITestOutputHelper output)
         string dir = TestVideos.TempDir("flow-transformer");
         var ml = new MLContext(seed: 1);
         var rows = Enumerable.Range(0, count)
-            .Select(i => new PathRow { Path = FlowTestData.WriteSlidingTexture(Path.Combine(dir, $"v{i}.avi"), 10 + i, 80, 64, dx, seed: 11 + i) })
+            .Select(i => new PathRow { Path = FlowTestData.WriteSlidingTexture(Path.Combine(dir, $"v{i}.avi"), 10 + i, 80 + 16 * i, 64 - 8 * i, dx, seed: 11 + i) })
             .ToArray();
         return (ml, ml.Data.LoadFromEnumerable(rows), dir);
     }
@@ -42,7 +42,7 @@ public sealed class OpticalFlowTransformerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FlowColumnHasTheFramesOfTheRgbColumnAndIsComputedOncePerVideo()
+    public void FlowColumnHasTheFramesOfTheRgbColumnAndIsComputedOncePerVideo() // videos of different lengths and sizes
     {
         var (ml, data, dir) = Videos(2);
         string cacheDir = Path.Combine(dir, "cache");
