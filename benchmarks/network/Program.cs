@@ -26,14 +26,17 @@ using var x = tensor(data, [1, frames, size, size, 3]).permute(0, 4, 1, 2, 3).co
 
 var rows = new List<(string Name, double Seconds, double? RelErr)>();
 Tensor? reference = null;
-foreach (int threads in new[] { 2, 1 })
+foreach (var (threads, fold) in new[] { (2, true), (2, false), (1, true) })
 {
     set_num_threads(threads);
+    InceptionI3d.FoldBatchNormAtInference = fold;
     var (t, y) = Time(net, x, repeats);
+    rows.Add(($"TorchSharp 0.107 (libtorch 2.10) float32, {threads} thread(s), BatchNorm {(fold ? "folded into the convolutions" : "separate")}",
+        t, reference is null ? null : RelativeL2(y, reference)));
     if (reference is null) reference = y; else y.Dispose();
-    rows.Add(($"TorchSharp 0.107 (libtorch 2.10) float32, {threads} thread(s)", t, null));
 }
 set_num_threads(2);
+InceptionI3d.FoldBatchNormAtInference = true;
 using (var bf = new InceptionI3d(400, 3))
 {
     ModuleWeights.Load(bf, weights, "InceptionI3d");

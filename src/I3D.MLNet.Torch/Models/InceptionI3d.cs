@@ -23,7 +23,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         this.stride = stride ?? [1, 1, 1];
         conv3d = nn.Conv3d(inChannels, outChannels, (kernel[0], kernel[1], kernel[2]),
             stride: (this.stride[0], this.stride[1], this.stride[2]), bias: logits);
-        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: 0.001, momentum: 0.01);
+        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: BatchNormEps, momentum: 0.01);
         RegisterComponents();
     }
 
@@ -32,18 +32,32 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
+        Tensor weight = conv3d.weight!;
+        Tensor? bias = conv3d.bias;
+        // Inference: BatchNorm folded into the convolution (the same affine map, one pass less over the activations).
+        bool folded = bn is not null && !training && InceptionI3d.FoldBatchNormAtInference;
+        if (folded) (weight, bias) = FoldBatchNorm(weight, bn!);
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
-        Tensor y;
-        if (symmetric)
-            y = F.conv3d(x, conv3d.weight!, conv3d.bias, strides: stride, padding: TfSamePadding.Symmetric(pad));
-        else
-        {
-            using var padded = F.pad(x, pad);
-            y = F.conv3d(padded, conv3d.weight!, conv3d.bias, strides: stride);
-        }
-        if (bn is null) return y;
-        using (y) return bn.forward(y).relu_();
+        var y = symmetric
+            ? F.conv3d(x, weight, bias, strides: stride, padding: TfSamePadding.Symmetric(pad))
+            : F.conv3d(F.pad(x, pad), weight, bias, strides: stride);
+        if (bn is not null) y = (folded ? y : bn.forward(y)).relu_();
+        return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>w * gamma / sqrt(var + eps) and beta - mean * gamma / sqrt(var + eps), computed in float32.</summary>
+    private static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, BatchNorm3d bn)
+    {
+        var dtype = weight.dtype;
+        var scale = bn.weight!.to(ScalarType.Float32) * (bn.running_var!.to(ScalarType.Float32) + BatchNormEps).rsqrt();
+        var w = (weight.to(ScalarType.Float32) * scale.view(-1, 1, 1, 1, 1)).to(dtype);
+        var b = (bn.bias!.to(ScalarType.Float32) - bn.running_mean!.to(ScalarType.Float32) * scale).to(dtype);
+        return (w, b);
+    }
+
+    /// <summary>BatchNorm epsilon of the TensorFlow I3D (section 2.4 trains with BatchNorm; TF/Sonnet's 0.001).</summary>
+    public const double BatchNormEps = 0.001;
 }
 
 /// <summary>Max pooling with TensorFlow "SAME" padding (the reference's <c>MaxPool3dSamePadding</c>).</summary>
@@ -109,6 +123,12 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 {
+    /// <summary>
+    /// In eval mode, fold each BatchNorm into its convolution (default; faster, same function up to float rounding).
+    /// Off: run BatchNorm as a separate layer, like the reference.
+    /// </summary>
+    public static bool FoldBatchNormAtInference { get; set; } = true;
+
     /// <summary>Fewest frames the network covers without help: shorter clips are looped (see <see cref="PrepareInput"/>).</summary>
     public const int MinFrames = 9;
 
