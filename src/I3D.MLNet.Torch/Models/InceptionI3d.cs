@@ -28,6 +28,9 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     }
 
     public Conv3d Conv => conv3d;
+
+    /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
+    public bool FoldBatchNorm { get; set; }
     public BatchNorm3d? BatchNorm => bn;
 
     public override Tensor forward(Tensor x)
@@ -36,8 +39,8 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         Tensor weight = conv3d.weight!;
         Tensor? bias = conv3d.bias;
         // Inference: BatchNorm folded into the convolution (the same affine map, one pass less over the activations).
-        bool folded = bn is not null && !training && InceptionI3d.FoldBatchNormAtInference;
-        if (folded) (weight, bias) = FoldBatchNorm(weight, bn!);
+        bool folded = bn is not null && !training && FoldBatchNorm;
+        if (folded) (weight, bias) = Fold(weight, bn!);
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
         var y = symmetric
             ? F.conv3d(x, weight, bias, strides: stride, padding: TfSamePadding.Symmetric(pad))
@@ -47,7 +50,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>w * gamma / sqrt(var + eps) and beta - mean * gamma / sqrt(var + eps), computed in float32.</summary>
-    private static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, BatchNorm3d bn)
+    private static (Tensor Weight, Tensor Bias) Fold(Tensor weight, BatchNorm3d bn)
     {
         var dtype = weight.dtype;
         var scale = bn.weight!.to(ScalarType.Float32) * (bn.running_var!.to(ScalarType.Float32) + BatchNormEps).rsqrt();
@@ -74,10 +77,22 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         // Every pool follows a ReLU, so padding with zeros (the reference) equals TensorFlow's "ignore the padding".
-        var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
-        if (symmetric) return F.max_pool3d(x, kernel, stride, TfSamePadding.Symmetric(pad));
-        using var padded = F.pad(x, pad);
-        return F.max_pool3d(padded, kernel, stride);
+        // The window maximum is taken one dimension at a time over strided slices: exact (max is separable) and
+        // several times faster than libtorch's CPU max_pool3d, which also computes argmax indices.
+        using var scope = NewDisposeScope();
+        var (pad, _) = TfSamePadding.ForInput(x.shape, kernel, stride);
+        var y = TfSamePadding.IsZero(pad) ? x.alias() : F.pad(x, pad);
+        for (int d = 0; d < 3; d++)
+        {
+            long k = kernel[d], s = stride[d];
+            if (k == 1 && s == 1) continue;
+            int dim = 2 + d;
+            long last = (y.shape[dim] - k) / s * s; // start of the last window
+            var max = y.slice(dim, 0, last + 1, s);
+            for (long i = 1; i < k; i++) max = max.maximum(y.slice(dim, i, i + last + 1, s));
+            y = max;
+        }
+        return y.MoveToOuterDisposeScope();
     }
 }
 
@@ -124,10 +139,14 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
 public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 {
     /// <summary>
-    /// In eval mode, fold each BatchNorm into its convolution (default; faster, same function up to float rounding).
-    /// Off: run BatchNorm as a separate layer, like the reference.
+    /// In eval mode, fold each BatchNorm into its convolution (the same function up to float rounding). Off by default:
+    /// it measured no faster here (benchmarks/RESULTS.md), and BatchNorm as a separate layer is the reference's order.
     /// </summary>
-    public static bool FoldBatchNormAtInference { get; set; } = true;
+    public bool FoldBatchNormAtInference
+    {
+        get => modules().OfType<Unit3D>().First().FoldBatchNorm;
+        set { foreach (var unit in modules().OfType<Unit3D>()) unit.FoldBatchNorm = value; }
+    }
 
     /// <summary>Fewest frames the network covers without help: shorter clips are looped (see <see cref="PrepareInput"/>).</summary>
     public const int MinFrames = 9;
