@@ -108,8 +108,11 @@ static int OpTimes()
         using var bn = nn.BatchNorm3d(192);
         bn.eval();
         bn.to(dtype);
+        var clip = randn([1, 3, 64, 229, 229]).to(dtype);
+        var w7 = randn([64, 3, 7, 7, 7]).to(dtype);
         var ops = new (string, Func<Tensor>)[]
         {
+            ("conv3d 7x7x7 s2 3->64 (64x224x224 clip)", () => nn.functional.conv3d(clip, w7, strides: [2, 2, 2])),
             ("conv3d 3x3x3 192->128", () => nn.functional.conv3d(x, w3, padding: [1, 1, 1])),
             ("conv3d 1x1x1 192->64", () => nn.functional.conv3d(x, w1)),
             ("max_pool3d 3x3x3 s1 p1", () => nn.functional.max_pool3d(x, [3, 3, 3], [1, 1, 1], [1, 1, 1])),
@@ -140,7 +143,7 @@ static int OpTimes()
             op().Dispose();
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < 3; i++) op().Dispose();
-            Console.WriteLine($"{dtype,-9} {name,-26} {sw.Elapsed.TotalMilliseconds / 3,8:0.0} ms");
+            Console.WriteLine($"{dtype,-9} {name,-40} {sw.Elapsed.TotalMilliseconds / 3,8:0.0} ms");
         }
     }
     return 0;
