@@ -57,6 +57,9 @@ public class InceptionI3dTests
         Assert.Equal([1L, 7, 1], net.PerTimeLogits(x).shape);
         Assert.Equal([1L, 7], net.forward(x).shape);
         Assert.Throws<ArgumentException>(() => { net.Endpoint(x, "Mixed_9z"); });
+        var both = net.Endpoints(x, "Mixed_4f", "Logits");
+        Assert.Equal([1L, 832, 4, 7, 7], both["Mixed_4f"].shape);
+        Assert.True(both["Logits"].allclose(net.PerTimeLogits(x), rtol: 1e-5, atol: 1e-6));
     }
 
     [Theory]
@@ -147,5 +150,26 @@ public class BatchNormFoldingTests
         var folded = net.forward(x);
         Assert.True(TestPaths.RelativeL2(folded, separate) < 1e-5);
         Assert.False(separate.equal(folded).all().item<bool>()); // the folded path did run
+    }
+}
+
+public class TfSamePaddingTests
+{
+    [Theory]
+    // size, kernel, stride, front, back: output = ceil(size / stride); the odd row goes at the end (TensorFlow).
+    [InlineData(224, 7, 2, 2, 3)]
+    [InlineData(225, 7, 2, 3, 3)]
+    [InlineData(112, 3, 2, 0, 1)]
+    [InlineData(56, 3, 1, 1, 1)]
+    [InlineData(16, 2, 2, 0, 0)]
+    [InlineData(9, 3, 2, 1, 1)]
+    [InlineData(1, 7, 2, 3, 3)]
+    public void PadsLikeTensorFlowSame(long size, long kernel, long stride, long front, long back)
+    {
+        var (pad, symmetric) = TfSamePadding.ForInput([1, 1, size, 1, 1], [kernel, 1, 1], [stride, 1, 1]);
+        Assert.Equal(front, pad[4]);
+        Assert.Equal(back, pad[5]);
+        Assert.Equal(front == back, symmetric);
+        Assert.Equal((size + stride - 1) / stride, (size + front + back - kernel) / stride + 1);
     }
 }

@@ -211,13 +211,7 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Logits per output time step (N, classes, T'), the reference's <c>forward</c>.</summary>
-    public Tensor PerTimeLogits(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var pooled = Pool(Endpoint(x, nameof(Mixed_5c)));
-        var y = logits.forward(dropout.forward(pooled));
-        return y.mean([3, 4]).MoveToOuterDisposeScope();
-    }
+    public Tensor PerTimeLogits(Tensor x) => Endpoints(x, "Logits")["Logits"];
 
     /// <summary>Pooled features (N, 1024): the average pool output, averaged over time (for feature extraction).</summary>
     public Tensor Features(Tensor x)
@@ -227,15 +221,25 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The output of one named endpoint (<see cref="EndpointNames"/>; <c>Logits</c> gives <see cref="PerTimeLogits"/>).</summary>
-    public Tensor Endpoint(Tensor x, string endpoint)
+    public Tensor Endpoint(Tensor x, string endpoint) => Endpoints(x, endpoint)[endpoint];
+
+    /// <summary>Several named endpoints from one pass (e.g. <c>Mixed_4f</c> and <c>Mixed_5c</c> feature maps).</summary>
+    public IReadOnlyDictionary<string, Tensor> Endpoints(Tensor x, params string[] names)
     {
-        if (endpoint == "Logits") return PerTimeLogits(x);
-        int last = Array.FindIndex(endpoints, e => e.Name == endpoint);
-        if (last < 0) throw new ArgumentException($"unknown endpoint '{endpoint}'; known: {string.Join(", ", EndpointNames)}", nameof(endpoint));
+        var unknown = names.Where(n => !EndpointNames.Contains(n)).ToList();
+        if (unknown.Count > 0 || names.Length == 0)
+            throw new ArgumentException($"unknown endpoint(s) '{string.Join("', '", unknown)}'; known: {string.Join(", ", EndpointNames)}", nameof(names));
+        int last = names.Max(n => n == "Logits" ? endpoints.Length : Array.FindIndex(endpoints, e => e.Name == n));
+        var result = new Dictionary<string, Tensor>();
         using var scope = NewDisposeScope();
         var y = PrepareInput(x);
-        for (int i = 0; i <= last; i++) y = endpoints[i].Module.forward(y);
-        return y.MoveToOuterDisposeScope();
+        for (int i = 0; i < endpoints.Length && i <= last; i++)
+        {
+            y = endpoints[i].Module.forward(y);
+            if (names.Contains(endpoints[i].Name)) result[endpoints[i].Name] = y.alias().MoveToOuterDisposeScope();
+        }
+        if (names.Contains("Logits")) result["Logits"] = logits.forward(dropout.forward(Pool(y))).mean([3, 4]).MoveToOuterDisposeScope();
+        return result;
     }
 
     /// <summary>
