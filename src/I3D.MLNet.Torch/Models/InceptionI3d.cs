@@ -15,7 +15,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     private readonly BatchNorm3d? bn;
     private readonly long[] kernel, stride;
 
-    /// <param name="logits">The classifier: bias, no BatchNorm, no ReLU (section 2.4: "the last layer ... linear").</param>
+    /// <param name="logits">The class-score layer: bias, no BatchNorm, no ReLU (section 2.5: every other convolution is followed by BatchNorm and ReLU).</param>
     public Unit3D(long inChannels, long outChannels, long[] kernel, long[]? stride = null, bool logits = false)
         : base(nameof(Unit3D))
     {
@@ -59,7 +59,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         return (w, b);
     }
 
-    /// <summary>BatchNorm epsilon of the TensorFlow I3D (section 2.4 trains with BatchNorm; TF/Sonnet's 0.001).</summary>
+X
     public const double BatchNormEps = 0.001;
 }
 
