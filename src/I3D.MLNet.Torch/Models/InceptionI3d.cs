@@ -59,7 +59,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         return (w, b);
     }
 
-X
+    /// <summary>BatchNorm epsilon of DeepMind's TensorFlow/Sonnet I3D (kinetics-i3d), kept by pytorch-i3d.</summary>
     public const double BatchNormEps = 0.001;
 }
 
