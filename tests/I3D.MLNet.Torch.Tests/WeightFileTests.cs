@@ -83,6 +83,18 @@ public sealed class WeightFileTests : IDisposable
     }
 
     [Fact]
+    public void DataParallelPrefixIsStripped()
+    {
+        string path = PathOf("parallel.pt");
+        using var small = new InceptionI3d(7, 2);
+        TorchStateDict.Write(path, small.state_dict().Select(kv => KeyValuePair.Create("module." + kv.Key, kv.Value)));
+        using var loaded = ModuleWeights.LoadInceptionI3d(path);
+        Assert.Equal(7, loaded.NumClasses);
+        Assert.Equal(2, loaded.InChannels);
+        Assert.True(loaded.state_dict()["Mixed_5c.b2b.conv3d.weight"].equal(small.state_dict()["Mixed_5c.b2b.conv3d.weight"]).all().item<bool>());
+    }
+
+    [Fact]
     public void TruncatedZipIsRefused()
     {
         string full = PathOf("full.pt"), cut = PathOf("cut.pt");
