@@ -48,9 +48,11 @@ internal static class DemoCommand
             var clips = new ClipPipelineOptions
             {
                 Streams = parse.GetValue(streams), Frames = parse.GetValue(frames), Size = 112, ShorterSide = 128, Seed = s,
+                FlipProbability = 0, // a mirror turns "moving left" into "moving right": no flips for these classes
                 Flow = new FlowOptions { CacheDirectory = Path.Combine(dir, "flow-cache") },
             };
-            var trainer = new I3DTrainerOptions { Epochs = parse.GetValue(epochs), BatchSize = 8, LearningRate = parse.GetValue(learningRate), ValidationFraction = 0, Seed = s };
+            // A short run from scratch: BatchNorm statistics must follow the weights faster than pytorch-i3d's 0.01.
+            var trainer = new I3DTrainerOptions { Epochs = parse.GetValue(epochs), BatchSize = 8, LearningRate = parse.GetValue(learningRate), ValidationFraction = 0, Seed = s, BatchNormMomentum = 0.1 };
             string zip = Path.Combine(dir, "model.zip");
             using (var bar = new TrainingProgressBar())
                 TrainCommand.Train(train, clips, trainer with { Progress = bar }, zip, log);

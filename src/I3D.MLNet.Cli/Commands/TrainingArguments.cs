@@ -27,12 +27,14 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for the optical-flow cache (computed once, reused by every epoch and run)" };
     public Option<string?> CheckpointDir { get; } = new("--checkpoint-dir") { Description = "Folder for checkpoints; the same command resumes from the last one after an interruption" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "SGD steps between checkpoints", DefaultValueFactory = _ => 20 };
+    public Option<bool> NoFlip { get; } = new("--no-flip") { Description = "No left-right flips while training (for classes a mirror changes, e.g. moving left vs right)" };
+    public Option<double?> BatchNormMomentum { get; } = new("--bn-momentum") { Description = "BatchNorm running-statistics momentum while training (default: the network's, 0.01; short runs from scratch want ~0.1)" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same run)", DefaultValueFactory = _ => 1 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping" };
 
     public IEnumerable<Option> All => [Streams, Frames, Size, Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Backbone, Init,
-        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, Seed, Device, SkipInvalid];
+        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Seed, Device, SkipInvalid];
 
     public (ClipPipelineOptions Clips, I3DTrainerOptions Trainer) Read(ParseResult parse, IProgress<I3DTrainingProgress>? progress)
     {
@@ -44,6 +46,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             Size = parse.GetValue(Size),
             ClipsPerVideo = parse.GetValue(Clips),
             Seed = seed,
+            FlipProbability = parse.GetValue(NoFlip) ? 0 : 0.5,
             Flow = new FlowOptions { Algorithm = parse.GetValue(FlowAlgorithm), CacheDirectory = parse.GetValue(CacheDir) },
             OnInvalidVideo = parse.GetValue(SkipInvalid) ? InvalidVideoHandling.Skip : InvalidVideoHandling.Throw,
         };
@@ -63,6 +66,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             CheckpointDirectory = parse.GetValue(CheckpointDir),
             CheckpointEverySteps = parse.GetValue(CheckpointEvery),
             Seed = seed,
+            BatchNormMomentum = parse.GetValue(BatchNormMomentum),
             Device = parse.GetValue(Device)!,
             Progress = progress,
         };

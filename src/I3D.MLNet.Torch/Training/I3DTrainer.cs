@@ -82,6 +82,9 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 var (name, column, shape) = streamColumns[i];
                 var stream = StreamNetwork.Create(name, column.Name, numClasses, (int)shape[1], Options);
                 stream.MoveTo(device);
+                if (Options.BatchNormMomentum is { } momentum)
+                    foreach (var (_, module) in stream.Module.named_modules())
+                        if (module is BatchNorm3d bn) bn.momentum = momentum;
                 streams.Add(stream);
                 var trainable = stream.TrainableParameters(Options.FixedFeatures);
                 parameters.Add(trainable);

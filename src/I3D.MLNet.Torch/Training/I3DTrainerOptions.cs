@@ -83,6 +83,13 @@ public sealed record I3DTrainerOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Momentum of every BatchNorm's running statistics while training; <c>null</c> keeps the network's (0.01 in
+    /// InceptionI3d, as pytorch-i3d). Short runs from scratch want more (e.g. 0.1): after n steps the running statistics
+    /// have moved 1 - (1 - momentum)^n of the way from their initial values, and they are what scoring uses.
+    /// </summary>
+    public double? BatchNormMomentum { get; init; }
+
     /// <summary><c>auto</c> (CUDA when TorchSharp sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "auto";
 
@@ -109,6 +116,7 @@ public sealed record I3DTrainerOptions
             throw new ArgumentException($"{Initialization} initialisation needs RgbWeights (a weight file)");
         if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
             throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
+        if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");
         if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"device '{Device}': use auto, cpu or cuda");
     }
 }

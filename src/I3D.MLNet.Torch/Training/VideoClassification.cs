@@ -36,6 +36,10 @@ public sealed record ClipPipelineOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>Training: probability of the left-right flip (the paper's augmentation, 0.5). Classes that a mirror
+    /// changes (moving left vs right, turning clockwise vs anticlockwise) need 0.</summary>
+    public double FlipProbability { get; init; } = 0.5;
+
     public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
 }
 
@@ -52,7 +56,7 @@ public static class VideoClassification
     public static IEstimator<ITransformer> Create(MLContext ml, ClipPipelineOptions clips, I3DTrainerOptions trainer)
     {
         var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? (int)Math.Round(clips.Size * 256.0 / 224.0) };
-        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = clips.Frames, CropSize = clips.Size, ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed };
+        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = clips.Frames, CropSize = clips.Size, ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed, FlipProbability = clips.FlipProbability };
         bool rgb = clips.Streams != I3DStreams.Flow, flow = clips.Streams != I3DStreams.Rgb;
         IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });
         if (flow)
