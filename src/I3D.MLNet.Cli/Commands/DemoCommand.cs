@@ -21,7 +21,7 @@ internal static class DemoCommand
         var testPerClass = new Option<int>("--test-per-class") { Description = "Test videos per class", DefaultValueFactory = _ => 8 };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 4 };
         var classCount = new Option<int>("--classes") { Description = "4 (directions of movement) or 6 (also turning)", DefaultValueFactory = _ => 4 };
-        var learningRate = new Option<double>("--lr") { Description = "SGD learning rate", DefaultValueFactory = _ => 0.05 };
+        var learningRate = new Option<double>("--lr") { Description = "SGD learning rate", DefaultValueFactory = _ => 0.01 };
         var streams = new Option<I3DStreams>("--streams") { Description = "rgb, flow or both", DefaultValueFactory = _ => I3DStreams.Both };
         var frames = new Option<int>("--frames") { Description = "Frames per clip", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };

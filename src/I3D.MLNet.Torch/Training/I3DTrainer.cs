@@ -90,6 +90,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 parameters.Add(trainable);
                 optimizers.Add(optim.SGD(trainable, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay));
             }
+            if (!input.CanShuffle)
+                channel.Warning("I3D: the training data cannot shuffle, so every epoch reads the rows in their stored order (one class per batch if they are stored class by class); load the rows with VideoDataset.ToDataView or another source that can shuffle");
             channel.Info($"I3D: {streams.Count} stream(s) ({string.Join(", ", streams.Select(s => s.Name))}), {Options.Backbone}, {numClasses} classes, {Options.Initialization} initialisation, {device.type}");
             Train(input, labelColumn, streamColumns.Select(s => s.Shape).ToArray(), streams, optimizers, channel);
 

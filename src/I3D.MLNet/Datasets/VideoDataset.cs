@@ -20,7 +20,7 @@ public sealed record VideoDataset(IReadOnlyList<LabelledVideo> Videos, IReadOnly
     public static readonly string[] VideoExtensions = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"];
 
     /// <summary>The rows as a view that can shuffle (the trainer reads each epoch in a new seeded order).</summary>
-    public IDataView ToDataView(MLContext ml) => ml.Data.LoadFromEnumerable(Videos.ToList());
+    public IDataView ToDataView(MLContext ml) => new ShufflableTable([("Path", [.. Videos.Select(v => v.Path)]), ("Label", [.. Videos.Select(v => v.Label)])]);
 
     /// <summary>The classes in index order, for <c>MapValueToKey(keyData: ...)</c>.</summary>
     public IDataView KeyData(MLContext ml) => KeyDataOf(ml, Classes);
