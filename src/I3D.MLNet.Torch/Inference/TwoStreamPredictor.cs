@@ -1,4 +1,5 @@
 using I3D.MLNet.IO;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Weights;
 using TorchSharp;
@@ -115,15 +116,7 @@ public sealed class TwoStreamPredictor : IDisposable
         }
     }
 
-    public static float[] Softmax(ReadOnlySpan<float> logits)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var p = new double[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(logits[i] - max);
-        return [.. p.Select(v => (float)(v / sum))];
-    }
+    public static float[] Softmax(ReadOnlySpan<float> logits) => ClassScores.Softmax(logits);
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using I3D.MLNet.ModelZip;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -18,7 +19,7 @@ namespace I3D.MLNet.Torch.Training;
 /// training label's type), as ML.NET's multiclass trainers do, so <c>MulticlassClassification.Evaluate</c> works.
 /// The networks' weights live inside the model zip.
 /// </summary>
-public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposable
+public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoClassifier, IDisposable
 {
     internal const string LoaderSignature = "I3DPredictionTransform";
 
@@ -144,21 +145,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
         }
 
         protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-        {
-            int n = _owner.Info.Classes.Length;
-            var names = new VBuffer<ReadOnlyMemory<char>>(n, [.. _owner.Info.Classes.Select(c => c.AsMemory())]);
-            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-            scoreAnnotations.AddSlotNames(n, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
-            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
-            var keyAnnotations = new DataViewSchema.Annotations.Builder();
-            keyAnnotations.AddKeyValues(n, TextDataViewType.Instance, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            return
-            [
-                new DataViewSchema.DetachedColumn(_owner.Info.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, n), scoreAnnotations.ToAnnotations()),
-                new DataViewSchema.DetachedColumn(_owner.Info.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), n), keyAnnotations.ToAnnotations()),
-            ];
-        }
+            => ClassScores.OutputColumns(_owner.Info.ScoreColumnName, _owner.Info.PredictedLabelColumnName, _owner.Info.Classes);
 
         protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
             => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
@@ -184,7 +171,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
                     var data = buffers[i].DenseValues().ToArray();
                     inputs.Add((stream, data, ClipColumns.RowShape(_shapes[i], data.Length, stream.Name, input.Position)));
                 }
-                probabilities = Softmax(_owner.JointLogits(inputs));
+                probabilities = ClassScores.Softmax(_owner.JointLogits(inputs));
                 position = input.Position;
             }
 
@@ -202,45 +189,9 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
             ValueGetter<uint> predicted = (ref uint dst) =>
             {
                 Compute();
-                int best = 0;
-                for (int i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[best]) best = i;
-                dst = (uint)best + 1;
+                dst = (uint)ClassScores.ArgMax(probabilities) + 1;
             };
             return predicted;
         }
-    }
-
-    internal static float[] Softmax(ReadOnlySpan<float> logits)
-    {
-        float max = float.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var result = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += result[i] = MathF.Exp(logits[i] - max);
-        for (int i = 0; i < result.Length; i++) result[i] = (float)(result[i] / sum);
-        return result;
-    }
-}
-
-/// <summary>Shapes of clip columns (N x C x T x H x W from SampleClips).</summary>
-internal static class ClipColumns
-{
-    /// <summary>The column's dimensions [N, C, T, H, W]; a clear error for anything else.</summary>
-    public static long[] Shape(DataViewSchema.Column column, int channels, string stream)
-    {
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n } vector || n.RawType != typeof(float))
-            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has type {column.Type}; expected a float vector from SampleClips");
-        if (vector.Dimensions.Length != 5 || !vector.IsKnownSize)
-            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has shape ({string.Join(", ", vector.Dimensions)}); expected N x C x T x H x W clips of a fixed size from SampleClips (not WholeVideo)");
-        if (vector.Dimensions[1] != channels)
-            throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({(channels == 3 ? "RGB" : "optical flow")})");
-        return [.. vector.Dimensions.Select(d => (long)d)];
-    }
-
-    public static long[] RowShape(long[] shape, int length, string stream, long row)
-    {
-        long expected = shape.Aggregate(1L, (a, b) => a * b);
-        if (length != expected) throw new InvalidDataException($"row {row}: the {stream} clip has {length} values, the column promises {expected}");
-        return shape;
     }
 }

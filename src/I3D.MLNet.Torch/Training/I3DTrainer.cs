@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using I3D.MLNet.Clips;
 using I3D.MLNet.ModelZip;
+using I3D.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
