@@ -10,4 +10,5 @@ root.Subcommands.Add(FlowCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ExportOnnxCommand.Create());
 return root.Parse(args).Invoke();

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Training;
 using TorchSharp.Modules;
 using static I3D.MLNet.Torch.Onnx.OnnxModelBuilder;
 using static TorchSharp.torch;
@@ -43,6 +44,18 @@ public static class OnnxExporter
     /// </summary>
     public static byte[] Export(ResNet3d18 net, OnnxExportOptions? options = null, float inputScale = 1)
         => Build(net, options ?? new OnnxExportOptions(), inputScale).ToByteArray();
+
+    /// <summary>One ONNX model per stream (rgb, flow) of a trained classifier, with its class names.</summary>
+    public static IReadOnlyList<(string Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size)
+    {
+        var options = new OnnxExportOptions { Classes = classifier.Classes, Size = size };
+        return [.. classifier.StreamNetworks.Select(s => (s.Name, s.Module switch
+        {
+            InceptionI3d inception => Export(inception, options),
+            ResNet3d18 resnet => Export(resnet, options, StreamNetwork.ResNetInputScale),
+            var other => throw new NotSupportedException($"the {s.Name} stream is a {other.GetType().Name}, which has no ONNX export"),
+        }))];
+    }
 
     public static void Save(byte[] model, string path)
     {

@@ -39,6 +39,8 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
 
     public IReadOnlyList<string> Streams => [.. _streams.Select(s => s.Name)];
 
+    internal IReadOnlyList<StreamNetwork> StreamNetworks => _streams;
+
     internal I3DPredictionTransformer(IHostEnvironment env, Description info, StreamNetwork[] streams)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DPredictionTransformer)))
     {
