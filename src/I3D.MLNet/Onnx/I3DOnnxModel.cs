@@ -151,7 +151,7 @@ public sealed class I3DOnnxModel : IDisposable
         bool ok = shape.Length == 5 && shape[0] >= 1 && shape[1] == Channels && shape[2] >= 1
             && (Height < 0 || shape[3] == Height) && (Width < 0 || shape[4] == Width) && shape[3] >= 1 && shape[4] >= 1;
         if (!ok)
-            throw new ArgumentException($"{what} have shape N x C x T x H x W = {string.Join(" x ", shape.ToArray())}; the {Stream} model {Source} takes {InputDescription}");
+            throw new ArgumentException($"{what} have shape N x C x T x H x W = {string.Join(" x ", shape.ToArray())}; {Source} ({Stream}) takes {InputDescription}");
     }
 
     /// <summary>Time-averaged logits of each of the N clips (N, C, T, H, W), averaged over the clips.</summary>
