@@ -6,6 +6,7 @@ using System.Diagnostics;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Onnx;
+using I3D.MLNet.Torch.Weights;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
@@ -13,9 +14,15 @@ int frames = Arg("--frames", 64), size = Arg("--size", 224), repeats = Arg("--re
 // ~111 GMAC (222 GFLOP) for the RGB stream on 64x224x224 (platform notes); the network's cost scales with T x H x W.
 double gflop = 222.0 * frames / 64 * size * size / (224.0 * 224.0);
 
+// The shared fixture's weights (BatchNorm statistics calibrated so activations stay of order one) when present, so the
+// logits comparison means something; else fresh random weights.
+var repo = new DirectoryInfo(AppContext.BaseDirectory);
+while (repo.Parent is not null && !File.Exists(Path.Combine(repo.FullName, "I3D.MLNet.sln"))) repo = repo.Parent;
+string fixture = Path.GetFullPath(Path.Combine(repo.FullName, "..", "shared", "fixtures", "pytorch-i3d", "rgb_random.pt"));
 manual_seed(1);
-using var net = new InceptionI3d(400, 3);
+using var net = File.Exists(fixture) ? ModuleWeights.LoadInceptionI3d(fixture) : new InceptionI3d(400, 3);
 net.eval();
+string weights = File.Exists(fixture) ? "pytorch-i3d fixture weights" : "fresh random weights";
 var sw = Stopwatch.StartNew();
 byte[] model = OnnxExporter.Export(net, new OnnxExportOptions { Size = size });
 double exportSeconds = sw.Elapsed.TotalSeconds;
@@ -45,7 +52,7 @@ foreach (var level in new[] { GraphOptimizationLevel.ORT_ENABLE_ALL, GraphOptimi
     rows.Add(($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {level}", seconds, setup, RelativeL2(logits, reference)));
 }
 
-Console.WriteLine($"RGB InceptionI3d (400 classes), one clip 1x3x{frames}x{size}x{size} (~{gflop:0} GFLOP), {threads} intra-op threads, "
+Console.WriteLine($"RGB InceptionI3d (400 classes, {weights}), one clip 1x3x{frames}x{size}x{size} (~{gflop:0} GFLOP), {threads} intra-op threads, "
     + $"median of {repeats} runs after one warm-up, {Environment.ProcessorCount} cores; export took {exportSeconds:0.0} s");
 Console.WriteLine();
 Console.WriteLine("| implementation | seconds / clip | clips/s | GFLOP/s | session set-up (s) | logits rel. L2 vs TorchSharp |");
