@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Text.Json;
 using I3D.MLNet.Cli.Commands;
 using I3D.MLNet.Clips;
@@ -24,20 +23,7 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(dir, true);
 
-    private static (int ExitCode, string Out, string Err) Predict(params string[] args)
-    {
-        var root = new RootCommand();
-        root.Subcommands.Add(PredictCommand.Create());
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int rc = root.Parse(["predict", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (rc, output.ToString(), error.ToString());
-    }
-
-    private static float[] Floats(JsonElement e) => [.. e.EnumerateArray().Select(v => v.GetSingle())];
-
-    private static double RelativeL2(float[] a, float[] b) =>
-        Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum()) / Math.Sqrt(b.Sum(y => (double)y * y));
+    private static (int ExitCode, string Out, string Err) Predict(params string[] args) => PredictCommandTests.Run(args);
 
     [SkippableFact]
     public void ExportedFixtureWeightsPredictTheReferenceLogits()
@@ -53,7 +39,7 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
             Assert.True(rc == 0, stderr);
             using var doc = JsonDocument.Parse(stdout);
             var result = Assert.Single(doc.RootElement.GetProperty("results").EnumerateArray());
-            double rel = RelativeL2(Floats(result.GetProperty("logits")), expected);
+            double rel = PredictCommandTests.RelativeL2(PredictCommandTests.Floats(result.GetProperty("logits")), expected);
             log.WriteLine($"predict --model rgb.onnx --device {device}: relative L2 vs reference {rel:E2}; stderr: {stderr.Trim()}");
             Assert.True(rel < 1e-4, $"relative error {rel}");
             Assert.Equal(["rgb"], result.GetProperty("streams").EnumerateObject().Select(p => p.Name));

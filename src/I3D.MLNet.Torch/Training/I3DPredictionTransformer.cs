@@ -124,76 +124,19 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         foreach (var s in _streams) s.Dispose();
     }
 
-    private sealed class Mapper : MapperBase
+    private sealed class Mapper : ClipClassifierMapper
     {
         private readonly I3DPredictionTransformer _owner;
-        private readonly int[] _inputColumns;
-        private readonly long[][] _shapes;
 
         public Mapper(I3DPredictionTransformer owner, DataViewSchema inputSchema)
-            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner)
+            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
+                [.. owner._streams.Select(s => new ClipStream(s.Name, s.Column, s.InChannels, $"the {s.Name} clips the model was trained on"))],
+                owner.Info.ScoreColumnName, owner.Info.PredictedLabelColumnName, owner.Info.Classes)
         {
             _owner = owner;
-            _inputColumns = new int[owner._streams.Length];
-            _shapes = new long[owner._streams.Length][];
-            for (int i = 0; i < owner._streams.Length; i++)
-            {
-                var stream = owner._streams[i];
-                var column = inputSchema.GetColumnOrNull(stream.Column)
-                    ?? throw new ArgumentException($"the input has no column '{stream.Column}' (the {stream.Name} clips the model was trained on)");
-                _shapes[i] = ClipColumns.Shape(column, stream.InChannels, stream.Name);
-                _inputColumns[i] = column.Index;
-            }
         }
 
-        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-            => ClassScores.OutputColumns(_owner.Info.ScoreColumnName, _owner.Info.PredictedLabelColumnName, _owner.Info.Classes);
-
-        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
-            => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
-
-        protected override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
-
-        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
-        {
-            disposer = null;
-            var getters = _inputColumns.Select(c => input.GetGetter<VBuffer<float>>(input.Schema[c])).ToArray();
-            var buffers = new VBuffer<float>[getters.Length];
-            float[] probabilities = [];
-            long position = -1;
-
-            void Compute()
-            {
-                if (position == input.Position) return;
-                var inputs = new List<(StreamNetwork, float[], long[])>();
-                for (int i = 0; i < getters.Length; i++)
-                {
-                    getters[i](ref buffers[i]);
-                    var stream = _owner._streams[i];
-                    var data = buffers[i].DenseValues().ToArray();
-                    inputs.Add((stream, data, ClipColumns.RowShape(_shapes[i], data.Length, stream.Name, input.Position)));
-                }
-                probabilities = ClassScores.Softmax(_owner.JointLogits(inputs));
-                position = input.Position;
-            }
-
-            if (iinfo == 0)
-            {
-                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
-                {
-                    Compute();
-                    var editor = VBufferEditor.Create(ref dst, probabilities.Length);
-                    probabilities.CopyTo(editor.Values);
-                    dst = editor.Commit();
-                };
-                return score;
-            }
-            ValueGetter<uint> predicted = (ref uint dst) =>
-            {
-                Compute();
-                dst = (uint)ClassScores.ArgMax(probabilities) + 1;
-            };
-            return predicted;
-        }
+        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
+            => _owner.JointLogits([.. clips.Select((c, i) => (_owner._streams[i], c.Data, c.Shape))]);
     }
 }

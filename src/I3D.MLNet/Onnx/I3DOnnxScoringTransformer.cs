@@ -164,80 +164,31 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
         foreach (var (m, _) in _streams) m.Dispose();
     }
 
-    private sealed class Mapper : MapperBase
+    private sealed class Mapper : ClipClassifierMapper
     {
         private readonly I3DOnnxScoringTransformer _owner;
-        private readonly int[] _inputColumns;
-        private readonly long[][] _shapes;
 
         public Mapper(I3DOnnxScoringTransformer owner, DataViewSchema inputSchema)
-            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner)
+            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
+                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream, s.Column, s.Model.Channels, $"the {s.Model.Stream} clips for {s.Model.Source}"))],
+                owner._info.ScoreColumnName, owner._info.PredictedLabelColumnName, owner.Classes)
         {
             _owner = owner;
-            _inputColumns = new int[owner._streams.Length];
-            _shapes = new long[owner._streams.Length][];
             for (int i = 0; i < owner._streams.Length; i++)
-            {
-                var (model, name) = owner._streams[i];
-                var column = inputSchema.GetColumnOrNull(name)
-                    ?? throw new ArgumentException($"the input has no column '{name}' (the {model.Stream} clips for {model.Source})");
-                _shapes[i] = ClipColumns.Shape(column, model.Channels, model.Stream);
-                model.CheckClipShape(_shapes[i], $"the {model.Stream} clips of column '{name}'");
-                _inputColumns[i] = column.Index;
-            }
+                owner._streams[i].Model.CheckClipShape(ColumnShape(i), $"the {owner._streams[i].Model.Stream} clips of column '{owner._streams[i].Column}'");
         }
 
-        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-            => ClassScores.OutputColumns(_owner._info.ScoreColumnName, _owner._info.PredictedLabelColumnName, _owner.Classes);
-
-        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
-            => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
-
-        protected override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
-
-        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
+        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
         {
-            disposer = null;
-            var getters = _inputColumns.Select(c => input.GetGetter<VBuffer<float>>(input.Schema[c])).ToArray();
-            var buffer = default(VBuffer<float>);
-            float[] probabilities = [];
-            long position = -1;
-
-            void Compute()
+            float[]? sum = null;
+            for (int i = 0; i < clips.Count; i++)
             {
-                if (position == input.Position) return;
-                float[]? sum = null;
-                for (int i = 0; i < getters.Length; i++)
-                {
-                    getters[i](ref buffer);
-                    var (model, column) = _owner._streams[i];
-                    var data = buffer.DenseValues().ToArray();
-                    var shape = ClipColumns.RowShape(_shapes[i], data.Length, model.Stream, input.Position);
-                    var logits = model.Logits(data, shape, $"row {input.Position}: the {model.Stream} clips of column '{column}'");
-                    if (sum is null) sum = logits;
-                    else for (int c = 0; c < sum.Length; c++) sum[c] += logits[c];
-                }
-                probabilities = ClassScores.Softmax(sum!);
-                position = input.Position;
+                var (model, column) = _owner._streams[i];
+                var logits = model.Logits(clips[i].Data, clips[i].Shape, $"row {row}: the {model.Stream} clips of column '{column}'");
+                if (sum is null) sum = logits;
+                else for (int c = 0; c < sum.Length; c++) sum[c] += logits[c];
             }
-
-            if (iinfo == 0)
-            {
-                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
-                {
-                    Compute();
-                    var editor = VBufferEditor.Create(ref dst, probabilities.Length);
-                    probabilities.CopyTo(editor.Values);
-                    dst = editor.Commit();
-                };
-                return score;
-            }
-            ValueGetter<uint> predicted = (ref uint dst) =>
-            {
-                Compute();
-                dst = (uint)ClassScores.ArgMax(probabilities) + 1;
-            };
-            return predicted;
+            return sum!;
         }
     }
 }
@@ -256,13 +207,7 @@ public sealed class I3DOnnxScoringEstimator : TrivialEstimator<I3DOnnxScoringTra
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var result = inputSchema.ToDictionary(c => c.Name);
-        foreach (var column in Transformer.StreamColumns.Values)
-        {
-            if (!inputSchema.TryFindColumn(column, out var clip))
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column);
-            if (clip.Kind != SchemaShape.Column.VectorKind.Vector || clip.ItemType != NumberDataViewType.Single)
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column, "a fixed-size float vector from SampleClips", clip.GetTypeString());
-        }
+        foreach (var column in Transformer.StreamColumns.Values) ClipColumns.CheckSchemaShape(Host, inputSchema, column);
         result[_options.ScoreColumnName] = new SchemaShape.Column(_options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
         result[_options.PredictedLabelColumnName] = new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true);
         return new SchemaShape(result.Values);

@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 namespace I3D.MLNet.Scoring;
 
@@ -61,6 +63,50 @@ internal static class ClassScores
     }
 }
 
+/// <summary>
+/// The getters of a classifier's <c>Score</c> (output 0) and <c>PredictedLabel</c> (output 1): the probabilities are
+/// computed once per row and cursor however many of the two are read (the networks cost seconds per row).
+/// </summary>
+internal sealed class ScoreGetters
+{
+    private sealed class RowCache
+    {
+        public long Position = -1;
+        public float[] Probabilities = [];
+    }
+
+    private readonly ConditionalWeakTable<DataViewRow, RowCache> _caches = new();
+
+    /// <summary>The getter of output <paramref name="iinfo"/> on <paramref name="input"/>; <paramref name="compute"/> gives the current row's probabilities.</summary>
+    public Delegate Make(DataViewRow input, int iinfo, Func<float[]> compute)
+    {
+        var cache = _caches.GetOrCreateValue(input);
+        float[] Current()
+        {
+            if (cache.Position != input.Position)
+            {
+                cache.Probabilities = compute();
+                cache.Position = input.Position;
+            }
+            return cache.Probabilities;
+        }
+
+        if (iinfo == 0)
+        {
+            ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
+            {
+                var p = Current();
+                var editor = VBufferEditor.Create(ref dst, p.Length);
+                p.CopyTo(editor.Values);
+                dst = editor.Commit();
+            };
+            return score;
+        }
+        ValueGetter<uint> predicted = (ref uint dst) => dst = (uint)ClassScores.ArgMax(Current()) + 1;
+        return predicted;
+    }
+}
+
 /// <summary>Shapes of clip columns (N x C x T x H x W from SampleClips).</summary>
 internal static class ClipColumns
 {
@@ -74,6 +120,15 @@ internal static class ClipColumns
         if (vector.Dimensions[1] != channels)
             throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({(channels == 3 ? "RGB" : "optical flow")})");
         return [.. vector.Dimensions.Select(d => (long)d)];
+    }
+
+    /// <summary>Estimator-time check: <paramref name="column"/> exists and is a fixed-size float vector.</summary>
+    public static void CheckSchemaShape(IExceptionContext host, SchemaShape inputSchema, string column)
+    {
+        if (!inputSchema.TryFindColumn(column, out var clip))
+            throw host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column);
+        if (clip.Kind != SchemaShape.Column.VectorKind.Vector || clip.ItemType != NumberDataViewType.Single)
+            throw host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column, "a fixed-size float vector from SampleClips", clip.GetTypeString());
     }
 
     public static long[] RowShape(long[] shape, int length, string stream, long row)
