@@ -117,4 +117,27 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(score, fromProcess);
         Assert.Equal(["rgb"], result.GetProperty("streams").EnumerateObject().Select(p => p.Name));
     }
+
+    /// <summary>i3d train on a tiny synthetic set, then export-onnx --model: the ONNX stream gives the zip's logits.</summary>
+    [Fact]
+    public void ExportsTheStreamsOfATrainedModelZip()
+    {
+        string data = Path.Combine(dir, "data"), zip = Path.Combine(dir, "model.zip"), onnx = Path.Combine(dir, "model.onnx");
+        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--frames", "12", "--size", "64", "--seed", "5");
+        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56",
+            "--epochs", "1", "--batch-size", "3", "--validation-fraction", "0", "--seed", "3");
+        var export = I3dProcess.Ok("export-onnx", "--model", zip, "--out", onnx);
+        Assert.Equal(onnx, export.Stdout.Trim());
+
+        var classifier = I3D.MLNet.Torch.Training.VideoClassification.Classifier(new MLContext(0).Model.Load(zip, out _));
+        using var model = I3DOnnxModel.Load(onnx);
+        Assert.Equal(56, model.Height); // the zip's crop size
+        Assert.Equal(classifier.Classes, model.Classes);
+        long[] shape = [2, 3, 8, 56, 56];
+        manual_seed(9);
+        var clips = (rand(shape) * 2 - 1).data<float>().ToArray();
+        double rel = PredictCommandTests.RelativeL2(model.Logits(clips, shape), classifier.StreamLogits("rgb", clips, shape));
+        log.WriteLine($"export-onnx --model: ONNX vs the zip's TorchSharp stream, relative L2 {rel:E2}");
+        Assert.True(rel < 1e-4, $"relative error {rel}");
+    }
 }

@@ -41,7 +41,7 @@ internal static class ExportOnnxCommand
             var ml = new MLContext(0);
             var loaded = EvaluateCommand.LoadModel(ml, modelZip);
             var classifier = VideoClassification.Classifier(loaded);
-            int crop = size ?? (loaded as IEnumerable<ITransformer>)?.OfType<ClipSamplingTransformer>().FirstOrDefault()?.Options.CropSize ?? 224;
+            int crop = size ?? Flatten(loaded).OfType<ClipSamplingTransformer>().FirstOrDefault()?.Options.CropSize ?? 224;
             streams = [.. OnnxExporter.Export(classifier, crop)];
         }
         else
@@ -67,6 +67,9 @@ internal static class ExportOnnxCommand
         }
         return written;
     }
+
+    /// <summary>The transformers of a (nested: Append of chains nests them) transformer chain, in order.</summary>
+    private static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
 
     /// <summary>OUT with _rgb or _flow before the extension: model.onnx -> model_rgb.onnx.</summary>
     public static string StreamPath(string output, string stream)
