@@ -3,10 +3,10 @@
 #   libgtk-3-0  - OpenCvSharp's native library links against it (video decoding)
 #   ffmpeg      - reference decoder for the tests and benchmarks (ffmpeg / ffprobe)
 # With --reference, also the Python references the tests and benchmarks compare against (Debian's python3-torch 1.13,
-# python3-opencv 4.6 with TV-L1, python3-onnx); tests that need them skip with a message where they are absent.
+# python3-torchvision, python3-opencv 4.6 with TV-L1, python3-onnx); tests that need them skip with a message where they are absent.
 set -euo pipefail
 packages=(libgtk-3-0 ffmpeg)
-if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-numpy python3-torch python3-opencv python3-onnx); fi
+if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-numpy python3-torch python3-torchvision python3-opencv python3-onnx); fi
 
 missing=()
 for p in "${packages[@]}"; do

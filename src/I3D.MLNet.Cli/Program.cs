@@ -11,4 +11,12 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ExportOnnxCommand.Create());
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line, as every other error of the tool; --help shows the usage.
+    string command = string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? [] : new[] { parsed.CommandResult.Command.Name });
+    Console.Error.WriteLine($"i3d{(command.Length > 0 ? " " + command : "")}: {System.Text.RegularExpressions.Regex.Replace(string.Join("; ", parsed.Errors.Select(e => e.Message)), @"\s+", " ")} (see i3d {command}{(command.Length > 0 ? " " : "")}--help)");
+    return 2;
+}
+return parsed.Invoke();

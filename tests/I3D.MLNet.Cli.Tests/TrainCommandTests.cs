@@ -20,8 +20,8 @@ public class TrainCommandTests
         return data;
     }
 
-    private static string[] TrainArgs(string data, string zip, params string[] extra) =>
-        ["train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56", "--epochs", "2",
+    private static string[] TrainArgs(string data, string zip, int epochs = 2, params string[] extra) =>
+        ["train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56", "--epochs", $"{epochs}",
          "--batch-size", "3", "--validation-fraction", "0", "--seed", "3", .. extra];
 
     private static float[][] Logits(string zip, string[] videos)
@@ -44,7 +44,7 @@ public class TrainCommandTests
         // Start the same training with checkpoints, kill -9 it once a mid-run checkpoint is on disk, run it again.
         string checkpoints = Path.Combine(dir, "ckpt");
         string resumed = Path.Combine(dir, "resumed.zip");
-        string[] args = TrainArgs(data, resumed, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1");
+        string[] args = TrainArgs(data, resumed, 2, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         info.ArgumentList.Add(I3dProcess.Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
@@ -88,7 +88,7 @@ public class TrainCommandTests
         string dir = Temp("evaluate");
         string data = Synth(dir);
         string zip = Path.Combine(dir, "model.zip");
-        I3dProcess.Ok(TrainArgs(data, zip, "--epochs", "1"));
+        I3dProcess.Ok(TrainArgs(data, zip, epochs: 1));
 
         var result = I3dProcess.Ok("evaluate", "--model", zip, "--data", Path.Combine(data, "test"), "--json");
         using (var json = JsonDocument.Parse(result.Stdout.Trim().Split('\n')[^1]))

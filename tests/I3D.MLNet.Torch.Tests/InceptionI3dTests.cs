@@ -57,6 +57,9 @@ public class InceptionI3dTests
         Assert.Equal([1L, 7, 1], net.PerTimeLogits(x).shape);
         Assert.Equal([1L, 7], net.forward(x).shape);
         Assert.Throws<ArgumentException>(() => { net.Endpoint(x, "Mixed_9z"); });
+        var both = net.Endpoints(x, "Mixed_4f", "Logits");
+        Assert.Equal([1L, 832, 4, 7, 7], both["Mixed_4f"].shape);
+        Assert.True(both["Logits"].allclose(net.PerTimeLogits(x), rtol: 1e-5, atol: 1e-6));
     }
 
     [Theory]
@@ -101,5 +104,72 @@ public class InceptionI3dTests
         data[5] = 1f;
         using var ok = ClipTensor.FromKineticsLayout(new NpyArray([1, 2, 4, 4, 3], data), "clip.npy");
         Assert.Equal([1L, 3, 2, 4, 4], ok.shape);
+    }
+}
+
+public class MaxPoolTests
+{
+    /// <summary>The slice-wise maximum equals libtorch's max_pool3d on TF-SAME zero-padded non-negative input.</summary>
+    [Theory]
+    [InlineData(new long[] { 3, 3, 3 }, new long[] { 1, 1, 1 })]
+    [InlineData(new long[] { 1, 3, 3 }, new long[] { 1, 2, 2 })]
+    [InlineData(new long[] { 3, 3, 3 }, new long[] { 2, 2, 2 })]
+    [InlineData(new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 })]
+    public void EqualsMaxPool3dOnPaddedInput(long[] kernel, long[] stride)
+    {
+        using var scope = NewDisposeScope();
+        foreach (long[] shape in new[] { new long[] { 2, 5, 7, 11, 10 }, [1, 3, 8, 14, 15], [1, 2, 1, 1, 2] })
+        {
+            var x = rand(shape);
+            var (pad, _) = TfSamePadding.ForInput(x.shape, kernel, stride);
+            var expected = TorchSharp.torch.nn.functional.max_pool3d(TorchSharp.torch.nn.functional.pad(x, pad), kernel, stride);
+            using var pool = new MaxPool3dSamePadding(kernel, stride);
+            var actual = pool.forward(x);
+            Assert.Equal(expected.shape, actual.shape);
+            Assert.True(actual.equal(expected).all().item<bool>());
+        }
+    }
+}
+
+public class BatchNormFoldingTests
+{
+    [Fact]
+    public void FoldedBatchNormGivesTheSameLogits()
+    {
+        using var net = new InceptionI3d(6, 2);
+        using var scope = NewDisposeScope();
+        using (no_grad())
+            foreach (var (name, buffer) in net.named_buffers())
+                if (name.EndsWith("running_var")) buffer.uniform_(0.5, 2.0);
+                else if (name.EndsWith("running_mean")) buffer.normal_(0, 0.1);
+        net.eval();
+        using var _ = no_grad();
+        var x = rand([1, 2, 10, 64, 64]) * 2 - 1;
+        var separate = net.forward(x);
+        net.FoldBatchNormAtInference = true;
+        var folded = net.forward(x);
+        Assert.True(TestPaths.RelativeL2(folded, separate) < 1e-5);
+        Assert.False(separate.equal(folded).all().item<bool>()); // the folded path did run
+    }
+}
+
+public class TfSamePaddingTests
+{
+    [Theory]
+    // size, kernel, stride, front, back: output = ceil(size / stride); the odd row goes at the end (TensorFlow).
+    [InlineData(224, 7, 2, 2, 3)]
+    [InlineData(225, 7, 2, 3, 3)]
+    [InlineData(112, 3, 2, 0, 1)]
+    [InlineData(56, 3, 1, 1, 1)]
+    [InlineData(16, 2, 2, 0, 0)]
+    [InlineData(9, 3, 2, 1, 1)]
+    [InlineData(1, 7, 2, 3, 3)]
+    public void PadsLikeTensorFlowSame(long size, long kernel, long stride, long front, long back)
+    {
+        var (pad, symmetric) = TfSamePadding.ForInput([1, 1, size, 1, 1], [kernel, 1, 1], [stride, 1, 1]);
+        Assert.Equal(front, pad[4]);
+        Assert.Equal(back, pad[5]);
+        Assert.Equal(front == back, symmetric);
+        Assert.Equal((size + stride - 1) / stride, (size + front + back - kernel) / stride + 1);
     }
 }

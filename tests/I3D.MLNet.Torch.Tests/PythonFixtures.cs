@@ -43,8 +43,14 @@ internal static class PythonFixtures
         string tmp = dir + ".tmp" + Environment.ProcessId;
         var (rc, err) = Run($"\"{Script}\" make \"{tmp}\"");
         if (rc != 0) throw new InvalidOperationException($"make_fixtures.py failed ({rc}): {err}");
-        if (Directory.Exists(dir)) Directory.Delete(tmp, true);
-        else Directory.Move(tmp, dir);
+        try
+        {
+            Directory.Move(tmp, dir);
+        }
+        catch (IOException) when (File.Exists(System.IO.Path.Combine(dir, "MANIFEST")))
+        {
+            Directory.Delete(tmp, true); // another test process (e.g. the CLI tests) made them meanwhile
+        }
         return (dir, null);
     }
 

@@ -83,6 +83,18 @@ public sealed class WeightFileTests : IDisposable
     }
 
     [Fact]
+    public void DataParallelPrefixIsStripped()
+    {
+        string path = PathOf("parallel.pt");
+        using var small = new InceptionI3d(7, 2);
+        TorchStateDict.Write(path, small.state_dict().Select(kv => KeyValuePair.Create("module." + kv.Key, kv.Value)));
+        using var loaded = ModuleWeights.LoadInceptionI3d(path);
+        Assert.Equal(7, loaded.NumClasses);
+        Assert.Equal(2, loaded.InChannels);
+        Assert.True(loaded.state_dict()["Mixed_5c.b2b.conv3d.weight"].equal(small.state_dict()["Mixed_5c.b2b.conv3d.weight"]).all().item<bool>());
+    }
+
+    [Fact]
     public void TruncatedZipIsRefused()
     {
         string full = PathOf("full.pt"), cut = PathOf("cut.pt");
@@ -134,5 +146,34 @@ public sealed class WeightFileTests : IDisposable
             Assert.Equal(v.dtype, back[k].dtype);
             Assert.True(v.equal(back[k]).all().item<bool>(), k);
         }
+    }
+}
+
+public class RestrictedUnpicklerTests
+{
+    private static object? Load(byte[] pickle) => new RestrictedUnpickler(new MemoryStream(pickle), "test.pkl").Load();
+
+    /// <summary>Pickle bytes from a string of chars 0-255 (\u00XX escapes: C#'s \x takes up to four hex digits).</summary>
+    private static byte[] B(string s) => System.Text.Encoding.Latin1.GetBytes(s);
+
+    [Fact]
+    public void ReadsPython2OrderedDictItems()
+    {
+        // Python 2 (PyTorch 0.3 era), protocol 2: OrderedDict([['a', 1], ['b', 2]]) with byte-string keys.
+        byte[] pickle = B("\u0080\u0002ccollections\nOrderedDict\nq\u0000]q\u0001(]q\u0002(U\u0001aK\u0001e]q\u0003(U\u0001bK\u0002ee\u0085q\u0004Rq\u0005.");
+        var dict = Assert.IsType<PickleDict>(Load(pickle));
+        Assert.Equal(["a", "b"], dict.Select(kv => kv.Key));
+        Assert.Equal([1L, 2L], dict.Select(kv => kv.Value));
+    }
+
+    [Fact]
+    public void RefusesObjectConstructionOpcodes()
+    {
+        // NEWOBJ (0x81) after a disallowed class: the GLOBAL is refused first.
+        var e = Assert.Throws<WeightFileException>(() => Load(B("\u0080\u0002c__main__\nEvil\n)\u0081.")));
+        Assert.Contains("'__main__.Evil'", e.Message);
+        // INST ('i') carries its class inline: refused as an opcode.
+        e = Assert.Throws<WeightFileException>(() => Load(B("(ios\nsystem\n.")));
+        Assert.Contains("opcode 0x69", e.Message);
     }
 }

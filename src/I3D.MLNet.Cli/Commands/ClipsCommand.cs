@@ -65,10 +65,12 @@ internal static class ClipsCommand
             long decodedFrames = 0;
             var transformed = model.Transform(data);
             var clipColumn = ClipColumn(transformed.Schema);
-            var sampler = FindSampler(model);
-            using var cursor = transformed.GetRowCursor([clipColumn, transformed.Schema["Frames"]]);
+            var sampler = FindSampler(model, clipColumn.Name);
+            // The video column the clips are cut from (RGB frames or flow): it gives the channels and the frame count.
+            var sourceColumn = transformed.Schema[sampler.Columns.First(c => c.outputColumnName == clipColumn.Name).inputColumnName];
+            using var cursor = transformed.GetRowCursor([clipColumn, sourceColumn]);
             var getClip = cursor.GetGetter<VBuffer<float>>(clipColumn);
-            var getFrames = cursor.GetGetter<VideoFrames>(transformed.Schema["Frames"]);
+            var getFrames = cursor.GetGetter<VideoFrames>(sourceColumn);
             var clip = default(VBuffer<float>);
             var video = new VideoFrames();
             float[] channelsLast = [];
@@ -106,9 +108,9 @@ internal static class ClipsCommand
             ? clip
             : throw new InvalidDataException("the pipeline has no float vector column named 'Clip' (SampleClips output)");
 
-    private static ClipSamplingTransformer FindSampler(ITransformer model)
-        => (model is IEnumerable<ITransformer> chain ? chain.OfType<ClipSamplingTransformer>().FirstOrDefault() : model as ClipSamplingTransformer)
-            ?? throw new InvalidDataException("the pipeline has no SampleClips step");
+    private static ClipSamplingTransformer FindSampler(ITransformer model, string clipColumn)
+        => (model is IEnumerable<ITransformer> chain ? chain : [model]).OfType<ClipSamplingTransformer>().LastOrDefault(s => s.Columns.Any(c => c.outputColumnName == clipColumn))
+            ?? throw new InvalidDataException($"the pipeline has no SampleClips step that writes '{clipColumn}'");
 
     /// <summary>VmHWM of this process (Linux), in kB; 0 where /proc is absent.</summary>
     internal static long PeakRssKilobytes()

@@ -26,7 +26,8 @@ public sealed record Prediction(string Input, float[] Logits, IReadOnlyDictionar
 }
 
 /// <summary>
-/// The two-stream I3D (section 2.5 of the paper, kinetics-i3d's evaluate_sample.py): each stream gives logits
+/// The two-stream I3D (section 2.4 of the paper, "Two 3D Streams": the streams are trained separately and their
+/// predictions combined at test time). Combined as kinetics-i3d's evaluate_sample.py does: each stream gives logits
 /// averaged over time; the joint prediction is the softmax of the <em>sum</em> of the RGB and flow logits.
 /// </summary>
 public sealed class TwoStreamPredictor : IDisposable

@@ -7,7 +7,7 @@ namespace I3D.MLNet.Torch.Inflation;
 
 /// <summary>
 /// Bootstraps <see cref="InceptionI3d"/> from a torchvision GoogLeNet (Inception-v1) state_dict, as the paper
-/// bootstraps I3D from ImageNet Inception-v1 (section 2.3): every 2-D filter inflated, BatchNorm copied (torchvision's
+/// bootstraps I3D from ImageNet Inception-v1 (section 2.4, "Bootstrapping 3D filters from 2D Filters"): every 2-D filter inflated, BatchNorm copied (torchvision's
 /// BasicConv2d uses eps 0.001 like I3D). torchvision's conv1/conv2/conv3 are Conv3d_1a_7x7/2b_1x1/2c_3x3 and its
 /// inception3a..5b are Mixed_3b..5c with branch1, branch2.0/.1, branch3.0/.1, branch4.1 = b0, b1a/b1b, b2a/b2b, b3b.
 /// The 1000-way <c>fc</c> becomes the logits layer when <c>numClasses</c> is 1000; otherwise the logits layer keeps

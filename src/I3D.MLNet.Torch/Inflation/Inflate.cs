@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Inflation;
 
 /// <summary>
-/// Section 2.3 of the paper, "Bootstrapping 3D filters from 2D Filters": an N x N filter becomes an T x N x N filter
+/// Section 2.4 of the paper, "Bootstrapping 3D filters from 2D Filters": an N x N filter becomes an T x N x N filter
 /// by repeating it T times along time and dividing by T, so that a "boring" video (one image repeated) gives the same
 /// responses as the 2-D network on that image.
 /// </summary>

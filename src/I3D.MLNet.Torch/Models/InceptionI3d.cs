@@ -15,7 +15,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     private readonly BatchNorm3d? bn;
     private readonly long[] kernel, stride;
 
-    /// <param name="logits">The classifier: bias, no BatchNorm, no ReLU (section 2.4: "the last layer ... linear").</param>
+    /// <param name="logits">The class-score layer: bias, no BatchNorm, no ReLU (section 2.5: every other convolution is followed by BatchNorm and ReLU).</param>
     public Unit3D(long inChannels, long outChannels, long[] kernel, long[]? stride = null, bool logits = false)
         : base(nameof(Unit3D))
     {
@@ -23,29 +23,46 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         this.stride = stride ?? [1, 1, 1];
         conv3d = nn.Conv3d(inChannels, outChannels, (kernel[0], kernel[1], kernel[2]),
             stride: (this.stride[0], this.stride[1], this.stride[2]), bias: logits);
-        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: 0.001, momentum: 0.01);
+        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: BatchNormEps, momentum: 0.01);
         RegisterComponents();
     }
 
     public Conv3d Conv => conv3d;
+
+    /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
+    public bool FoldBatchNorm { get; set; }
     public BatchNorm3d? BatchNorm => bn;
     internal long[] Kernel => kernel;
     internal long[] Stride => stride;
 
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
+        Tensor weight = conv3d.weight!;
+        Tensor? bias = conv3d.bias;
+        // Inference: BatchNorm folded into the convolution (the same affine map, one pass less over the activations).
+        bool folded = bn is not null && !training && FoldBatchNorm;
+        if (folded) (weight, bias) = Fold(weight, bn!);
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
-        Tensor y;
-        if (symmetric)
-            y = F.conv3d(x, conv3d.weight!, conv3d.bias, strides: stride, padding: TfSamePadding.Symmetric(pad));
-        else
-        {
-            using var padded = F.pad(x, pad);
-            y = F.conv3d(padded, conv3d.weight!, conv3d.bias, strides: stride);
-        }
-        if (bn is null) return y;
-        using (y) return bn.forward(y).relu_();
+        var y = symmetric
+            ? F.conv3d(x, weight, bias, strides: stride, padding: TfSamePadding.Symmetric(pad))
+            : F.conv3d(F.pad(x, pad), weight, bias, strides: stride);
+        if (bn is not null) y = (folded ? y : bn.forward(y)).relu_();
+        return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>w * gamma / sqrt(var + eps) and beta - mean * gamma / sqrt(var + eps), computed in float32.</summary>
+    private static (Tensor Weight, Tensor Bias) Fold(Tensor weight, BatchNorm3d bn)
+    {
+        var dtype = weight.dtype;
+        var scale = bn.weight!.to(ScalarType.Float32) * (bn.running_var!.to(ScalarType.Float32) + BatchNormEps).rsqrt();
+        var w = (weight.to(ScalarType.Float32) * scale.view(-1, 1, 1, 1, 1)).to(dtype);
+        var b = (bn.bias!.to(ScalarType.Float32) - bn.running_mean!.to(ScalarType.Float32) * scale).to(dtype);
+        return (w, b);
+    }
+
+    /// <summary>BatchNorm epsilon of DeepMind's TensorFlow/Sonnet I3D (kinetics-i3d), kept by pytorch-i3d.</summary>
+    public const double BatchNormEps = 0.001;
 }
 
 /// <summary>Max pooling with TensorFlow "SAME" padding (the reference's <c>MaxPool3dSamePadding</c>).</summary>
@@ -65,10 +82,22 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         // Every pool follows a ReLU, so padding with zeros (the reference) equals TensorFlow's "ignore the padding".
-        var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
-        if (symmetric) return F.max_pool3d(x, kernel, stride, TfSamePadding.Symmetric(pad));
-        using var padded = F.pad(x, pad);
-        return F.max_pool3d(padded, kernel, stride);
+        // The window maximum is taken one dimension at a time over strided slices: exact (max is separable) and
+        // several times faster than libtorch's CPU max_pool3d, which also computes argmax indices.
+        using var scope = NewDisposeScope();
+        var (pad, _) = TfSamePadding.ForInput(x.shape, kernel, stride);
+        var y = TfSamePadding.IsZero(pad) ? x.alias() : F.pad(x, pad);
+        for (int d = 0; d < 3; d++)
+        {
+            long k = kernel[d], s = stride[d];
+            if (k == 1 && s == 1) continue;
+            int dim = 2 + d;
+            long last = (y.shape[dim] - k) / s * s; // start of the last window
+            var max = y.slice(dim, 0, last + 1, s);
+            for (long i = 1; i < k; i++) max = max.maximum(y.slice(dim, i, i + last + 1, s));
+            y = max;
+        }
+        return y.MoveToOuterDisposeScope();
     }
 }
 
@@ -118,6 +147,16 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 {
+    /// <summary>
+    /// In eval mode, fold each BatchNorm into its convolution (the same function up to float rounding). Off by default:
+    /// it measured no faster here (benchmarks/RESULTS.md), and BatchNorm as a separate layer is the reference's order.
+    /// </summary>
+    public bool FoldBatchNormAtInference
+    {
+        get => modules().OfType<Unit3D>().First().FoldBatchNorm;
+        set { foreach (var unit in modules().OfType<Unit3D>()) unit.FoldBatchNorm = value; }
+    }
+
     /// <summary>Fewest frames the network covers without help: shorter clips are looped (see <see cref="PrepareInput"/>).</summary>
     public const int MinFrames = 9;
 
@@ -186,13 +225,7 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Logits per output time step (N, classes, T'), the reference's <c>forward</c>.</summary>
-    public Tensor PerTimeLogits(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var pooled = Pool(Endpoint(x, nameof(Mixed_5c)));
-        var y = logits.forward(dropout.forward(pooled));
-        return y.mean([3, 4]).MoveToOuterDisposeScope();
-    }
+    public Tensor PerTimeLogits(Tensor x) => Endpoints(x, "Logits")["Logits"];
 
     /// <summary>Pooled features (N, 1024): the average pool output, averaged over time (for feature extraction).</summary>
     public Tensor Features(Tensor x)
@@ -202,15 +235,25 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The output of one named endpoint (<see cref="EndpointNames"/>; <c>Logits</c> gives <see cref="PerTimeLogits"/>).</summary>
-    public Tensor Endpoint(Tensor x, string endpoint)
+    public Tensor Endpoint(Tensor x, string endpoint) => Endpoints(x, endpoint)[endpoint];
+
+    /// <summary>Several named endpoints from one pass (e.g. <c>Mixed_4f</c> and <c>Mixed_5c</c> feature maps).</summary>
+    public IReadOnlyDictionary<string, Tensor> Endpoints(Tensor x, params string[] names)
     {
-        if (endpoint == "Logits") return PerTimeLogits(x);
-        int last = Array.FindIndex(endpoints, e => e.Name == endpoint);
-        if (last < 0) throw new ArgumentException($"unknown endpoint '{endpoint}'; known: {string.Join(", ", EndpointNames)}", nameof(endpoint));
+        var unknown = names.Where(n => !EndpointNames.Contains(n)).ToList();
+        if (unknown.Count > 0 || names.Length == 0)
+            throw new ArgumentException($"unknown endpoint(s) '{string.Join("', '", unknown)}'; known: {string.Join(", ", EndpointNames)}", nameof(names));
+        int last = names.Max(n => n == "Logits" ? endpoints.Length : Array.FindIndex(endpoints, e => e.Name == n));
+        var result = new Dictionary<string, Tensor>();
         using var scope = NewDisposeScope();
         var y = PrepareInput(x);
-        for (int i = 0; i <= last; i++) y = endpoints[i].Module.forward(y);
-        return y.MoveToOuterDisposeScope();
+        for (int i = 0; i < endpoints.Length && i <= last; i++)
+        {
+            y = endpoints[i].Module.forward(y);
+            if (names.Contains(endpoints[i].Name)) result[endpoints[i].Name] = y.alias().MoveToOuterDisposeScope();
+        }
+        if (names.Contains("Logits")) result["Logits"] = logits.forward(dropout.forward(Pool(y))).mean([3, 4]).MoveToOuterDisposeScope();
+        return result;
     }
 
     /// <summary>

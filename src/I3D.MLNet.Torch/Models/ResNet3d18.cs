@@ -7,7 +7,7 @@ namespace I3D.MLNet.Torch.Models;
 
 /// <summary>
 /// An inflated ResNet-18 ("I3D-ResNet18" backbone): He et al.'s ResNet-18 with its 7x7 stem made 5x7x7 (temporal
-/// stride 2), every 3x3 convolution 3x3x3 and every 1x1 convolution 1x1x1, as section 2.3 of the I3D paper inflates
+/// stride 2), every 3x3 convolution 3x3x3 and every 1x1 convolution 1x1x1, as section 2.4 of the I3D paper ("Bootstrapping 3D filters from 2D Filters") inflates
 /// Inception-v1. Spatial padding follows the CNTK ImageNet model it is bootstrapped from (ResNet18.onnx: the extra
 /// row of a stride-2 layer at the start); temporal padding repeats the edge frames, so a video of one repeated image
 /// gives exactly the 2-D network's features (the paper's "boring video" fixed point holds at the clip ends too).

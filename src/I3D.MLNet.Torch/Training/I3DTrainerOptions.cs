@@ -120,5 +120,7 @@ public sealed record I3DTrainingProgress(
 {
     public override string ToString() => Phase == "train"
         ? $"epoch {Epoch + 1}/{Epochs} step {Step} {Stream}: loss {Loss:0.0000} lr {LearningRate:g3} {ClipsPerSecond:0.0} clips/s"
-        : $"epoch {Epoch + 1}/{Epochs} {Stream}: train loss {Loss:0.0000}, validation loss {ValidationLoss:0.0000} accuracy {ValidationAccuracy:P1}, lr {LearningRate:g3}";
+        : $"epoch {Epoch + 1}/{Epochs} {Stream}: train loss {Loss:0.0000}, "
+          + (ValidationLoss is { } v ? $"validation loss {v:0.0000} accuracy {ValidationAccuracy:P1}, " : "")
+          + $"lr {LearningRate:g3}";
 }

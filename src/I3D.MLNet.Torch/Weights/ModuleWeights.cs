@@ -18,7 +18,11 @@ public static class ModuleWeights
     {
         var expected = module.state_dict();
         var given = new Dictionary<string, Tensor>();
-        foreach (var kv in weights) given[kv.Key] = kv.Value;
+        // Files saved from a torch.nn.DataParallel wrapper prefix every key with "module.".
+        const string parallel = "module.";
+        bool strip = weights.Count > 0 && weights.All(kv => kv.Key.StartsWith(parallel, StringComparison.Ordinal))
+            && !expected.Keys.Any(k => k.StartsWith(parallel, StringComparison.Ordinal));
+        foreach (var kv in weights) given[strip ? kv.Key[parallel.Length..] : kv.Key] = kv.Value;
         var missing = expected.Keys.Where(k => !given.ContainsKey(k) && !Optional(k)).ToList();
         var extra = given.Keys.Where(k => !expected.ContainsKey(k) && !Optional(k)).ToList();
         var misshaped = expected.Where(kv => given.TryGetValue(kv.Key, out var g) && !g.shape.SequenceEqual(kv.Value.shape))
@@ -76,7 +80,7 @@ public static class ModuleWeights
 
     private static int? Dim(IReadOnlyList<KeyValuePair<string, Tensor>> weights, string key, int dim)
     {
-        var t = weights.FirstOrDefault(kv => kv.Key == key).Value;
+        var t = weights.FirstOrDefault(kv => kv.Key == key || kv.Key == "module." + key).Value;
         return t is not null && t.dim() == 5 ? (int)t.shape[dim] : null;
     }
 

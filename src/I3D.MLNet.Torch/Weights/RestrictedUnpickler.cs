@@ -164,6 +164,18 @@ internal sealed class RestrictedUnpickler
         {
             case "collections.OrderedDict" when a.Length == 0:
                 return new PickleDict();
+            case "collections.OrderedDict" when a.Length == 1 && a[0] is List<object?> pairs:
+            {
+                // Python 2's OrderedDict.__reduce__ passes the items as a list of [key, value] lists.
+                var dict = new PickleDict();
+                foreach (var pair in pairs)
+                {
+                    IList<object?> kv = pair as IList<object?> ?? throw Error("malformed OrderedDict items");
+                    if (kv.Count != 2) throw Error("malformed OrderedDict items");
+                    dict.Add(new(kv[0], kv[1]));
+                }
+                return dict;
+            }
             case "torch._utils._rebuild_tensor_v2" when a.Length >= 4:
             case "torch._utils._rebuild_tensor" when a.Length >= 4:
                 if (a[0] is not StorageRef storage) throw Error($"{g} without a storage");

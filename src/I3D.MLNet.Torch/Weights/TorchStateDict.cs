@@ -16,6 +16,9 @@ namespace I3D.MLNet.Torch.Weights;
 /// </summary>
 public static class TorchStateDict
 {
+    /// <summary>A state_dict pickle is a few hundred bytes per tensor; more is refused before it is read.</summary>
+    private const long MaxPickleBytes = 64L << 20;
+
     private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
 
     /// <summary>Reads every tensor of a state_dict file, in file order, on the CPU.</summary>
@@ -44,11 +47,15 @@ public static class TorchStateDict
         var pkl = zip.Entries.FirstOrDefault(e => e.FullName == "data.pkl" || e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal))
             ?? throw new WeightFileException($"{path}: a zip archive without data.pkl: not a torch.save file");
         string prefix = pkl.FullName[..^"data.pkl".Length];
+        if (pkl.Length > MaxPickleBytes) throw new WeightFileException($"{path}: data.pkl claims {pkl.Length} bytes: not a state_dict");
         object? root = new RestrictedUnpickler(ToMemory(pkl), path).Load();
         return Materialize(root, path, storage =>
         {
             var entry = zip.GetEntry(prefix + "data/" + storage.Key)
                 ?? throw new WeightFileException($"{path}: storage '{storage.Key}' is missing from the archive (truncated file?)");
+            long expected = storage.Numel * ElementSize(storage.StorageType);
+            if (entry.Length != expected)
+                throw new WeightFileException($"{path}: storage '{storage.Key}' holds {entry.Length} bytes, its {storage.Numel} elements need {expected}");
             return ToMemory(entry).ToArray();
         });
     }

@@ -145,6 +145,26 @@ public class ClipSamplerTests
     }
 
     [Fact]
+    public void AutoModeTestsOutsideTheTrainerAndTrainsInsideItsScope()
+    {
+        var video = Synthetic(frames: 40, height: 20, width: 24);
+        var options = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = 8, CropSize = 16, Seed = 2, ClipsPerVideo = 2 };
+        var auto = Sampler(options);
+        var test = Sampler(options with { Mode = ClipSamplingMode.Test });
+        Assert.Equal(Sample(test, video, 3), Sample(auto, video, 3)); // outside: the test protocol
+
+        float[] epoch0, epoch0Again, epoch1;
+        using (ClipSamplingScope.Training(0)) epoch0 = Sample(auto, video, 3);
+        using (ClipSamplingScope.Training(0)) epoch0Again = Sample(Sampler(options), video, 3);
+        using (ClipSamplingScope.Training(1)) epoch1 = Sample(auto, video, 3);
+        Assert.Null(ClipSamplingScope.Epoch);
+        Assert.Equal(2 * 3 * 8 * 16 * 16, epoch0.Length); // K random training clips, same shape as the K test clips
+        Assert.NotEqual(Sample(test, video, 3), epoch0);
+        Assert.Equal(epoch0, epoch0Again); // seeded by the epoch, not by how often the row was read: resumable
+        Assert.NotEqual(epoch0, epoch1);
+    }
+
+    [Fact]
     public void FlowClipsLineUpWithRgbClipsAndFlipNegatesX()
     {
         var rgb = Synthetic(frames: 30, height: 20, width: 24);

@@ -7,29 +7,50 @@ using I3D.MLNet.Tests.Shared;
 
 namespace I3D.MLNet.Torch.Tests;
 
-/// <summary>Known answers made at test time with python3-torch (fixtures/make_fixtures.py): legacy files, flow, odd frame counts.</summary>
-public class GeneratedFixtureTests
+/// <summary>
+/// Known answers of the reference pytorch-i3d network: ../shared/fixtures/pytorch-i3d (400 classes, 16 frames at 224x224)
+/// and fixtures made at test time with python3-torch by fixtures/make_fixtures.py (legacy files, flow, odd frame counts).
+/// </summary>
+public class ReferenceParityTests
 {
+    /// <summary>Loads the weights, runs the input, compares per-time and time-averaged logits (relative L2 &lt; 1e-4).</summary>
+    /// <returns>The indices of the five largest time-averaged logits.</returns>
+    private static long[] AssertReproduces(string weights, string input, string logits, string perTimeLogits, int classes, int channels)
+    {
+        using var net = ModuleWeights.LoadInceptionI3d(weights);
+        Assert.Equal(channels, net.InChannels);
+        Assert.Equal(classes, net.NumClasses);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = ClipTensor.FromKineticsLayout(Npy.Read(input), input);
+        var perTime = net.PerTimeLogits(x);
+        var expectedPerTime = TestPaths.Load(perTimeLogits);
+        Assert.Equal(expectedPerTime.shape, perTime.shape);
+        double errPerTime = TestPaths.RelativeL2(perTime, expectedPerTime);
+        var averaged = perTime.mean([2]);
+        double err = TestPaths.RelativeL2(averaged, TestPaths.Load(logits));
+        Console.WriteLine($"{Path.GetFileName(weights)}: relative L2 error per-time {errPerTime:E2}, time-averaged {err:E2}");
+        Assert.True(errPerTime < 1e-4, $"per-time relative error {errPerTime}");
+        Assert.True(err < 1e-4, $"relative error {err}");
+        return averaged[0].topk(Math.Min(5, classes)).indexes.data<long>().ToArray();
+    }
+
+    [SkippableFact]
+    public void ReproducesSharedFixtureLogits()
+    {
+        TestPaths.SkipUnlessSharedFixtures();
+        string dir = TestPaths.SharedFixtures;
+        var top5 = AssertReproduces(Path.Combine(dir, "rgb_random.pt"), Path.Combine(dir, "rgb_random_input.npy"),
+            Path.Combine(dir, "rgb_random_logits.npy"), Path.Combine(dir, "rgb_random_logits_per_time.npy"), 400, 3);
+        Assert.Equal([350L, 272, 88, 126, 214], top5); // the fixture README's top-5
+    }
+
     [SkippableTheory]
     [InlineData("rgb_legacy", 3)] // legacy (pre-1.6) pickle container, 11 frames at 112x112
     [InlineData("flow", 2)]       // flow stream, zip container, 13 frames at 112x112
-    public void ReproducesReferenceLogits(string name, int channels)
-    {
-        using var net = ModuleWeights.LoadInceptionI3d(PythonFixtures.PathOf(name + ".pt"));
-        Assert.Equal(channels, net.InChannels);
-        Assert.Equal(10, net.NumClasses);
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var x = ClipTensor.FromKineticsLayout(Npy.Read(PythonFixtures.PathOf(name + "_input.npy")), name);
-        var perTime = net.PerTimeLogits(x);
-        var expectedPerTime = TestPaths.Load(PythonFixtures.PathOf(name + "_logits_per_time.npy"));
-        Assert.Equal(expectedPerTime.shape, perTime.shape);
-        double errPerTime = TestPaths.RelativeL2(perTime, expectedPerTime);
-        double err = TestPaths.RelativeL2(net.forward(x), TestPaths.Load(PythonFixtures.PathOf(name + "_logits.npy")));
-        Console.WriteLine($"{name}: relative L2 error per-time {errPerTime:E2}, time-averaged {err:E2}");
-        Assert.True(errPerTime < 1e-4, $"per-time relative error {errPerTime}");
-        Assert.True(err < 1e-4, $"relative error {err}");
-    }
+    public void ReproducesGeneratedFixtureLogits(string name, int channels) =>
+        _ = AssertReproduces(PythonFixtures.PathOf(name + ".pt"), PythonFixtures.PathOf(name + "_input.npy"),
+            PythonFixtures.PathOf(name + "_logits.npy"), PythonFixtures.PathOf(name + "_logits_per_time.npy"), 10, channels);
 
     [SkippableFact]
     public void SavedWeightsLoadInPythonAndGiveTheSameLogits()
