@@ -97,7 +97,7 @@ public sealed class PredictCommandTests : IDisposable
         File.WriteAllText(weights, "not weights");
         var cases = new (string[] Args, string Expected)[]
         {
-            ([clip], "give --rgb-weights, --flow-weights or both"),
+            ([clip], "give --model, --rgb-weights, --flow-weights or both weights"),
             ([clip, "--rgb-weights", weights], "not a PyTorch weight file"),
             ([clip, "--rgb-weights", Path.Combine(dir, "absent.pt")], "no such weight file"),
         };
