@@ -77,6 +77,13 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         (rc, _, err) = Predict(clip, "--model", small, "--flow-model", small);
         Assert.Equal(1, rc);
         Assert.Contains("both rgb models", err);
+
+        // RGB weights given as the flow stream: a sentence, not an internal error.
+        string weights = Path.Combine(dir, "rgb.pt");
+        using (var net = new InceptionI3d(numClasses: 3, inChannels: 3)) I3D.MLNet.Torch.Weights.ModuleWeights.Save(net, weights);
+        var export = I3dProcess.Run("export-onnx", "--flow-weights", weights, "--out", Path.Combine(dir, "flow.onnx"));
+        Assert.Equal(1, export.ExitCode);
+        Assert.Equal($"i3d: {weights}: given as flow weights but holds an RGB network (3 input channels, flow needs 2)", export.Stderr.Trim());
     }
 
     /// <summary>LoadVideo -> SampleClips -> ScoreI3D fitted here, saved, and scored again by the built i3d in a new process.</summary>
