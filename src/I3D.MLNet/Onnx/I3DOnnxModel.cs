@@ -50,6 +50,8 @@ public sealed class I3DOnnxModel : IDisposable
         Width = input[4];
         var meta = session.ModelMetadata.CustomMetadataMap;
         Stream = meta.TryGetValue(I3DOnnxFormat.StreamKey, out var stream) ? stream : I3DOnnxFormat.StreamOf(Channels);
+        if (Stream is not (I3DOnnxFormat.RgbStream or I3DOnnxFormat.FlowStream))
+            throw new InvalidDataException($"{source}: its metadata says stream '{Stream}'; this scorer knows rgb and flow");
         if (I3DOnnxFormat.Channels(Stream) != Channels)
             throw new InvalidDataException($"{source}: its metadata says stream '{Stream}' but its input has {Channels} channels");
         if (meta.TryGetValue(I3DOnnxFormat.LayoutKey, out var layout) && layout != I3DOnnxFormat.Layout)
