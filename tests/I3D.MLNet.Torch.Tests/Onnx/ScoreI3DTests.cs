@@ -154,6 +154,34 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
         }
     }
 
+    [SkippableFact]
+    public void RgbAndTvL1FlowPipelineMatchesTorchSharp()
+    {
+        var data = Videos(new MLContext(1), ("v_Basketball_g01_c01.avi", "basketball"));
+        var (rgbNet, rgb) = Stream(3, seed: 21);
+        var (flowNet, flow) = Stream(2, seed: 22);
+        using (rgbNet) using (flowNet)
+        {
+            var ml = new MLContext(1);
+            var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Test, Frames = 10, CropSize = 112 };
+            var pipeline = ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = new VideoDecodeOptions { ShorterSide = 128, MaximumFrames = 12 } })
+                .Append(ml.Transforms.ExtractOpticalFlow("Flow", "Frames"))
+                .Append(ml.Transforms.SampleClips("FlowClip", "Flow", sampling))
+                .Append(ml.Transforms.SampleClips("RgbClip", "Frames", sampling))
+                .Append(ml.Transforms.ScoreI3D(new I3DOnnxScorerOptions { RgbModel = rgb, FlowModel = flow }));
+            var scored = pipeline.Fit(data).Transform(data);
+            var rgbClip = scored.GetColumn<float[]>("RgbClip").Single();
+            var flowClip = scored.GetColumn<float[]>("FlowClip").Single();
+            var score = scored.GetColumn<float[]>("Score").Single();
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var joint = rgbNet.forward(tensor(rgbClip, [1, 3, 10, 112, 112])) + flowNet.forward(tensor(flowClip, [1, 2, 10, 112, 112]));
+            double err = RelativeL2(score, joint.softmax(1).data<float>().ToArray());
+            log.WriteLine($"RGB + TV-L1 flow pipeline: relative L2 {err:E2}");
+            Assert.True(err < 1e-4, $"relative error {err}");
+        }
+    }
+
     private sealed class TwoClips
     {
         [VectorType(1, 3, 10, 112, 112)]
