@@ -110,10 +110,7 @@ public static class PredictCommand
         Action<string> log = m => { if (settings.ExecutionProvider == OnnxExecutionProvider.Cuda) error.WriteLine($"i3d predict: warning: {m}"); };
         using var first = I3DOnnxModel.Load(o.Model!, settings, log);
         using var second = o.FlowModel is null ? null : I3DOnnxModel.Load(o.FlowModel, settings, log);
-        if (second is not null && second.Stream == first.Stream)
-            throw new ArgumentException($"{first.Source} and {second.Source} are both {first.Stream} models; give one RGB and one flow model");
-        if (second is not null && !second.Classes.SequenceEqual(first.Classes))
-            throw new ArgumentException($"{first.Source} has {first.Classes.Count} classes and {second.Source} {second.Classes.Count} (or other names): their logits cannot be summed");
+        I3DOnnxModel.CheckCanCombine(second is null ? [first] : [first, second]);
         var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.RgbStream);
         var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.FlowStream);
         string[] names = o.Labels is null ? [.. first.Classes] : LoadLabels(o.Labels, first.Classes.Count)!;

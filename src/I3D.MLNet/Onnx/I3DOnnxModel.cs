@@ -176,6 +176,19 @@ public sealed class I3DOnnxModel : IDisposable
         return mean;
     }
 
+    /// <summary>Throws unless <paramref name="models"/> are different streams with the same classes (their logits get summed).</summary>
+    public static void CheckCanCombine(IReadOnlyList<I3DOnnxModel> models)
+    {
+        for (int i = 1; i < models.Count; i++)
+        {
+            var (first, other) = (models[0], models[i]);
+            if (other.Stream == first.Stream)
+                throw new ArgumentException($"{first.Source} and {other.Source} are both {first.Stream} models; give one RGB and one flow model");
+            if (!other.Classes.SequenceEqual(first.Classes))
+                throw new ArgumentException($"{first.Source} has {first.Classes.Count} classes and {other.Source} {other.Classes.Count} (or other names): their logits cannot be summed");
+        }
+    }
+
     /// <summary>Checks the input and output against <see cref="I3DOnnxFormat"/>: input dims [N, C, T, H, W] (-1 where symbolic).</summary>
     private static void Describe(InferenceSession session, string source, out int[] input, out int classes)
     {

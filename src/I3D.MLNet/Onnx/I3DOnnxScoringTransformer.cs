@@ -79,10 +79,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
                     throw new ArgumentException($"{source}: given as the {stream} model but it is a {model.Stream} model ({model.InputDescription})");
                 ch.Info($"{source}: {stream} stream, input {model.InputDescription}, {model.Classes.Count} classes, on {model.ExecutionProvider}");
             }
-            var first = streams[0].Item1;
-            foreach (var (other, _) in streams.Skip(1))
-                if (!other.Classes.SequenceEqual(first.Classes))
-                    throw new ArgumentException($"{first.Source} and {other.Source} have different classes ({first.Classes.Count} and {other.Classes.Count}): their logits cannot be summed");
+            I3DOnnxModel.CheckCanCombine([.. streams.Select(s => s.Item1)]);
         }
         catch
         {

@@ -220,6 +220,13 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
         var ml = new MLContext();
         var e = Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DOnnxScorerOptions { RgbModel = flow }));
         Assert.Contains("given as the rgb model but it is a flow model", e.Message);
+        manual_seed(5);
+        using (var three = new InceptionI3d(numClasses: 3, inChannels: 3))
+        {
+            var other = OnnxExporter.Export(three, new OnnxExportOptions { Size = 112 });
+            var mixed = Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DOnnxScorerOptions { RgbModel = other, FlowModel = flow }));
+            Assert.Contains("the rgb ONNX model has 3 classes and the flow ONNX model 5 (or other names): their logits cannot be summed", mixed.Message);
+        }
 
         var data = ml.Data.LoadFromEnumerable([new TwoClips { RgbClip = new float[3 * 10 * 112 * 112], FlowClip = new float[2 * 10 * 112 * 112] }]);
         var (net96, flow96) = Stream(2, seed: 4, size: 96);
