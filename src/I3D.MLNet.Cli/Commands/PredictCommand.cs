@@ -26,7 +26,7 @@ public static class PredictCommand
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights)" };
         var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
-        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU)" };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU; with an .onnx --model, when ONNX Runtime's CUDA provider loads)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout" };
         var model = new Option<string?>("--model") { Description = "A model zip from i3d train (the whole pipeline), or an ONNX stream from i3d export-onnx (.onnx, run with ONNX Runtime), instead of --rgb-weights / --flow-weights" };
