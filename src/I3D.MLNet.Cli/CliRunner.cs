@@ -24,7 +24,7 @@ internal static class CliRunner
 
     private static bool IsUserFacing(Exception e) => e is VideoDecodeException or NativeDependencyException or IOException
         or InvalidDataException or ArgumentException or UnauthorizedAccessException or InvalidOperationException or NotSupportedException
-        or FormatException or OperationCanceledException
+        or FormatException or OperationCanceledException or I3D.MLNet.Torch.Weights.WeightFileException
         || e.InnerException is { } inner && IsUserFacing(inner);
 
     /// <summary>The innermost message that says something (ML.NET wraps cursor exceptions).</summary>

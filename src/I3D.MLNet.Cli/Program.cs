@@ -10,6 +10,7 @@ root.Subcommands.Add(FlowCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ExportOnnxCommand.Create());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

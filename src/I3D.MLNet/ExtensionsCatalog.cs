@@ -1,5 +1,6 @@
 using I3D.MLNet.Clips;
 using I3D.MLNet.Flow;
+using I3D.MLNet.Onnx;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -38,4 +39,13 @@ public static class VideoCatalog
     /// </summary>
     public static IDataView SkipEmptyVideos(this DataOperationsCatalog catalog, IDataView data, string videoColumnName)
         => new EmptyVideoFilter(data, videoColumnName);
+
+    /// <summary>
+    /// Classifies clip columns (from <c>SampleClips</c>) with ONNX I3D streams exported by <c>i3d export-onnx</c>:
+    /// per-stream logits averaged over each row's clips, summed over the streams, written as <c>Score</c> (softmax)
+    /// and <c>PredictedLabel</c> (class names from the models' metadata). ONNX Runtime on the CPU by default; CUDA falls
+    /// back to the CPU with a logged warning when it cannot load.
+    /// </summary>
+    public static I3DOnnxScoringEstimator ScoreI3D(this TransformsCatalog catalog, I3DOnnxScorerOptions options)
+        => new(CatalogUtils.GetEnvironment(catalog), options ?? throw new ArgumentNullException(nameof(options)));
 }

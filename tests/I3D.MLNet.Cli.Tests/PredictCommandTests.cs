@@ -12,7 +12,7 @@ public sealed class PredictCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, true);
 
-    private static (int ExitCode, string Out, string Err) Run(params string[] args)
+    internal static (int ExitCode, string Out, string Err) Run(params string[] args)
     {
         var root = new RootCommand();
         root.Subcommands.Add(PredictCommand.Create());
@@ -22,9 +22,9 @@ public sealed class PredictCommandTests : IDisposable
         return (rc, output.ToString(), error.ToString());
     }
 
-    private static float[] Floats(JsonElement e) => [.. e.EnumerateArray().Select(v => v.GetSingle())];
+    internal static float[] Floats(JsonElement e) => [.. e.EnumerateArray().Select(v => v.GetSingle())];
 
-    private static double RelativeL2(float[] a, float[] b) =>
+    internal static double RelativeL2(float[] a, float[] b) =>
         Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum()) / Math.Sqrt(b.Sum(y => (double)y * y));
 
     [SkippableFact]
@@ -97,7 +97,7 @@ public sealed class PredictCommandTests : IDisposable
         File.WriteAllText(weights, "not weights");
         var cases = new (string[] Args, string Expected)[]
         {
-            ([clip], "give --rgb-weights, --flow-weights or both"),
+            ([clip], "give --model, --rgb-weights, --flow-weights or both weights"),
             ([clip, "--rgb-weights", weights], "not a PyTorch weight file"),
             ([clip, "--rgb-weights", Path.Combine(dir, "absent.pt")], "no such weight file"),
         };

@@ -1,4 +1,5 @@
 using I3D.MLNet.Datasets;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
@@ -6,14 +7,16 @@ using Microsoft.ML.Data;
 
 namespace I3D.MLNet.Cli.Commands;
 
-/// <summary>Predictions of a model zip (LoadVideo -> clips -> I3D) for video files: per-stream logits, their sum, the scores.</summary>
+/// <summary>Predictions of a model zip (LoadVideo -> clips -> I3D or ScoreI3D) for video files: per-stream logits, their sum, the scores.</summary>
 internal static class ModelPrediction
 {
     public static (List<Prediction> Predictions, string[] Classes) Predict(string zip, IReadOnlyList<string> inputs)
     {
         var ml = new MLContext(0);
         var model = EvaluateCommand.LoadModel(ml, zip);
-        var classifier = VideoClassification.Classifier(model);
+        // The TorchSharp I3D from i3d train, or ScoreI3D's ONNX streams.
+        var classifier = (model is IEnumerable<ITransformer> chain ? chain.OfType<IVideoClassifier>().LastOrDefault() : model as IVideoClassifier)
+            ?? (IVideoClassifier)VideoClassification.Classifier(model);
         foreach (var input in inputs)
             if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
         var data = ml.Data.LoadFromEnumerable(inputs.Select(p => new LabelledVideo { Path = p }).ToList());

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using I3D.MLNet.IO;
+using I3D.MLNet.Onnx;
 using I3D.MLNet.Torch.Inference;
 using TorchSharp;
 
@@ -24,15 +26,16 @@ public static class PredictCommand
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights)" };
         var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
-        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU)" };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU; with an .onnx --model, when ONNX Runtime's CUDA provider loads)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout" };
-        var model = new Option<string?>("--model") { Description = "A model zip from i3d train (the whole pipeline) instead of --rgb-weights / --flow-weights" };
+        var model = new Option<string?>("--model") { Description = "A model zip from i3d train (the whole pipeline), or an ONNX stream from i3d export-onnx (.onnx, run with ONNX Runtime), instead of --rgb-weights / --flow-weights" };
+        var flowModel = new Option<string?>("--flow-model") { Description = "With an ONNX --model: a second ONNX stream (the flow one)" };
         var clips = new Option<int>("--clips") { Description = "Video input: K evenly spaced 64-frame clips, predictions averaged (default: the whole video)", DefaultValueFactory = _ => 1 };
 
         var command = new Command("predict", "Classify clips with the two-stream I3D (joint prediction = softmax of the summed RGB and flow logits)");
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, clips }) command.Options.Add(o);
+        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, flowModel, clips }) command.Options.Add(o);
 
         command.SetAction(parseResult =>
         {
@@ -42,8 +45,8 @@ public static class PredictCommand
             {
                 var options = new Options(parseResult.GetValue(inputs)!, parseResult.GetValue(rgbWeights), parseResult.GetValue(flowWeights),
                     parseResult.GetValue(labels), parseResult.GetValue(top), parseResult.GetValue(device), parseResult.GetValue(json),
-                    parseResult.GetValue(model), parseResult.GetValue(clips));
-                Run(options, videoSource, output);
+                    parseResult.GetValue(model), parseResult.GetValue(clips), parseResult.GetValue(flowModel));
+                Run(options, videoSource, output, error);
                 return 0;
             }
             catch (Exception e)
@@ -56,11 +59,20 @@ public static class PredictCommand
         return command;
     }
 
-    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json, string? Model, int Clips);
+    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json, string? Model, int Clips, string? FlowModel);
 
-    private static void Run(Options o, IClipSource? videoSource, TextWriter output)
+    private static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    private static void Run(Options o, IClipSource? videoSource, TextWriter output, TextWriter error)
     {
         if (o.Top < 1) throw new ArgumentException("--top must be at least 1");
+        if (o.FlowModel is not null && (o.Model is null || !IsOnnx(o.Model))) throw new ArgumentException("--flow-model goes with an ONNX --model (.onnx)");
+        if (o.Model is not null && IsOnnx(o.Model))
+        {
+            if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
+            RunOnnx(o, videoSource, output, error);
+            return;
+        }
         if (o.Model is not null)
         {
             if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
@@ -86,6 +98,42 @@ public static class PredictCommand
         Write(results, names, o, output);
     }
 
+    /// <summary>ONNX streams (from i3d export-onnx) run by ONNX Runtime: the same inputs and output as the TorchSharp path.</summary>
+    private static void RunOnnx(Options o, IClipSource? videoSource, TextWriter output, TextWriter error)
+    {
+        if (o.Clips < 1) throw new ArgumentException("--clips must be at least 1");
+        var settings = new OnnxSessionSettings
+        {
+            ExecutionProvider = o.Device switch { "cpu" => OnnxExecutionProvider.Cpu, "cuda" => OnnxExecutionProvider.Cuda, _ => OnnxExecutionProvider.Auto },
+        };
+        // An explicit --device cuda that falls back to the CPU is said; the default (auto) falls back quietly.
+        Action<string> log = m => { if (settings.ExecutionProvider == OnnxExecutionProvider.Cuda) error.WriteLine($"i3d predict: warning: {m}"); };
+        using var first = I3DOnnxModel.Load(o.Model!, settings, log);
+        using var second = o.FlowModel is null ? null : I3DOnnxModel.Load(o.FlowModel, settings, log);
+        I3DOnnxModel.CheckCanCombine(second is null ? [first] : [first, second]);
+        var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.RgbStream);
+        var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.FlowStream);
+        string[] names = o.Labels is null ? [.. first.Classes] : LoadLabels(o.Labels, first.Classes.Count)!;
+        videoSource ??= new VideoClipSource(o.Clips);
+        var npy = new NpyClipSource();
+        var results = new List<Prediction>();
+        foreach (string input in o.Inputs)
+        {
+            if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
+            IClipSource source = NpyClipSource.Accepts(input) ? npy : videoSource;
+            results.Add(TwoStreamPredictor.Predict(input, source.Load(input, rgb is not null, flow is not null), names.Length,
+                rgb is null ? null : (rgb.Source, "an RGB model", clip => Logits(rgb, clip, input)),
+                flow is null ? null : (flow.Source, "an optical flow model", clip => Logits(flow, clip, input))));
+        }
+        Write(results, names, o, output);
+    }
+
+    private static float[] Logits(I3DOnnxModel model, NpyArray clip, string input)
+    {
+        var (data, shape) = ClipTensor.ToChannelsFirst(clip, input);
+        return model.Logits(data, shape, $"{input}: the clips");
+    }
+
     private static void Write(List<Prediction> results, string[]? names, Options o, TextWriter output)
     {
         if (o.Json) WriteJson(results, names, o.Top, output);
@@ -105,7 +153,7 @@ public static class PredictCommand
         return requested == "cpu" || !cuda ? torch.CPU : torch.CUDA;
     }
 
-    private static string[]? LoadLabels(string? path, int classes)
+    internal static string[]? LoadLabels(string? path, int classes)
     {
         if (path is null)
         {

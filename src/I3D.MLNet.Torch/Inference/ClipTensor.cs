@@ -1,3 +1,4 @@
+using I3D.MLNet.Clips;
 using I3D.MLNet.IO;
 using static TorchSharp.torch;
 
@@ -12,13 +13,20 @@ public static class ClipTensor
     /// </summary>
     public static Tensor FromKineticsLayout(NpyArray clip, string source)
     {
+        var (data, shape) = ToChannelsFirst(clip, source);
+        return tensor(data, shape);
+    }
+
+    /// <summary>The checks of <see cref="FromKineticsLayout"/>, then the values as (N, C, T, H, W) without TorchSharp.</summary>
+    public static (float[] Data, long[] Shape) ToChannelsFirst(NpyArray clip, string source)
+    {
         int[] s = clip.Shape;
         if (s.Length == 4) s = [1, .. s];
         if (s.Length != 5 || s[0] < 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 || s[4] < 1)
             throw new ArgumentException($"{source}: expected a clip of shape (N, T, H, W, C), got ({string.Join(", ", clip.Shape)})");
         Validate(clip.Data, source);
-        using var t = tensor(clip.Data, [.. s.Select(d => (long)d)]);
-        return t.permute(0, 4, 1, 2, 3).contiguous();
+        var data = ClipLayout.ToChannelsFirst(clip.Data, s[0], s[1], s[2], s[3], s[4]);
+        return (data, [s[0], s[4], s[1], s[2], s[3]]);
     }
 
     /// <summary>Throws for NaN, infinities and values outside [-1, 1].</summary>

@@ -1,4 +1,5 @@
 using I3D.MLNet.IO;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Weights;
 using TorchSharp;
@@ -65,7 +66,7 @@ public sealed class TwoStreamPredictor : IDisposable
         }
     }
 
-    private static InceptionI3d LoadStream(string path, int channels, string stream)
+    internal static InceptionI3d LoadStream(string path, int channels, string stream)
     {
         var net = ModuleWeights.LoadInceptionI3d(path);
         if (net.InChannels == channels) return net;
@@ -80,21 +81,31 @@ public sealed class TwoStreamPredictor : IDisposable
 
     /// <summary>Runs the streams for which <paramref name="clips"/> has a clip; each clip needs its stream's weights.</summary>
     public Prediction Predict(string input, ClipInput clips)
+        => Predict(input, clips, NumClasses,
+            rgb is null ? null : (rgbSource!, "an RGB network", c => Run(rgb, c, input)),
+            flow is null ? null : (flowSource!, "an optical flow network", c => Run(flow, c, input)));
+
+    /// <summary>
+    /// The two-stream prediction of one input with any stream runner (TorchSharp, ONNX Runtime): each clip goes to its
+    /// stream (a clip without a stream is an error naming what was given), the joint logits are the sum.
+    /// </summary>
+    internal static Prediction Predict(string input, ClipInput clips, int numClasses,
+        (string Source, string Kind, Func<NpyArray, float[]> Run)? rgb, (string Source, string Kind, Func<NpyArray, float[]> Run)? flow)
     {
         if (clips.Rgb is null && clips.Flow is null) throw new ArgumentException($"{input}: no clip");
         var streams = new Dictionary<string, float[]>();
-        foreach (var (name, clip, net, source) in new[] { ("rgb", clips.Rgb, rgb, rgbSource), ("flow", clips.Flow, flow, flowSource) })
+        foreach (var (name, clip, runner) in new[] { ("rgb", clips.Rgb, rgb), ("flow", clips.Flow, flow) })
         {
             if (clip is null) continue;
             int channels = clip.Shape[^1];
-            if (net is null)
+            if (runner is null)
             {
-                var other = rgb is not null ? $"{rgbSource} (an RGB network, 3 channels)" : $"{flowSource} (an optical flow network, 2 channels)";
-                throw new ArgumentException($"{input}: a {channels}-channel ({InceptionI3d.StreamName(channels)}) clip, but the only weights given are {other}");
+                var (source, kind, _) = (rgb ?? flow)!.Value;
+                throw new ArgumentException($"{input}: a {channels}-channel ({InceptionI3d.StreamName(channels)}) clip, but the only model given is {source} ({kind}, {(rgb is null ? 2 : 3)} channels)");
             }
-            streams[name] = Run(net, clip, input);
+            streams[name] = runner.Value.Run(clip);
         }
-        var joint = new float[NumClasses];
+        var joint = new float[numClasses];
         foreach (var logits in streams.Values)
             for (int i = 0; i < joint.Length; i++) joint[i] += logits[i];
         return new Prediction(input, joint, streams, Softmax(joint));
@@ -116,15 +127,7 @@ public sealed class TwoStreamPredictor : IDisposable
         }
     }
 
-    public static float[] Softmax(ReadOnlySpan<float> logits)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var p = new double[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(logits[i] - max);
-        return [.. p.Select(v => (float)(v / sum))];
-    }
+    public static float[] Softmax(ReadOnlySpan<float> logits) => ClassScores.Softmax(logits);
 
     public void Dispose()
     {

@@ -32,6 +32,8 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
     public bool FoldBatchNorm { get; set; }
     public BatchNorm3d? BatchNorm => bn;
+    internal long[] Kernel => kernel;
+    internal long[] Stride => stride;
 
     public override Tensor forward(Tensor x)
     {
@@ -73,6 +75,9 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
         this.kernel = kernel;
         this.stride = stride;
     }
+
+    internal long[] Kernel => kernel;
+    internal long[] Stride => stride;
 
     public override Tensor forward(Tensor x)
     {
@@ -120,6 +125,10 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
     }
 
     public long OutChannels { get; }
+
+    /// <summary>The four branches in concatenation order (for export).</summary>
+    internal (Unit3D[] Branch0, Unit3D[] Branch1, Unit3D[] Branch2, MaxPool3dSamePadding Pool3, Unit3D Branch3) Branches
+        => ([b0], [b1a, b1b], [b2a, b2b], b3a, b3b);
 
     public override Tensor forward(Tensor x)
     {
@@ -200,6 +209,11 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     public int NumClasses { get; }
     public int InChannels { get; }
 
+    /// <summary>The layers up to <c>Mixed_5c</c> in order, then the classifier (for export).</summary>
+    internal IReadOnlyList<(string Name, nn.Module<Tensor, Tensor> Module)> Layers => endpoints;
+
+    internal Unit3D Classifier => logits;
+
     /// <summary>The named endpoints in order; <c>Logits</c> (per-time logits) follows the last one.</summary>
     public IReadOnlyList<string> EndpointNames => [.. endpoints.Select(e => e.Name), "Logits"];
 
@@ -260,10 +274,13 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 
     internal static string StreamName(long channels) => channels switch { 3 => "RGB", 2 => "optical flow", _ => $"{channels}-channel" };
 
+    /// <summary>The final average pool's kernel for a Mixed_5c output of (T, H, W): 2x7x7 clamped to the feature map.</summary>
+    internal static long[] PoolKernel(long t, long h, long w) => [Math.Min(2, t), Math.Min(7, h), Math.Min(7, w)];
+
     /// <summary>The 2x7x7 average pool, stride 1 (section 2.4), clamped to the feature map for small inputs (below 193 pixels).</summary>
     private static Tensor Pool(Tensor x)
     {
-        long[] kernel = [Math.Min(2, x.shape[2]), Math.Min(7, x.shape[3]), Math.Min(7, x.shape[4])];
+        long[] kernel = PoolKernel(x.shape[2], x.shape[3], x.shape[4]);
         if (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64) return F.avg_pool3d(x, kernel, [1, 1, 1]);
         // libtorch's CPU avg_pool3d has no bfloat16/half kernel: pool the (small) last feature map in float32.
         using var wide = x.to(ScalarType.Float32);

@@ -43,6 +43,10 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public int NumClasses { get; }
     public int[] BlocksPerLayer { get; }
 
+    /// <summary>The stem, the four stages' blocks in order and the classifier (for export).</summary>
+    internal (Conv3d Conv, BatchNorm3d Bn, IEnumerable<BasicBlock3d> Blocks, Linear? Fc) Parts
+        => (conv1, bn1, new[] { layer1, layer2, layer3, layer4 }.SelectMany(l => l.children().Cast<BasicBlock3d>()), fc);
+
     private static Sequential Layer(long inChannels, long outChannels, long stride, int blocks) =>
         nn.Sequential(Enumerable.Range(0, blocks).Select(i => (i.ToString(System.Globalization.CultureInfo.InvariantCulture),
             (nn.Module<Tensor, Tensor>)new BasicBlock3d(i == 0 ? inChannels : outChannels, outChannels, i == 0 ? stride : 1))));
@@ -122,6 +126,10 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
         if (begin + end > 0) y = F.pad(y, [begin, end, begin, end, 0, 0]);
         return conv.forward(y).MoveToOuterDisposeScope();
     }
+
+    /// <summary>conv1+bn1, conv2+bn2, the projection shortcut (or null) and the spatial stride (for export).</summary>
+    internal (Conv3d Conv1, BatchNorm3d Bn1, Conv3d Conv2, BatchNorm3d Bn2, (Conv3d Conv, BatchNorm3d Bn)? Shortcut, long Stride) Parts
+        => (conv1, bn1, conv2, bn2, downsample is null ? null : ((Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last()), stride);
 
     internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> Convolutions()
     {

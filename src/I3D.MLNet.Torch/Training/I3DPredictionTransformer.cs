@@ -1,4 +1,5 @@
 using I3D.MLNet.ModelZip;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -18,7 +19,7 @@ namespace I3D.MLNet.Torch.Training;
 /// training label's type), as ML.NET's multiclass trainers do, so <c>MulticlassClassification.Evaluate</c> works.
 /// The networks' weights live inside the model zip.
 /// </summary>
-public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposable
+public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoClassifier, IDisposable
 {
     internal const string LoaderSignature = "I3DPredictionTransform";
 
@@ -37,6 +38,8 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
     public IReadOnlyList<string> Classes => Info.Classes;
 
     public IReadOnlyList<string> Streams => [.. _streams.Select(s => s.Name)];
+
+    internal IReadOnlyList<StreamNetwork> StreamNetworks => _streams;
 
     internal I3DPredictionTransformer(IHostEnvironment env, Description info, StreamNetwork[] streams)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DPredictionTransformer)))
@@ -121,126 +124,19 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IDisposa
         foreach (var s in _streams) s.Dispose();
     }
 
-    private sealed class Mapper : MapperBase
+    private sealed class Mapper : ClipClassifierMapper
     {
         private readonly I3DPredictionTransformer _owner;
-        private readonly int[] _inputColumns;
-        private readonly long[][] _shapes;
 
         public Mapper(I3DPredictionTransformer owner, DataViewSchema inputSchema)
-            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner)
+            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
+                [.. owner._streams.Select(s => new ClipStream(s.Name, s.Column, s.InChannels, $"the {s.Name} clips the model was trained on"))],
+                owner.Info.ScoreColumnName, owner.Info.PredictedLabelColumnName, owner.Info.Classes)
         {
             _owner = owner;
-            _inputColumns = new int[owner._streams.Length];
-            _shapes = new long[owner._streams.Length][];
-            for (int i = 0; i < owner._streams.Length; i++)
-            {
-                var stream = owner._streams[i];
-                var column = inputSchema.GetColumnOrNull(stream.Column)
-                    ?? throw new ArgumentException($"the input has no column '{stream.Column}' (the {stream.Name} clips the model was trained on)");
-                _shapes[i] = ClipColumns.Shape(column, stream.InChannels, stream.Name);
-                _inputColumns[i] = column.Index;
-            }
         }
 
-        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-        {
-            int n = _owner.Info.Classes.Length;
-            var names = new VBuffer<ReadOnlyMemory<char>>(n, [.. _owner.Info.Classes.Select(c => c.AsMemory())]);
-            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-            scoreAnnotations.AddSlotNames(n, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
-            scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
-            var keyAnnotations = new DataViewSchema.Annotations.Builder();
-            keyAnnotations.AddKeyValues(n, TextDataViewType.Instance, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            return
-            [
-                new DataViewSchema.DetachedColumn(_owner.Info.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, n), scoreAnnotations.ToAnnotations()),
-                new DataViewSchema.DetachedColumn(_owner.Info.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), n), keyAnnotations.ToAnnotations()),
-            ];
-        }
-
-        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
-            => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
-
-        protected override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
-
-        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
-        {
-            disposer = null;
-            var getters = _inputColumns.Select(c => input.GetGetter<VBuffer<float>>(input.Schema[c])).ToArray();
-            var buffers = new VBuffer<float>[getters.Length];
-            float[] probabilities = [];
-            long position = -1;
-
-            void Compute()
-            {
-                if (position == input.Position) return;
-                var inputs = new List<(StreamNetwork, float[], long[])>();
-                for (int i = 0; i < getters.Length; i++)
-                {
-                    getters[i](ref buffers[i]);
-                    var stream = _owner._streams[i];
-                    var data = buffers[i].DenseValues().ToArray();
-                    inputs.Add((stream, data, ClipColumns.RowShape(_shapes[i], data.Length, stream.Name, input.Position)));
-                }
-                probabilities = Softmax(_owner.JointLogits(inputs));
-                position = input.Position;
-            }
-
-            if (iinfo == 0)
-            {
-                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
-                {
-                    Compute();
-                    var editor = VBufferEditor.Create(ref dst, probabilities.Length);
-                    probabilities.CopyTo(editor.Values);
-                    dst = editor.Commit();
-                };
-                return score;
-            }
-            ValueGetter<uint> predicted = (ref uint dst) =>
-            {
-                Compute();
-                int best = 0;
-                for (int i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[best]) best = i;
-                dst = (uint)best + 1;
-            };
-            return predicted;
-        }
-    }
-
-    internal static float[] Softmax(ReadOnlySpan<float> logits)
-    {
-        float max = float.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var result = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += result[i] = MathF.Exp(logits[i] - max);
-        for (int i = 0; i < result.Length; i++) result[i] = (float)(result[i] / sum);
-        return result;
-    }
-}
-
-/// <summary>Shapes of clip columns (N x C x T x H x W from SampleClips).</summary>
-internal static class ClipColumns
-{
-    /// <summary>The column's dimensions [N, C, T, H, W]; a clear error for anything else.</summary>
-    public static long[] Shape(DataViewSchema.Column column, int channels, string stream)
-    {
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n } vector || n.RawType != typeof(float))
-            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has type {column.Type}; expected a float vector from SampleClips");
-        if (vector.Dimensions.Length != 5 || !vector.IsKnownSize)
-            throw new ArgumentException($"column '{column.Name}' ({stream} clips) has shape ({string.Join(", ", vector.Dimensions)}); expected N x C x T x H x W clips of a fixed size from SampleClips (not WholeVideo)");
-        if (vector.Dimensions[1] != channels)
-            throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({(channels == 3 ? "RGB" : "optical flow")})");
-        return [.. vector.Dimensions.Select(d => (long)d)];
-    }
-
-    public static long[] RowShape(long[] shape, int length, string stream, long row)
-    {
-        long expected = shape.Aggregate(1L, (a, b) => a * b);
-        if (length != expected) throw new InvalidDataException($"row {row}: the {stream} clip has {length} values, the column promises {expected}");
-        return shape;
+        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
+            => _owner.JointLogits([.. clips.Select((c, i) => (_owner._streams[i], c.Data, c.Shape))]);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using I3D.MLNet.Clips;
 using I3D.MLNet.ModelZip;
+using I3D.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -39,12 +40,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName, "a key (map labels with MapValueToKey)", label.GetTypeString());
         foreach (var column in new[] { Options.RgbColumnName, Options.FlowColumnName }.OfType<string>())
-        {
-            if (!inputSchema.TryFindColumn(column, out var clip))
-                throw _host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column);
-            if (clip.Kind != SchemaShape.Column.VectorKind.Vector || clip.ItemType != NumberDataViewType.Single)
-                throw _host.ExceptSchemaMismatch(nameof(inputSchema), "clip", column, "a fixed-size float vector from SampleClips", clip.GetTypeString());
-        }
+            ClipColumns.CheckSchemaShape(_host, inputSchema, column);
         result[Options.ScoreColumnName] = new SchemaShape.Column(Options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
         result[Options.PredictedLabelColumnName] = new SchemaShape.Column(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, label.ItemType, true);
         return new SchemaShape(result.Values);

@@ -60,13 +60,16 @@ internal sealed class StreamNetwork : IDisposable
         }
     }
 
+    /// <summary>What a ResNet18 stream multiplies its [-1, 1] clips by (see <see cref="Logits"/>).</summary>
+    internal const float ResNetInputScale = 127.5f;
+
     /// <summary>Class scores (N, classes) for clips (N, C, T, H, W) in [-1, 1].</summary>
     public Tensor Logits(Tensor clips)
     {
         if (Backbone == I3DBackbone.InceptionI3d) return Module.forward(clips);
         // The inflated CNTK ResNet-18 was trained on mean-subtracted 0..255 pixels: [-1, 1] x 127.5 is that range,
         // centred on mid-grey (its BatchNorms adapt to the small offset while fine-tuning).
-        using var scaled = clips * 127.5f;
+        using var scaled = clips * ResNetInputScale;
         return Module.forward(scaled);
     }
 

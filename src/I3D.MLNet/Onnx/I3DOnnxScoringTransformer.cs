@@ -1,0 +1,212 @@
+using I3D.MLNet.ModelZip;
+using I3D.MLNet.Onnx;
+using I3D.MLNet.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(I3DOnnxScoringTransformer), null, typeof(SignatureLoadModel), "I3D ONNX Scoring Transformer", I3DOnnxScoringTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(I3DOnnxScoringTransformer), null, typeof(SignatureLoadRowMapper), "I3D ONNX Scoring Transformer", I3DOnnxScoringTransformer.LoaderSignature)]
+
+namespace I3D.MLNet.Onnx;
+
+/// <summary>Options of <c>mlContext.Transforms.ScoreI3D</c>: one or two ONNX streams (from <c>i3d export-onnx</c>) and where they run.</summary>
+public sealed record I3DOnnxScorerOptions
+{
+    /// <summary>The RGB stream's ONNX file (or give <see cref="RgbModel"/>).</summary>
+    public string? RgbModelPath { get; init; }
+
+    public string? FlowModelPath { get; init; }
+
+    /// <summary>The RGB stream's ONNX bytes (instead of <see cref="RgbModelPath"/>).</summary>
+    public byte[]? RgbModel { get; init; }
+
+    public byte[]? FlowModel { get; init; }
+
+    /// <summary>RGB clips N x 3 x T x H x W from SampleClips (the names <c>VideoClassification</c> uses by default).</summary>
+    public string RgbColumnName { get; init; } = "RgbClip";
+
+    public string FlowColumnName { get; init; } = "FlowClip";
+
+    public string ScoreColumnName { get; init; } = "Score";
+
+    public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
+
+    public OnnxSessionSettings Session { get; init; } = new();
+}
+
+/// <summary>
+/// Scores clip columns with ONNX I3D streams (ONNX Runtime, one session per stream reused across rows): each stream's
+/// logits are averaged over the row's N clips, the streams' logits are summed (the paper's two-stream fusion), and the
+/// outputs are <c>Score</c> (softmax) and <c>PredictedLabel</c> (a key whose values are the class names from the
+/// models' metadata), like the I3D trainer's, so <c>MulticlassClassification.Evaluate</c> works. The ONNX bytes are
+/// saved inside the model zip.
+/// </summary>
+public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoClassifier, IDisposable
+{
+    internal const string LoaderSignature = "I3DOnnxScorer";
+
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DONNXS", LoaderSignature, typeof(I3DOnnxScoringTransformer));
+
+    /// <summary>What the zip stores besides the ONNX bytes.</summary>
+    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, StreamDescription[] Streams, OnnxSessionSettings Session);
+
+    internal sealed record StreamDescription(string Name, string Column);
+
+    private readonly Description _info;
+    private readonly (I3DOnnxModel Model, string Column)[] _streams;
+
+    internal I3DOnnxScoringTransformer(IHostEnvironment env, I3DOnnxScorerOptions options)
+        : this(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DOnnxScoringTransformer)), options.ScoreColumnName, options.PredictedLabelColumnName, options.Session,
+            Sources(options))
+    {
+    }
+
+    private I3DOnnxScoringTransformer(IHost host, string score, string predicted, OnnxSessionSettings session, List<(string Stream, string Column, byte[] Bytes, string Source)> sources)
+        : base(host)
+    {
+        if (sources.Count == 0) throw new ArgumentException("ScoreI3D needs an RGB model, a flow model or both");
+        var streams = new List<(I3DOnnxModel, string)>();
+        try
+        {
+            using var ch = Host.Start(nameof(I3DOnnxScoringTransformer));
+            Action<string> log = session.ExecutionProvider == OnnxExecutionProvider.Cuda ? m => ch.Warning(m) : m => ch.Info(m);
+            foreach (var (stream, column, bytes, source) in sources)
+            {
+                var model = I3DOnnxModel.Load(bytes, source, session, log);
+                streams.Add((model, column));
+                if (model.Stream != stream)
+                    throw new ArgumentException($"{source}: given as the {stream} model but it is a {model.Stream} model ({model.InputDescription})");
+                ch.Info($"{source}: {stream} stream, input {model.InputDescription}, {model.Classes.Count} classes, on {model.ExecutionProvider}");
+            }
+            I3DOnnxModel.CheckCanCombine([.. streams.Select(s => s.Item1)]);
+        }
+        catch
+        {
+            foreach (var (m, _) in streams) m.Dispose();
+            throw;
+        }
+        _streams = [.. streams];
+        _info = new Description(score, predicted, [.. streams.Select(s => new StreamDescription(s.Item1.Stream, s.Item2))], session);
+    }
+
+    private static List<(string, string, byte[], string)> Sources(I3DOnnxScorerOptions o)
+    {
+        var result = new List<(string, string, byte[], string)>();
+        foreach (var (stream, path, bytes, column) in new[] { (I3DOnnxFormat.RgbStream, o.RgbModelPath, o.RgbModel, o.RgbColumnName), (I3DOnnxFormat.FlowStream, o.FlowModelPath, o.FlowModel, o.FlowColumnName) })
+        {
+            if (path is not null && bytes is not null) throw new ArgumentException($"give the {stream} model as a path or as bytes, not both");
+            if (path is not null)
+            {
+                if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such ONNX model", path);
+                result.Add((stream, column, File.ReadAllBytes(path), path));
+            }
+            else if (bytes is not null) result.Add((stream, column, bytes, $"the {stream} ONNX model"));
+        }
+        return result;
+    }
+
+    /// <summary>Class names in class order (from the models' metadata).</summary>
+    public IReadOnlyList<string> Classes => _streams[0].Model.Classes;
+
+    public IReadOnlyDictionary<string, string> StreamColumns => _streams.ToDictionary(s => s.Model.Stream, s => s.Column);
+
+    /// <summary>Where each stream runs (CPU or CUDA), after any fallback.</summary>
+    public IReadOnlyDictionary<string, string> ExecutionProviders => _streams.ToDictionary(s => s.Model.Stream, s => s.Model.ExecutionProvider);
+
+    public float[] StreamLogits(string stream, float[] clips, long[] shape)
+    {
+        var (model, column) = _streams.FirstOrDefault(s => s.Model.Stream == stream);
+        if (model is null) throw new ArgumentException($"the scorer has no {stream} stream (it has {string.Join(", ", _streams.Select(s => s.Model.Stream))})");
+        return model.Logits(clips, shape, $"the {stream} clips (column '{column}')");
+    }
+
+    private static I3DOnnxScoringTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        var info = ModelZipFormat.ReadOptions<Description>(ctx);
+        var sources = new List<(string, string, byte[], string)>();
+        foreach (var s in info.Streams)
+        {
+            byte[]? bytes = null;
+            if (!ctx.TryLoadBinaryStream(EntryName(s.Name), r => bytes = r.ReadBytes(r.ReadInt32())))
+                throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name} stream (entry {EntryName(s.Name)})");
+            sources.Add((s.Name, s.Column, bytes!, $"the {s.Name} ONNX model in the model zip"));
+        }
+        return new I3DOnnxScoringTransformer(env.Register(nameof(I3DOnnxScoringTransformer)), info.ScoreColumnName, info.PredictedLabelColumnName, info.Session, sources);
+    }
+
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    private static string EntryName(string stream) => $"Onnx_{stream}";
+
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ModelZipFormat.WriteOptions(ctx, _info);
+        foreach (var (model, _) in _streams)
+            ctx.SaveBinaryStream(EntryName(model.Stream), w =>
+            {
+                w.Write(model.Bytes.Length);
+                w.Write(model.Bytes);
+            });
+    }
+
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    public void Dispose()
+    {
+        foreach (var (m, _) in _streams) m.Dispose();
+    }
+
+    private sealed class Mapper : ClipClassifierMapper
+    {
+        private readonly I3DOnnxScoringTransformer _owner;
+
+        public Mapper(I3DOnnxScoringTransformer owner, DataViewSchema inputSchema)
+            : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
+                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream, s.Column, s.Model.Channels, $"the {s.Model.Stream} clips for {s.Model.Source}"))],
+                owner._info.ScoreColumnName, owner._info.PredictedLabelColumnName, owner.Classes)
+        {
+            _owner = owner;
+            for (int i = 0; i < owner._streams.Length; i++)
+                owner._streams[i].Model.CheckClipShape(ColumnShape(i), $"the {owner._streams[i].Model.Stream} clips of column '{owner._streams[i].Column}'");
+        }
+
+        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
+        {
+            float[]? sum = null;
+            for (int i = 0; i < clips.Count; i++)
+            {
+                var (model, column) = _owner._streams[i];
+                var logits = model.Logits(clips[i].Data, clips[i].Shape, $"row {row}: the {model.Stream} clips of column '{column}'");
+                if (sum is null) sum = logits;
+                else for (int c = 0; c < sum.Length; c++) sum[c] += logits[c];
+            }
+            return sum!;
+        }
+    }
+}
+
+/// <summary>Estimator for <see cref="I3DOnnxScoringTransformer"/> (<c>mlContext.Transforms.ScoreI3D</c>); nothing to learn.</summary>
+public sealed class I3DOnnxScoringEstimator : TrivialEstimator<I3DOnnxScoringTransformer>
+{
+    private readonly I3DOnnxScorerOptions _options;
+
+    internal I3DOnnxScoringEstimator(IHostEnvironment env, I3DOnnxScorerOptions options)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DOnnxScoringEstimator)), new I3DOnnxScoringTransformer(env, options))
+    {
+        _options = options;
+    }
+
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var result = inputSchema.ToDictionary(c => c.Name);
+        foreach (var column in Transformer.StreamColumns.Values) ClipColumns.CheckSchemaShape(Host, inputSchema, column);
+        result[_options.ScoreColumnName] = new SchemaShape.Column(_options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        result[_options.PredictedLabelColumnName] = new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true);
+        return new SchemaShape(result.Values);
+    }
+}
