@@ -55,15 +55,18 @@ internal static class TrainStepBenchmark
         var pyLoss = new List<double>();
         var csTime = new List<double>();
         var pyTime = new List<double>();
+        var csParts = new List<double[]>();
+        var pyParts = new List<double[]>();
         for (int step = 0; step < steps + 2; step++)
         {
             bool parity = step < 2;
             if (parity) dropout.eval(); else dropout.train();
-            var (seconds, loss) = Step(net, sgd, x, y);
+            var (seconds, loss, parts) = Step(net, sgd, x, y);
             double pySeconds = 0, pyLossValue = double.NaN;
-            if (py is not null) (pySeconds, pyLossValue) = PythonStep(py, dropout: !parity);
+            double[] pyPart = [0, 0, 0];
+            if (py is not null) (pySeconds, pyLossValue, pyPart) = PythonStep(py, dropout: !parity);
             if (parity) { csLoss.Add(loss); pyLoss.Add(pyLossValue); }
-            else { csTime.Add(seconds); pyTime.Add(pySeconds); }
+            else { csTime.Add(seconds); pyTime.Add(pySeconds); csParts.Add(parts); pyParts.Add(pyPart); }
             Console.Error.WriteLine($"step {step + 1}{(parity ? " (dropout off, untimed)" : "")}: TorchSharp {seconds:0.000} s loss {loss:0.000000}" +
                 (py is null ? "" : $"; python3-torch {pySeconds:0.000} s loss {pyLossValue:0.000000}"));
         }
@@ -81,13 +84,13 @@ internal static class TrainStepBenchmark
             $"{threads} threads each; {steps} timed steps after 2 untimed ones, the two alternating step by step; {Environment.ProcessorCount} cores; " +
             $"load average (1, 5, 15 min) {loadBefore} before, {loadAfter} after");
         Console.WriteLine();
-        Console.WriteLine("| implementation | median s/step | best s/step | vs python3-torch (median) |");
-        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine("| implementation | median s/step | best s/step | vs python3-torch (median) | median forward + loss / backward / SGD step (s) |");
+        Console.WriteLine("|---|---|---|---|---|");
         double csMedian = Median(csTime);
-        double? pyMedian = py is null ? null : Median(pyTime);
-        Console.WriteLine($"| TorchSharp 0.107 (libtorch 2.10) float32, {threads} threads | {csMedian:0.000} | {csTime.Min():0.000} | {(pyMedian is null ? "-" : $"{pyMedian / csMedian:0.00}x")} |");
+        double? pyMedian = python ? Median(pyTime) : null;
+        Console.WriteLine($"| TorchSharp 0.107 (libtorch 2.10) float32, {threads} threads | {csMedian:0.000} | {csTime.Min():0.000} | {(pyMedian is null ? "-" : $"{pyMedian / csMedian:0.00}x")} | {PartMedians(csParts)} |");
         if (pyMedian is not null)
-            Console.WriteLine($"| python3-torch {pyVersion} float32, {threads} threads (reference module) | {pyMedian:0.000} | {pyTime.Min():0.000} | 1.00x |");
+            Console.WriteLine($"| python3-torch {pyVersion} float32, {threads} threads (reference module) | {pyMedian:0.000} | {pyTime.Min():0.000} | 1.00x | {PartMedians(pyParts)} |");
         Console.WriteLine();
         if (python)
             for (int i = 0; i < 2; i++)
@@ -99,26 +102,32 @@ internal static class TrainStepBenchmark
         return 0;
     }
 
-    private static (double Seconds, double Loss) Step(InceptionI3d net, SGD sgd, Tensor x, Tensor y)
+    private static (double Seconds, double Loss, double[] Parts) Step(InceptionI3d net, SGD sgd, Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
         var sw = Stopwatch.StartNew();
         sgd.zero_grad();
         var loss = nn.functional.cross_entropy(net.forward(x), y);
+        double forward = sw.Elapsed.TotalSeconds;
         loss.backward();
+        double backward = sw.Elapsed.TotalSeconds;
         sgd.step();
         double seconds = sw.Elapsed.TotalSeconds;
-        return (seconds, loss.item<float>());
+        return (seconds, loss.item<float>(), [forward, backward - forward, seconds - backward]);
     }
 
-    private static (double Seconds, double Loss) PythonStep(Process py, bool dropout)
+    private static (double Seconds, double Loss, double[] Parts) PythonStep(Process py, bool dropout)
     {
         py.StandardInput.WriteLine(dropout ? "step dropout" : "step");
         py.StandardInput.Flush();
         string line = py.StandardOutput.ReadLine() ?? throw new InvalidOperationException("bench_network.py --train-step stopped");
         using var doc = JsonDocument.Parse(line);
-        return (doc.RootElement.GetProperty("seconds").GetDouble(), doc.RootElement.GetProperty("loss").GetDouble());
+        var parts = doc.RootElement.GetProperty("parts").EnumerateArray().Select(p => p.GetDouble()).ToArray();
+        return (doc.RootElement.GetProperty("seconds").GetDouble(), doc.RootElement.GetProperty("loss").GetDouble(), parts);
     }
+
+    private static string PartMedians(List<double[]> parts) =>
+        string.Join(" / ", Enumerable.Range(0, 3).Select(i => Median([.. parts.Select(p => p[i])]).ToString("0.000", CultureInfo.InvariantCulture)));
 
     private static string LoadAverage() => string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 

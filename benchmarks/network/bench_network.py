@@ -4,7 +4,7 @@
 bench_network.py --train-step WEIGHTS.pt CLIPS.npy LABELS.npy CLASSES THREADS: one training step per stdin line
 ("step" = dropout off, "step dropout" = dropout on; "quit" ends): train mode (BatchNorm on batch statistics),
 cross-entropy on the time-averaged logits, backward, SGD lr 0.01 momentum 0.9; prints JSON {version} once, then
-{seconds, loss} per step. Driven by NetworkBenchmark --train-step (TrainStep.cs), which alternates with its own steps."""
+{seconds, loss, parts: [forward + loss, backward, SGD step]} per step. Driven by NetworkBenchmark --train-step (TrainStep.cs), which alternates with its own steps."""
 import json
 import os
 import sys
@@ -38,10 +38,13 @@ def train_step(weights, clips, labels, classes, threads):
         start = time.perf_counter()
         sgd.zero_grad()
         loss = torch.nn.functional.cross_entropy(net(x).mean(2), y)
+        forward = time.perf_counter() - start
         loss.backward()
+        backward = time.perf_counter() - start
         sgd.step()
         seconds = time.perf_counter() - start
-        print(json.dumps({"seconds": seconds, "loss": loss.item()}), flush=True)
+        parts = [forward, backward - forward, seconds - backward]
+        print(json.dumps({"seconds": seconds, "loss": loss.item(), "parts": parts}), flush=True)
 
 
 if sys.argv[1] == "--train-step":
