@@ -109,7 +109,7 @@ public class InceptionI3dTests
 
 public class MaxPoolTests
 {
-    /// <summary>The slice-wise maximum equals libtorch's max_pool3d on TF-SAME zero-padded non-negative input.</summary>
+    /// <summary>The slice-wise maximum (inference) equals libtorch's max_pool3d on TF-SAME zero-padded non-negative input.</summary>
     [Theory]
     [InlineData(new long[] { 3, 3, 3 }, new long[] { 1, 1, 1 })]
     [InlineData(new long[] { 1, 3, 3 }, new long[] { 1, 2, 2 })]
@@ -127,6 +127,10 @@ public class MaxPoolTests
             var actual = pool.forward(x);
             Assert.Equal(expected.shape, actual.shape);
             Assert.True(actual.equal(expected).all().item<bool>());
+            // While autograd records (training), the pool is libtorch's max_pool3d itself: same values.
+            var trained = pool.forward(x.detach().requires_grad_());
+            Assert.True(trained.requires_grad);
+            Assert.True(trained.equal(expected).all().item<bool>());
         }
     }
 }

@@ -82,11 +82,15 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         // Every pool follows a ReLU, so padding with zeros (the reference) equals TensorFlow's "ignore the padding".
-        // The window maximum is taken one dimension at a time over strided slices: exact (max is separable) and
-        // several times faster than libtorch's CPU max_pool3d, which also computes argmax indices.
+        // Inference: the window maximum is taken one dimension at a time over strided slices: exact (max is separable)
+        // and several times faster than libtorch's CPU max_pool3d, which also computes argmax indices.
         using var scope = NewDisposeScope();
         var (pad, _) = TfSamePadding.ForInput(x.shape, kernel, stride);
         var y = TfSamePadding.IsZero(pad) ? x.alias() : F.pad(x, pad);
+        // Training: libtorch's max_pool3d, whose backward scatters through its argmax indices (the reference's gradient);
+        // the slice maxima's backward (a mask and a full-size scatter per slice) measured 5-50x slower there
+        // (benchmarks/RESULTS.md, "Training step").
+        if (x.requires_grad && is_grad_enabled()) return F.max_pool3d(y, kernel, stride).MoveToOuterDisposeScope();
         for (int d = 0; d < 3; d++)
         {
             long k = kernel[d], s = stride[d];
