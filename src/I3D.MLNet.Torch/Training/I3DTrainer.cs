@@ -145,7 +145,52 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             state.Finished = state.Epoch >= Options.Epochs;
             if (Options.CheckpointDirectory is { } d) state.Write(d, streams, optimizers.Cast<OptimizerHelper>().ToList());
         }
+        if (Options.BatchNormCalibrationClips > 0 && !Options.FixedFeatures) CalibrateBatchNorm(input, labelColumn, shapes, streams, channel);
         foreach (var s in streams) s.Module.eval();
+    }
+
+    /// <summary>
+    /// "Precise BN": each BatchNorm's running mean and variance become the average of its batch statistics over the
+    /// training clips (test protocol: what scoring will see), computed with the final weights. Batch k is weighted in
+    /// with momentum 1/k, which makes the running values the exact mean over the batches.
+    /// </summary>
+    private void CalibrateBatchNorm(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, IChannel channel)
+    {
+        var norms = streams.Select(s => s.Module.named_modules().Select(m => m.module).OfType<BatchNorm3d>().ToList()).ToList();
+        var momenta = norms.Select(list => list.Select(bn => bn.momentum).ToList()).ToList();
+        foreach (var list in norms) foreach (var bn in list) bn.reset_running_stats();
+        int batches = 0, clips = 0;
+        var batch = new Batch(streams.Count);
+        void Forward()
+        {
+            batches++;
+            using var _ = no_grad();
+            for (int i = 0; i < streams.Count; i++)
+            {
+                foreach (var bn in norms[i]) bn.momentum = 1.0 / batches;
+                streams[i].Module.train();
+                using var scope = NewDisposeScope();
+                var device = streams[i].Module.parameters().First().device;
+                streams[i].Logits(Stack(batch.Clips[i], 0, batch.Labels.Count, shapes[i]).to(device));
+            }
+            batch.Clear();
+        }
+        foreach (var (label, clipsOfRow) in Rows(input, labelColumn, streams, Options.Epochs, validation: false, skipRows: 0))
+        {
+            if (label < 0) continue;
+            int k = (int)shapes[0][0];
+            for (int c = 0; c < k && clips < Options.BatchNormCalibrationClips; c++, clips++)
+            {
+                for (int i = 0; i < streams.Count; i++) batch.Clips[i].Add(Slice(clipsOfRow[i], c, k));
+                batch.Labels.Add(label);
+                if (batch.Labels.Count >= Math.Max(2, Options.MicroBatch)) Forward();
+            }
+            if (clips >= Options.BatchNormCalibrationClips) break;
+        }
+        if (batch.Labels.Count > 1) Forward();
+        for (int i = 0; i < streams.Count; i++)
+            for (int j = 0; j < norms[i].Count; j++) norms[i][j].momentum = momenta[i][j];
+        channel.Info($"I3D: BatchNorm statistics recomputed over {clips} training clips ({batches} batches) with the final weights");
     }
 
     /// <summary>One training pass: batches of clips from the training rows, one SGD step per batch and stream.</summary>

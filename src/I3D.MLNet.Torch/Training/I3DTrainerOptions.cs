@@ -90,6 +90,13 @@ public sealed record I3DTrainerOptions
     /// </summary>
     public double? BatchNormMomentum { get; init; }
 
+    /// <summary>
+    /// After training, recompute every BatchNorm's running statistics as the exact average over the training clips
+    /// (test protocol) with the final weights ("precise BN"), up to this many clips; 0 keeps the running averages.
+    /// Scoring uses these statistics; after a short run they otherwise lag behind the weights. Default 256.
+    /// </summary>
+    public int BatchNormCalibrationClips { get; init; } = 256;
+
     /// <summary><c>auto</c> (CUDA when TorchSharp sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "auto";
 
