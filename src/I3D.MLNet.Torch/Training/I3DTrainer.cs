@@ -115,6 +115,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             LearningRates = [.. Enumerable.Repeat(Options.LearningRate, n)],
             BestLosses = [.. Enumerable.Repeat(double.PositiveInfinity, n)],
             BadEpochs = new int[n],
+            EpochLossSums = new double[n],
         };
         if (Options.CheckpointDirectory is { } dir && TrainingCheckpoint.TryRead(dir, fingerprint, streams, optimizers) is { } resumed)
         {
@@ -142,6 +143,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             }
             state.Epoch = epoch + 1;
             state.RowsDone = 0;
+            state.EpochLossCount = 0;
+            Array.Clear(state.EpochLossSums);
             state.Finished = state.Epoch >= Options.Epochs;
             if (Options.CheckpointDirectory is { } d) state.Write(d, streams, optimizers.Cast<OptimizerHelper>().ToList());
         }
@@ -198,8 +201,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         TrainingCheckpoint state, List<SGD> optimizers, IChannel channel)
     {
         int n = streams.Count;
-        var lossSum = new double[n];
-        long lossCount = 0;
+        // The epoch's losses so far (restored after an interruption), so its mean covers every step.
+        var lossSum = state.EpochLossSums;
         var batch = new Batch(n);
         var stopwatch = Stopwatch.StartNew();
         long clipsSeen = 0;
@@ -208,7 +211,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         {
             var losses = TrainStep(streams, optimizers, shapes, batch, state.Step);
             for (int i = 0; i < n; i++) lossSum[i] += losses[i] * batch.Labels.Count;
-            lossCount += batch.Labels.Count;
+            state.EpochLossCount += batch.Labels.Count;
             clipsSeen += batch.Labels.Count;
             state.Step++;
             state.RowsDone = rowsDone;
@@ -237,8 +240,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             }
         }
         if (batch.Labels.Count > 0) Step(row);
-        if (lossCount == 0 && state.RowsDone == 0) throw new InvalidDataException("no training rows with a label: check the label column and ValidationFraction");
-        return [.. lossSum.Select(s => lossCount > 0 ? s / lossCount : double.NaN)];
+        if (state.EpochLossCount == 0) throw new InvalidDataException("no training rows with a label: check the label column and ValidationFraction");
+        return [.. lossSum.Select(s => s / state.EpochLossCount)];
     }
 
     private double[] TrainStep(List<StreamNetwork> streams, List<SGD> optimizers, long[][] shapes, Batch batch, long step)

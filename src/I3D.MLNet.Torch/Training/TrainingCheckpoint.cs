@@ -10,7 +10,7 @@ namespace I3D.MLNet.Torch.Training;
 /// </summary>
 internal sealed class TrainingCheckpoint
 {
-    private const string Magic = "I3DCKPT1";
+    private const string Magic = "I3DCKPT2";
 
     public string Fingerprint { get; set; } = "";
     public int Epoch { get; set; }
@@ -20,6 +20,11 @@ internal sealed class TrainingCheckpoint
     public double[] LearningRates { get; set; } = [];
     public double[] BestLosses { get; set; } = [];
     public int[] BadEpochs { get; set; } = [];
+
+    /// <summary>Sums of the training losses of the current epoch so far, per stream, and the clips they cover: the
+    /// epoch's mean loss (the plateau signal without validation rows) must not forget the steps before an interruption.</summary>
+    public double[] EpochLossSums { get; set; } = [];
+    public long EpochLossCount { get; set; }
 
     public static string PathIn(string directory) => System.IO.Path.Combine(directory, "checkpoint.bin");
 
@@ -40,12 +45,14 @@ internal sealed class TrainingCheckpoint
             writer.Write(RowsDone);
             writer.Write(Step);
             writer.Write(Finished);
+            writer.Write(EpochLossCount);
             writer.Write(streams.Count);
             for (int i = 0; i < streams.Count; i++)
             {
                 writer.Write(LearningRates[i]);
                 writer.Write(BestLosses[i]);
                 writer.Write(BadEpochs[i]);
+                writer.Write(EpochLossSums[i]);
                 streams[i].Save(writer);
                 optimizers[i].save_state_dict(writer);
             }
@@ -71,16 +78,19 @@ internal sealed class TrainingCheckpoint
             c.RowsDone = reader.ReadInt64();
             c.Step = reader.ReadInt64();
             c.Finished = reader.ReadBoolean();
+            c.EpochLossCount = reader.ReadInt64();
             int n = reader.ReadInt32();
             if (n != streams.Count) throw new InvalidDataException($"{n} streams, the run has {streams.Count}");
             c.LearningRates = new double[n];
             c.BestLosses = new double[n];
             c.BadEpochs = new int[n];
+            c.EpochLossSums = new double[n];
             for (int i = 0; i < n; i++)
             {
                 c.LearningRates[i] = reader.ReadDouble();
                 c.BestLosses[i] = reader.ReadDouble();
                 c.BadEpochs[i] = reader.ReadInt32();
+                c.EpochLossSums[i] = reader.ReadDouble();
                 streams[i].Load(reader);
                 optimizers[i].load_state_dict(reader);
             }
