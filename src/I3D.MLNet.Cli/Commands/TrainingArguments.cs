@@ -29,12 +29,13 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "SGD steps between checkpoints", DefaultValueFactory = _ => 20 };
     public Option<bool> NoFlip { get; } = new("--no-flip") { Description = "No left-right flips while training (for classes a mirror changes, e.g. moving left vs right)" };
     public Option<double?> BatchNormMomentum { get; } = new("--bn-momentum") { Description = "BatchNorm running-statistics momentum while training (default: the network's, 0.01; short runs from scratch want ~0.1)" };
+    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core); a fixed count makes runs repeatable bit for bit (1 guarantees it)", DefaultValueFactory = _ => 0 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same run)", DefaultValueFactory = _ => 1 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping" };
 
     public IEnumerable<Option> All => [Streams, Frames, Size, Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Backbone, Init,
-        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Seed, Device, SkipInvalid];
+        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Threads, Seed, Device, SkipInvalid];
 
     public (ClipPipelineOptions Clips, I3DTrainerOptions Trainer) Read(ParseResult parse, IProgress<I3DTrainingProgress>? progress)
     {
@@ -67,6 +68,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             CheckpointEverySteps = parse.GetValue(CheckpointEvery),
             Seed = seed,
             BatchNormMomentum = parse.GetValue(BatchNormMomentum),
+            Threads = parse.GetValue(Threads),
             Device = parse.GetValue(Device)!,
             Progress = progress,
         };

@@ -67,6 +67,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         }
 
         var device = TorchDevices.Resolve(Options.Device);
+        if (Options.Threads > 0) set_num_threads(Options.Threads);
         var streams = new List<StreamNetwork>();
         var optimizers = new List<SGD>();
         var parameters = new List<IList<Parameter>>();

@@ -97,6 +97,14 @@ public sealed record I3DTrainerOptions
     /// </summary>
     public int BatchNormCalibrationClips { get; init; } = 256;
 
+    /// <summary>
+    /// libtorch's CPU threads while training; 0 keeps its default (one per core). Runs are repeatable bit for bit only
+    /// at a fixed count, and with more than one thread libtorch's parallel reductions were seen to vary between runs on
+    /// a loaded machine (logits 0.5% apart after two epochs): use 1 where a resumed run must match an uninterrupted one
+    /// exactly.
+    /// </summary>
+    public int Threads { get; init; }
+
     /// <summary><c>auto</c> (CUDA when TorchSharp sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "auto";
 
