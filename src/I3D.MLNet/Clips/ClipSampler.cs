@@ -160,19 +160,12 @@ public sealed class ClipSamplingEstimator : TrivialEstimator<ClipSamplingTransfo
     }
 
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var result = inputSchema.ToDictionary(x => x.Name);
-        foreach (var (output, input) in Transformer.Columns)
-        {
-            if (!inputSchema.TryFindColumn(input, out var col))
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video", input);
-            if (col.ItemType is not VideoDataViewType video || col.Kind != SchemaShape.Column.VectorKind.Scalar)
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video", input, "Video<Rgb24> or Video<Flow> (from LoadVideo or ExtractOpticalFlow)", col.GetTypeString());
-            var type = Transformer.OutputType(video.Kind);
-            result[output] = new SchemaShape.Column(output,
-                type.IsKnownSize ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.VariableVector,
-                NumberDataViewType.Single, false);
-        }
-        return new SchemaShape(result.Values);
-    }
+        => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "video", "Video<Rgb24> or Video<Flow> (from LoadVideo or ExtractOpticalFlow)",
+            col => col.ItemType is VideoDataViewType,
+            (name, col) =>
+            {
+                var type = Transformer.OutputType(((VideoDataViewType)col.ItemType).Kind);
+                return new SchemaShape.Column(name, type.IsKnownSize ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.VariableVector,
+                    NumberDataViewType.Single, false);
+            });
 }

@@ -135,16 +135,7 @@ public sealed class OpticalFlowEstimator : TrivialEstimator<OpticalFlowTransform
     }
 
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var result = inputSchema.ToDictionary(x => x.Name);
-        foreach (var (output, input) in Transformer.Columns)
-        {
-            if (!inputSchema.TryFindColumn(input, out var col))
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", input);
-            if (!col.ItemType.Equals(VideoDataViewType.Rgb) || col.Kind != SchemaShape.Column.VectorKind.Scalar)
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", input, VideoDataViewType.Rgb.ToString(), col.GetTypeString());
-            result[output] = new SchemaShape.Column(output, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Flow, false);
-        }
-        return new SchemaShape(result.Values);
-    }
+        => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "RGB video", VideoDataViewType.Rgb.ToString(),
+            col => col.ItemType.Equals(VideoDataViewType.Rgb),
+            (name, _) => new SchemaShape.Column(name, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Flow, false));
 }

@@ -161,16 +161,7 @@ public sealed class VideoLoadingEstimator : TrivialEstimator<VideoLoadingTransfo
     }
 
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var result = inputSchema.ToDictionary(x => x.Name);
-        foreach (var (output, input) in Transformer.Columns)
-        {
-            if (!inputSchema.TryFindColumn(input, out var col))
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", input);
-            if (col.ItemType is not TextDataViewType || col.Kind != SchemaShape.Column.VectorKind.Scalar)
-                throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", input, TextDataViewType.Instance.ToString(), col.GetTypeString());
-            result[output] = new SchemaShape.Column(output, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Rgb, false);
-        }
-        return new SchemaShape(result.Values);
-    }
+        => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "video path", TextDataViewType.Instance.ToString(),
+            col => col.ItemType is TextDataViewType,
+            (name, _) => new SchemaShape.Column(name, SchemaShape.Column.VectorKind.Scalar, VideoDataViewType.Rgb, false));
 }
