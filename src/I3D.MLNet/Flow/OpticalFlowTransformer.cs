@@ -90,38 +90,26 @@ public sealed class OpticalFlowTransformer : OneToOneTransformerBase
             disposer = null;
             var getFrames = input.GetGetter<VideoFrames>(input.Schema[ColMapNewToOld[iinfo]]);
             VideoFrames? rgb = null;
-            // One flow per cursor, column and row, shared by every consumer of the row; each gets a copy.
-            var flow = new VideoFrames();
-            long computedPosition = -1;
-
-            ValueGetter<VideoFrames> getter = (ref VideoFrames dst) =>
+            // One flow per cursor row, shared by every consumer of the row; each gets a copy.
+            return VideoFrames.CachedPerRow(input, flow =>
             {
-                if (computedPosition != input.Position)
+                getFrames(ref rgb!);
+                if (rgb is null || rgb.FrameCount == 0)
                 {
-                    getFrames(ref rgb!);
-                    if (rgb is null || rgb.FrameCount == 0)
-                    {
-                        // A video that LoadVideo skipped stays empty (SkipEmptyVideos drops the row).
-                        flow.Reset(FrameElementKind.Flow, 0, 0, 0);
-                        flow.Source = rgb?.Source;
-                    }
-                    else
-                    {
-                        try
-                        {
-                            OpticalFlow.Compute(rgb, flow, _owner.Options, _owner.Cache);
-                        }
-                        catch (ArgumentException e)
-                        {
-                            throw new InvalidOperationException($"ExtractOpticalFlow: row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}': {e.Message}", e);
-                        }
-                    }
-                    computedPosition = input.Position;
+                    // A video that LoadVideo skipped stays empty (SkipEmptyVideos drops the row).
+                    flow.Reset(FrameElementKind.Flow, 0, 0, 0);
+                    flow.Source = rgb?.Source;
+                    return;
                 }
-                dst ??= new VideoFrames();
-                flow.CopyTo(dst);
-            };
-            return getter;
+                try
+                {
+                    OpticalFlow.Compute(rgb, flow, _owner.Options, _owner.Cache);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new InvalidOperationException($"ExtractOpticalFlow: row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}': {e.Message}", e);
+                }
+            });
         }
     }
 }

@@ -123,5 +123,25 @@ public sealed class VideoFrames
         if (Kind == FrameElementKind.Rgb24) Bytes.CopyTo(target.Bytes); else Floats.CopyTo(target.Floats);
     }
 
+    /// <summary>
+    /// A column getter that computes a row's video once per cursor row, however many consumers of the row ask (a clip
+    /// sampler and an optical-flow step read the same frames), and gives each caller a copy in its own reused buffer.
+    /// </summary>
+    internal static Microsoft.ML.ValueGetter<VideoFrames> CachedPerRow(Microsoft.ML.DataViewRow input, Action<VideoFrames> compute)
+    {
+        var cached = new VideoFrames();
+        long position = -1;
+        return (ref VideoFrames dst) =>
+        {
+            if (position != input.Position)
+            {
+                compute(cached);
+                position = input.Position;
+            }
+            dst ??= new VideoFrames();
+            cached.CopyTo(dst);
+        };
+    }
+
     public override string ToString() => $"{Kind} video {FrameCount}x{Height}x{Width}x{Channels} @ {FramesPerSecond:0.###} fps ({Source})";
 }

@@ -115,39 +115,28 @@ public sealed class VideoLoadingTransformer : OneToOneTransformerBase
             disposer = null;
             var getPath = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[ColMapNewToOld[iinfo]]);
             ReadOnlyMemory<char> path = default;
-            // One decoded video per cursor and column: several consumers of the same row (clip sampler, optical flow)
-            // share one decode. Callers get a copy in their own (reused) buffer.
-            var decoded = new VideoFrames();
-            long decodedPosition = -1;
-
-            ValueGetter<VideoFrames> getter = (ref VideoFrames dst) =>
+            // One decode per cursor row, shared by every consumer of the row (clip sampler, optical flow).
+            return VideoFrames.CachedPerRow(input, decoded =>
             {
-                if (decodedPosition != input.Position)
+                getPath(ref path);
+                string p = path.ToString();
+                try
                 {
-                    getPath(ref path);
-                    string p = path.ToString();
-                    try
-                    {
-                        _owner.DecodeInto(p, decoded);
-                    }
-                    catch (VideoDecodeException e) when (_owner.Options.OnInvalidVideo == InvalidVideoHandling.Skip)
-                    {
-                        int skipped = Interlocked.Increment(ref _skipped);
-                        using var channel = Host.Start("LoadVideo");
-                        channel.Warning($"LoadVideo: skipping row {input.Position} ({skipped} skipped so far): {e.Message}");
-                        decoded.Reset(FrameElementKind.Rgb24, 0, 0, 0);
-                        decoded.Source = p;
-                    }
-                    catch (VideoDecodeException e)
-                    {
-                        throw new VideoDecodeException(e.Path, $"{e.Problem} (row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}')", e.InnerException);
-                    }
-                    decodedPosition = input.Position;
+                    _owner.DecodeInto(p, decoded);
                 }
-                dst ??= new VideoFrames();
-                decoded.CopyTo(dst);
-            };
-            return getter;
+                catch (VideoDecodeException e) when (_owner.Options.OnInvalidVideo == InvalidVideoHandling.Skip)
+                {
+                    int skipped = Interlocked.Increment(ref _skipped);
+                    using var channel = Host.Start("LoadVideo");
+                    channel.Warning($"LoadVideo: skipping row {input.Position} ({skipped} skipped so far): {e.Message}");
+                    decoded.Reset(FrameElementKind.Rgb24, 0, 0, 0);
+                    decoded.Source = p;
+                }
+                catch (VideoDecodeException e)
+                {
+                    throw new VideoDecodeException(e.Path, $"{e.Problem} (row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}')", e.InnerException);
+                }
+            });
         }
     }
 }
