@@ -22,7 +22,7 @@ namespace I3D.MLNet.Clips;
 /// same clips, each pass over the data gets new crops, and two samplers with the same options over an RGB and a flow
 /// column make identical choices.
 /// </remarks>
-public sealed class ClipSamplingTransformer : OneToOneTransformerBase
+public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSamplerOptions>
 {
     internal const string LoaderSignature = "I3DClipSampler";
 
@@ -30,21 +30,15 @@ public sealed class ClipSamplingTransformer : OneToOneTransformerBase
 
     private readonly ConcurrentDictionary<long, int> _visits = new();
 
-    public ClipSamplerOptions Options { get; }
-
-    public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
-
     internal ClipSamplingTransformer(IHostEnvironment env, ClipSamplerOptions options, params (string outputColumnName, string inputColumnName)[] columns)
-        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(ClipSamplingTransformer)), columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(ClipSamplingTransformer)), options, columns)
     {
         options.Validate();
-        Options = options;
     }
 
     private ClipSamplingTransformer(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
-        Options = ModelZipFormat.ReadOptions<ClipSamplerOptions>(ctx);
         Options.Validate();
     }
 
@@ -63,13 +57,7 @@ public sealed class ClipSamplingTransformer : OneToOneTransformerBase
             throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video", ColumnPairs[col].inputColumnName, "Video<Rgb24> or Video<Flow> (from LoadVideo or ExtractOpticalFlow)", inputSchema[srcCol].Type.ToString());
     }
 
-    protected override void SaveModel(ModelSaveContext ctx)
-    {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveColumns(ctx);
-        ModelZipFormat.WriteOptions(ctx, Options);
-    }
+    private protected override VersionInfo Version => GetVersionInfo();
 
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 

@@ -16,31 +16,25 @@ namespace I3D.MLNet.Flow;
 /// <see cref="OpticalFlow.Compute(VideoFrames, FlowOptions?, FlowCache?, CancellationToken)"/>), computed lazily in the
 /// cursor, one row at a time, read from the on-disk cache when <see cref="FlowOptions.CacheDirectory"/> is set.
 /// </summary>
-public sealed class OpticalFlowTransformer : OneToOneTransformerBase
+public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
 {
     internal const string LoaderSignature = "I3DOpticalFlow"; // at most 24 characters
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DFLOWX", LoaderSignature, typeof(OpticalFlowTransformer));
 
-    public FlowOptions Options { get; }
-
     /// <summary>The cache used (null without <see cref="FlowOptions.CacheDirectory"/>); its counters show hits and computations.</summary>
     public FlowCache? Cache { get; }
 
-    public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
-
     internal OpticalFlowTransformer(IHostEnvironment env, FlowOptions options, params (string outputColumnName, string inputColumnName)[] columns)
-        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(OpticalFlowTransformer)), columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(OpticalFlowTransformer)), options, columns)
     {
         options.Validate();
-        Options = options;
         Cache = options.CacheDirectory is { Length: > 0 } directory ? FlowCache.Open(directory) : null;
     }
 
     private OpticalFlowTransformer(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
-        Options = ModelZipFormat.ReadOptions<FlowOptions>(ctx);
         Options.Validate();
         Cache = Options.CacheDirectory is { Length: > 0 } directory ? FlowCache.Open(directory) : null;
     }
@@ -62,13 +56,7 @@ public sealed class OpticalFlowTransformer : OneToOneTransformerBase
             throw Host.ExceptSchemaMismatch(nameof(inputSchema), "RGB video", ColumnPairs[col].inputColumnName, VideoDataViewType.Rgb.ToString(), inputSchema[srcCol].Type.ToString());
     }
 
-    protected override void SaveModel(ModelSaveContext ctx)
-    {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveColumns(ctx);
-        ModelZipFormat.WriteOptions(ctx, Options);
-    }
+    private protected override VersionInfo Version => GetVersionInfo();
 
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 

@@ -38,27 +38,21 @@ public sealed record VideoLoaderOptions
 /// it happens inside the cursor, one row at a time, into a buffer that the cursor reuses, so memory does not grow with
 /// the number of videos.
 /// </summary>
-public sealed class VideoLoadingTransformer : OneToOneTransformerBase
+public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoaderOptions>
 {
     internal const string LoaderSignature = "I3DVideoLoader";
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DVIDLD", LoaderSignature, typeof(VideoLoadingTransformer));
 
-    public VideoLoaderOptions Options { get; }
-
-    public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
-
     internal VideoLoadingTransformer(IHostEnvironment env, VideoLoaderOptions options, params (string outputColumnName, string inputColumnName)[] columns)
-        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(VideoLoadingTransformer)), columns)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(VideoLoadingTransformer)), options, columns)
     {
         options.Decode.Validate();
-        Options = options;
     }
 
     private VideoLoadingTransformer(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
-        Options = ModelZipFormat.ReadOptions<VideoLoaderOptions>(ctx);
     }
 
     // Factory for SignatureLoadModel.
@@ -78,13 +72,7 @@ public sealed class VideoLoadingTransformer : OneToOneTransformerBase
             throw Host.ExceptSchemaMismatch(nameof(inputSchema), "video path", ColumnPairs[col].inputColumnName, TextDataViewType.Instance.ToString(), inputSchema[srcCol].Type.ToString());
     }
 
-    protected override void SaveModel(ModelSaveContext ctx)
-    {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveColumns(ctx);
-        ModelZipFormat.WriteOptions(ctx, Options);
-    }
+    private protected override VersionInfo Version => GetVersionInfo();
 
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
