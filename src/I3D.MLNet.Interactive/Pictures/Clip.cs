@@ -1,0 +1,58 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace I3D.MLNet.Interactive.Pictures;
+
+/// <summary>
+/// The clips of one row of a <c>SampleClips</c> column (K x C x T x H x W, values in [-1, 1]), copied out of the
+/// data view so that a notebook can show them (as an image strip: see <see cref="ClipPicture"/>).
+/// </summary>
+public sealed record Clip(float[] Values, int Clips, int Channels, int Frames, int Height, int Width, string Description)
+{
+    /// <summary>Reads row <paramref name="row"/> of clip column <paramref name="column"/>.</summary>
+    public static Clip Read(IDataView data, string column, int row = 0)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var col = data.Schema.GetColumnOrNull(column)
+            ?? throw new ArgumentException($"no column '{column}' (columns: {string.Join(", ", data.Schema.Select(c => c.Name))})", nameof(column));
+        if (col.Type is not VectorDataViewType { ItemType: NumberDataViewType } vector || vector.ItemType.RawType != typeof(float))
+            throw new ArgumentException($"column '{column}' is {col.Type}, not a clip (a vector of float from SampleClips)", nameof(column));
+        if (vector.Dimensions.Length != 5)
+            throw new ArgumentException($"column '{column}' has no K x C x T x H x W shape (whole-video clips vary in length); use Clip.From with the shape", nameof(column));
+        using var cursor = data.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        var buffer = default(VBuffer<float>);
+        for (int i = 0; cursor.MoveNext(); i++)
+        {
+            if (i < row) continue;
+            getter(ref buffer);
+            var d = vector.Dimensions;
+            return From(buffer.DenseValues().ToArray(), [d[0], d[1], d[2], d[3], d[4]], $"{column}, row {row}");
+        }
+        throw new ArgumentOutOfRangeException(nameof(row), row, $"column '{column}' has fewer than {row + 1} rows");
+    }
+
+    /// <summary>Wraps values of shape [K, C, T, H, W] or [C, T, H, W].</summary>
+    public static Clip From(float[] values, IReadOnlyList<int> shape, string description = "clip")
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        int[] s = shape.Count switch
+        {
+            5 => [.. shape],
+            4 => [1, .. shape],
+            _ => throw new ArgumentException($"{description}: shape [{string.Join(", ", shape)}] is not [K, C, T, H, W] or [C, T, H, W]", nameof(shape)),
+        };
+        long expected = s.Aggregate(1L, (a, b) => a * b);
+        if (expected != values.Length) throw new ArgumentException($"{description}: {values.Length} values do not fill [{string.Join(", ", s)}] ({expected})", nameof(values));
+        return new Clip(values, s[0], s[1], s[2], s[3], s[4], description);
+    }
+
+    internal FrameSequence Sequence(int clip, double framesPerSecond = 25)
+    {
+        if (clip < 0 || clip >= Clips) throw new ArgumentOutOfRangeException(nameof(clip), clip, $"{Description} holds {Clips} clip(s)");
+        int offset = clip * Channels * Frames * Height * Width;
+        return FrameSequence.FromClip(Values, Channels, Frames, Height, Width, offset, framesPerSecond, $"{Description}, clip {clip}");
+    }
+
+    public override string ToString() => $"{Description}: {Clips} clip(s) of {Channels}x{Frames}x{Height}x{Width}";
+}

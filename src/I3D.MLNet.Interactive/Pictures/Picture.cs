@@ -1,0 +1,47 @@
+namespace I3D.MLNet.Interactive.Pictures;
+
+/// <summary>
+/// An encoded picture that a notebook shows as an image output: <see cref="PngPicture"/> (strips, plots) or
+/// <see cref="GifPicture"/> (animations).
+/// </summary>
+public abstract class Picture
+{
+    private protected Picture(byte[] bytes, int width, int height, string? caption)
+    {
+        Bytes = bytes;
+        Width = width;
+        Height = height;
+        Caption = caption;
+    }
+
+    public byte[] Bytes { get; }
+
+    /// <summary><c>image/png</c> or <c>image/gif</c>.</summary>
+    public abstract string MimeType { get; }
+
+    public int Width { get; }
+
+    public int Height { get; }
+
+    /// <summary>What the picture shows (its text form).</summary>
+    public string? Caption { get; }
+
+    /// <summary>Writes the encoded bytes (a .png or .gif file).</summary>
+    public void Save(string path) => File.WriteAllBytes(path, Bytes);
+
+    public override string ToString() => $"{Caption ?? "picture"} ({MimeType}, {Width}x{Height}, {Bytes.Length} bytes)";
+}
+
+public sealed class PngPicture(byte[] bytes, int width, int height, string? caption = null) : Picture(bytes, width, height, caption)
+{
+    public const string Mime = "image/png";
+
+    public override string MimeType => Mime;
+}
+
+public sealed class GifPicture(byte[] bytes, int width, int height, string? caption = null) : Picture(bytes, width, height, caption)
+{
+    public const string Mime = "image/gif";
+
+    public override string MimeType => Mime;
+}
