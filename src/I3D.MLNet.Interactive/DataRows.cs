@@ -9,19 +9,33 @@ public static class DataRows
     /// <summary>The video (frames or flow) in row <paramref name="row"/> of a <c>LoadVideo</c> / <c>ExtractOpticalFlow</c> column.</summary>
     public static VideoFrames Video(IDataView data, string column, int row = 0)
     {
-        ArgumentNullException.ThrowIfNull(data);
-        var col = data.Schema.GetColumnOrNull(column)
-            ?? throw new ArgumentException($"no column '{column}' (columns: {string.Join(", ", data.Schema.Select(c => c.Name))})", nameof(column));
+        var col = Column(data, column);
         if (col.Type is not VideoDataViewType) throw new ArgumentException($"column '{column}' is {col.Type}, not a video column", nameof(column));
-        using var cursor = data.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VideoFrames>(col);
         var frames = new VideoFrames();
+        return Read(data, col, row, ref frames, f => f.Clone());
+    }
+
+    /// <summary>The column named <paramref name="column"/>, or an error listing the columns there are.</summary>
+    internal static DataViewSchema.Column Column(IDataView data, string column)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return data.Schema.GetColumnOrNull(column) is { } col ? col
+            : throw new ArgumentException($"no column '{column}' (columns: {string.Join(", ", data.Schema.Select(c => c.Name))})", nameof(column));
+    }
+
+    /// <summary>Row <paramref name="row"/> of <paramref name="column"/>, read into <paramref name="buffer"/> and copied out.
+    /// Earlier rows are passed over without calling their getter (nothing is decoded for them).</summary>
+    internal static TResult Read<T, TResult>(IDataView data, DataViewSchema.Column column, int row, ref T buffer, Func<T, TResult> copy)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        using var cursor = data.GetRowCursor([column]);
+        var getter = cursor.GetGetter<T>(column);
         for (int i = 0; cursor.MoveNext(); i++)
         {
             if (i < row) continue;
-            getter(ref frames);
-            return frames.Clone();
+            getter(ref buffer);
+            return copy(buffer);
         }
-        throw new ArgumentOutOfRangeException(nameof(row), row, $"column '{column}' has fewer than {row + 1} rows");
+        throw new ArgumentOutOfRangeException(nameof(row), row, $"column '{column.Name}' has fewer than {row + 1} rows");
     }
 }

@@ -1,6 +1,4 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Runtime.Loader;
 using I3D.MLNet.Interactive.Pictures;
 using I3D.MLNet.Interactive.Plots;
 using I3D.MLNet.Interactive.Tables;
@@ -37,13 +35,11 @@ public static class I3DNotebook
     public static void Initialize()
     {
         if (Interlocked.Exchange(ref _initialized, 1) == 1) return;
-        // The notebook host is not our application: DllImport does not look beside #r-loaded assemblies. The natives
-        // there are loaded by full path first (a later DllImport by name finds the loaded library), with a resolver
-        // for anything else. TorchSharp's wrapper as built here has its GLIBCXX_3.4.32 need made weak (Debian 12):
-        // loading it first also keeps any other copy (e.g. the NuGet cache's) from being picked.
-        AssemblyLoadContext.Default.ResolvingUnmanagedDll += ResolveNative;
-        if (AssemblyLoadContext.GetLoadContext(typeof(I3DNotebook).Assembly) is { } own && own != AssemblyLoadContext.Default)
-            own.ResolvingUnmanagedDll += ResolveNative;
+        // The notebook host is not our application: DllImport does not look beside #r-loaded assemblies (and in
+        // dotnet-repl a ResolvingUnmanagedDll handler was not asked either). The natives there are loaded by full path
+        // first; a later DllImport by name finds the loaded library. TorchSharp's wrapper as built here has its
+        // GLIBCXX_3.4.32 need made weak (Debian 12): loading it first also keeps any other copy (e.g. the NuGet
+        // cache's) from being picked.
         if (OperatingSystem.IsLinux())
             foreach (var name in PreloadedNatives)
             {
@@ -86,16 +82,6 @@ public static class I3DNotebook
     {
         Formatter.Register<T>((value, writer) => writer.Write(html(value)), HtmlFormatter.MimeType);
         Formatter.SetPreferredMimeTypesFor(typeof(T), HtmlFormatter.MimeType);
-    }
-
-    private static IntPtr ResolveNative(Assembly assembly, string name)
-    {
-        foreach (var file in new[] { name, $"lib{name}.so", $"{name}.so", $"lib{name}" })
-        {
-            string path = Path.Combine(LibraryDirectory, file);
-            if (File.Exists(path) && NativeLibrary.TryLoad(path, out var handle)) return handle;
-        }
-        return IntPtr.Zero;
     }
 
     private static string? FindRepositoryRoot()

@@ -12,24 +12,14 @@ public sealed record Clip(float[] Values, int Clips, int Channels, int Frames, i
     /// <summary>Reads row <paramref name="row"/> of clip column <paramref name="column"/>.</summary>
     public static Clip Read(IDataView data, string column, int row = 0)
     {
-        ArgumentNullException.ThrowIfNull(data);
-        var col = data.Schema.GetColumnOrNull(column)
-            ?? throw new ArgumentException($"no column '{column}' (columns: {string.Join(", ", data.Schema.Select(c => c.Name))})", nameof(column));
+        var col = DataRows.Column(data, column);
         if (col.Type is not VectorDataViewType { ItemType: NumberDataViewType } vector || vector.ItemType.RawType != typeof(float))
             throw new ArgumentException($"column '{column}' is {col.Type}, not a clip (a vector of float from SampleClips)", nameof(column));
         if (vector.Dimensions.Length != 5)
             throw new ArgumentException($"column '{column}' has no K x C x T x H x W shape (whole-video clips vary in length); use Clip.From with the shape", nameof(column));
-        using var cursor = data.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        var d = vector.Dimensions;
         var buffer = default(VBuffer<float>);
-        for (int i = 0; cursor.MoveNext(); i++)
-        {
-            if (i < row) continue;
-            getter(ref buffer);
-            var d = vector.Dimensions;
-            return From(buffer.DenseValues().ToArray(), [d[0], d[1], d[2], d[3], d[4]], $"{column}, row {row}");
-        }
-        throw new ArgumentOutOfRangeException(nameof(row), row, $"column '{column}' has fewer than {row + 1} rows");
+        return DataRows.Read(data, col, row, ref buffer, b => From(b.DenseValues().ToArray(), [d[0], d[1], d[2], d[3], d[4]], $"{column}, row {row}"));
     }
 
     /// <summary>Wraps values of shape [K, C, T, H, W] or [C, T, H, W].</summary>

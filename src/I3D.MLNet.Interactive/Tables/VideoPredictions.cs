@@ -14,9 +14,8 @@ public static class VideoPredictions
     /// </summary>
     public static IReadOnlyList<VideoPrediction> Read(IDataView scored, IReadOnlyList<string> classes, string pathColumn = "Path", string scoreColumn = "Score", string labelColumn = "Label")
     {
-        ArgumentNullException.ThrowIfNull(scored);
-        var path = scored.Schema.GetColumnOrNull(pathColumn) is { } pc ? pc : throw new ArgumentException($"no column '{pathColumn}'", nameof(pathColumn));
-        var score = scored.Schema.GetColumnOrNull(scoreColumn) is { } sc ? sc : throw new ArgumentException($"no column '{scoreColumn}' (score the data first)", nameof(scoreColumn));
+        var path = DataRows.Column(scored, pathColumn);
+        var score = DataRows.Column(scored, scoreColumn);
         var label = scored.Schema.GetColumnOrNull(labelColumn);
         var columns = new List<DataViewSchema.Column> { path, score };
         if (label is { } l) columns.Add(l);
