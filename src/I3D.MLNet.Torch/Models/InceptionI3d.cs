@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +30,9 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
 
     public Conv3d Conv => conv3d;
 
+    /// <summary>The module path in the network (<c>Mixed_4c.b2b</c>), named by the convolution check's notices.</summary>
+    internal string LayerName { get; set; } = nameof(Unit3D);
+
     /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
     public bool FoldBatchNorm { get; set; }
     public BatchNorm3d? BatchNorm => bn;
@@ -45,8 +49,8 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         if (folded) (weight, bias) = Fold(weight, bn!);
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
         var y = symmetric
-            ? F.conv3d(x, weight, bias, strides: stride, padding: TfSamePadding.Symmetric(pad))
-            : F.conv3d(F.pad(x, pad), weight, bias, strides: stride);
+            ? Conv3dGuard.Conv3d(LayerName, x, weight, bias, stride, TfSamePadding.Symmetric(pad))
+            : Conv3dGuard.Conv3d(LayerName, F.pad(x, pad), weight, bias, stride, [0, 0, 0]);
         if (bn is not null) y = (folded ? y : bn.forward(y)).relu_();
         return y.MoveToOuterDisposeScope();
     }
@@ -208,6 +212,8 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
             (nameof(MaxPool3d_5a_2x2), MaxPool3d_5a_2x2), (nameof(Mixed_5b), Mixed_5b), (nameof(Mixed_5c), Mixed_5c),
         ];
         RegisterComponents();
+        foreach (var (name, module) in named_modules())
+            if (module is Unit3D unit) unit.LayerName = name;
     }
 
     public int NumClasses { get; }

@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,6 +39,8 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
         if (numClasses > 0) fc = nn.Linear(FeatureChannels, numClasses);
         NumClasses = numClasses;
         RegisterComponents();
+        foreach (var (name, module) in named_modules())
+            if (module is BasicBlock3d block) block.LayerName = name;
     }
 
     public int NumClasses { get; }
@@ -63,7 +66,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public Tensor Features(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = BasicBlock3d.Conv(conv1, x, 2);
+        var y = BasicBlock3d.Conv(conv1, x, 2, nameof(conv1));
         y = bn1.forward(y).relu_();
         // 1x3x3 max pool, stride (1, 2, 2), padding 1 at the start only (after a ReLU, zero padding = no padding).
         y = F.max_pool3d(F.pad(y, [1, 0, 1, 0, 0, 0]), [1, 3, 3], [1, 2, 2]);
@@ -104,12 +107,16 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The module path in the network (<c>layer2.0</c>), named by the convolution check's notices.</summary>
+    internal string LayerName { get; set; } = nameof(BasicBlock3d);
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn1.forward(Conv(conv1, x, stride)).relu_();
-        y = bn2.forward(Conv(conv2, y, 1));
-        var shortcut = downsample is null ? x : downsample.forward(x);
+        var y = bn1.forward(Conv(conv1, x, stride, $"{LayerName}.conv1")).relu_();
+        y = bn2.forward(Conv(conv2, y, 1, $"{LayerName}.conv2"));
+        var shortcut = x;
+        if (Shortcut is { } projection) shortcut = projection.Bn.forward(Conv(projection.Conv, x, stride, $"{LayerName}.downsample.0"));
         return y.add_(shortcut).relu_().MoveToOuterDisposeScope();
     }
 
@@ -117,25 +124,28 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     /// Convolution with the edge frames repeated in time (kt / 2 each side) and CNTK's spatial zero padding:
     /// k / 2 at the start, k / 2 - (stride - 1) at the end.
     /// </summary>
-    internal static Tensor Conv(Conv3d conv, Tensor x, long spatialStride)
+    internal static Tensor Conv(Conv3d conv, Tensor x, long spatialStride, string layer)
     {
         long[] k = conv.weight!.shape[2..];
         long t = k[0] / 2, begin = k[1] / 2, end = Math.Max(k[1] / 2 - (spatialStride - 1), 0);
         using var scope = NewDisposeScope();
         var y = t > 0 ? F.pad(x, [0, 0, 0, 0, t, t], PaddingModes.Replicate) : x;
         if (begin + end > 0) y = F.pad(y, [begin, end, begin, end, 0, 0]);
-        return conv.forward(y).MoveToOuterDisposeScope();
+        return Conv3dGuard.Conv3d(layer, y, conv.weight!, conv.bias, conv.stride, [0, 0, 0]).MoveToOuterDisposeScope();
     }
 
     /// <summary>conv1+bn1, conv2+bn2, the projection shortcut (or null) and the spatial stride (for export).</summary>
     internal (Conv3d Conv1, BatchNorm3d Bn1, Conv3d Conv2, BatchNorm3d Bn2, (Conv3d Conv, BatchNorm3d Bn)? Shortcut, long Stride) Parts
-        => (conv1, bn1, conv2, bn2, downsample is null ? null : ((Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last()), stride);
+        => (conv1, bn1, conv2, bn2, Shortcut, stride);
+
+    /// <summary>The 1x1x1 projection (<c>downsample.0</c>, <c>downsample.1</c>) where the shape changes, else null.</summary>
+    private (Conv3d Conv, BatchNorm3d Bn)? Shortcut =>
+        downsample is null ? null : ((Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last());
 
     internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> Convolutions()
     {
         // ResNet18.onnx lists the projection shortcut before the block's first convolution.
-        if (downsample is not null)
-            yield return ("downsample", (Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last(), stride);
+        if (Shortcut is { } projection) yield return ("downsample", projection.Conv, projection.Bn, stride);
         yield return ("conv1", conv1, bn1, stride);
         yield return ("conv2", conv2, bn2, 1);
     }

@@ -1,0 +1,113 @@
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Torch.Numerics;
+
+/// <summary>
+/// The one place the networks call a 3-D convolution (see <see cref="ConvolutionCheck"/>): picks the route for the
+/// shape on this device, probing it the first time, and computes it.
+/// </summary>
+internal static class Conv3dGuard
+{
+    /// <summary>What the probe decided for one shape on one device, and what the direct call's error was.</summary>
+    internal readonly record struct Verdict(Conv3dRoute Route, double DirectError, string Where);
+
+    private static readonly object Gate = new();
+    private static readonly Dictionary<string, Verdict> Verdicts = [];
+    private static readonly HashSet<string> Logged = [];
+    private static Conv3dProbeCache? cache;
+
+    [ThreadStatic] private static Dictionary<string, string>? recorder;
+
+    /// <summary>The convolution of <paramref name="x"/> by <paramref name="weight"/> as <c>conv3d</c> computes it when right.</summary>
+    /// <param name="layer">The layer's module path (<c>Mixed_4c.b2b</c>), named in the notice.</param>
+    public static Tensor Conv3d(string layer, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
+    {
+        var mode = ConvolutionCheck.Mode;
+        var route = mode == ConvolutionCheckMode.Off || !Checked(x.dtype)
+            ? Conv3dRoute.Direct
+            : RouteFor(layer, Conv3dShape.Of(weight, bias, stride, padding), x.dtype, x.device, mode);
+        if (recorder is not null) recorder[layer] = route.ToString();
+        return Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
+    }
+
+    /// <summary>Collects the route of every layer called on this thread until disposed (<see cref="ConvolutionCheck.Probe"/>).</summary>
+    internal static IDisposable Record(Dictionary<string, string> into)
+    {
+        var previous = recorder;
+        recorder = into;
+        return new Restore(() => recorder = previous);
+    }
+
+    private sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
+    /// <summary>float64 is the reference itself; the types below it are checked.</summary>
+    private static bool Checked(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+
+    /// <summary>A verdict's key: the device, libtorch's thread count (kernels differ with it) and the shape.</summary>
+    internal static string EntryKey(Conv3dShape shape, Device device) => $"{device}|{get_num_threads()}|{shape.Key}";
+
+    private static Conv3dRoute RouteFor(string layer, Conv3dShape shape, ScalarType dtype, Device device, ConvolutionCheckMode mode)
+    {
+        string entry = EntryKey(shape, device);
+        Verdict verdict;
+        lock (Gate)
+        {
+            string memoryKey = $"{mode}|{entry}";
+            if (!Verdicts.TryGetValue(memoryKey, out verdict))
+            {
+                if (mode == ConvolutionCheckMode.Force) verdict = Decide(shape, dtype, device, forced: true);
+                else
+                {
+                    if (cache is null || cache.Directory != ConvolutionCheck.CacheDirectory)
+                        cache = Conv3dProbeCache.Open(ConvolutionCheck.CacheDirectory, MachineIdentity.Key);
+                    if (!cache.TryGet(entry, out verdict))
+                    {
+                        verdict = Decide(shape, dtype, device, forced: false);
+                        cache.Add(entry, verdict);
+                    }
+                }
+                Verdicts[memoryKey] = verdict;
+            }
+            if (verdict.Route != Conv3dRoute.Direct && Logged.Add($"{mode}|{layer}|{entry}"))
+                ConvolutionCheck.Log(Notice(layer, shape, device, verdict, mode));
+        }
+        return verdict.Route;
+    }
+
+    /// <summary>Forgets the verdicts and notices of this process (tests: the next call reads the cache again).</summary>
+    internal static void Reset()
+    {
+        lock (Gate)
+        {
+            Verdicts.Clear();
+            Logged.Clear();
+            cache = null;
+        }
+    }
+
+    /// <summary>Probes the shape and picks the first route that measures right: the direct call unless
+    /// <paramref name="forced"/>, then the workarounds in order of cost (float64, the last, always is).</summary>
+    internal static Verdict Decide(Conv3dShape shape, ScalarType dtype, Device device, bool forced)
+    {
+        using var scope = NewDisposeScope();
+        using var probe = new Conv3dProbe(shape, dtype, device);
+        double tolerance = Conv3dProbe.Tolerance(dtype);
+        var (direct, where) = probe.Error(Conv3dRoute.Direct);
+        if (!forced && direct <= tolerance) return new Verdict(Conv3dRoute.Direct, direct, where);
+        foreach (var route in Conv3dRoutes.Workarounds(shape))
+            if (route == Conv3dRoute.Float64 || probe.Error(route).Error <= tolerance) return new Verdict(route, direct, where);
+        throw new InvalidOperationException("unreachable: float64 is always a route");
+    }
+
+    private static string Notice(string layer, Conv3dShape shape, Device device, Verdict verdict, ConvolutionCheckMode mode)
+    {
+        string how = Conv3dRoutes.Describe(verdict.Route, shape);
+        string where = $"{MachineIdentity.Cpu}, libtorch {MachineIdentity.Libtorch}, {get_num_threads()} threads, {device}";
+        return mode == ConvolutionCheckMode.Force
+            ? $"I3D.MLNet: conv3d {layer} ({shape.Description}) uses {how}, forced by {ConvolutionCheck.ModeVariable}=force ({where})"
+            : $"I3D.MLNet: conv3d {layer} ({shape.Description}) computes wrong numbers on {where}: {(double.IsFinite(verdict.DirectError) ? $"relative error {verdict.DirectError:0.0e+0}" : "NaN or infinite values")} vs float64 ({verdict.Where}); using {how} ({ConvolutionCheck.ModeVariable}=off turns the check off)";
+    }
+}

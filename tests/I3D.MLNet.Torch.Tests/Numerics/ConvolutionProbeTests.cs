@@ -1,0 +1,150 @@
+using I3D.MLNet.Tests.Shared;
+using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace I3D.MLNet.Torch.Tests.Numerics;
+
+/// <summary>The probe's float64 reference, its verdicts, the routes, and the verdict cache on disk.</summary>
+[Collection(ConvolutionCheckCollection.Name)]
+public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("i3d-conv-probe-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Theory]
+    [InlineData(24, 64, 3, 1, 1, false)]
+    [InlineData(3, 16, 7, 2, 3, false)]
+    [InlineData(5, 7, 1, 1, 0, true)]
+    [InlineData(4, 8, 3, 2, 0, true)]
+    public void Im2colReferenceEqualsFloat64Conv3dAndItsGradients(int cin, int cout, int k, int s, int p, bool bias)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var x = randn([2, cin, 5, 9, 8], ScalarType.Float64).requires_grad_();
+        var w = randn([cout, cin, k, k, k], ScalarType.Float64).requires_grad_();
+        var b = bias ? randn([cout], ScalarType.Float64).requires_grad_() : null;
+        long[] stride = [s, s, s], padding = [p, p, p];
+        var r = Conv3dProbe.Reference(x.detach(), w.detach(), b?.detach(), stride, padding, new Generator(1, CPU), ScalarType.Float64);
+        var conv = F.conv3d(x, w, b, strides: stride, padding: padding);
+        Assert.Equal(conv.shape, r.Y.shape);
+        Assert.True(TestPaths.RelativeL2(r.Y, conv) < 1e-12);
+        var grads = autograd.grad([conv], b is null ? [x, w] : [x, w, b], [r.Grad]);
+        Assert.True(TestPaths.RelativeL2(r.GradX, grads[0]) < 1e-12);
+        Assert.True(TestPaths.RelativeL2(r.GradW2, grads[1]) < 1e-7); // float32-rounded
+        if (b is not null) Assert.True(TestPaths.RelativeL2(r.GradB!.sum([0]), grads[2]) < 1e-12);
+        // Per clip: the first clip's weight gradient is that of a batch of one.
+        var one = autograd.grad([F.conv3d(x.narrow(0, 0, 1), w, b, strides: stride, padding: padding)], [w], [r.Grad.narrow(0, 0, 1)]);
+        Assert.True(TestPaths.RelativeL2(r.GradW1, one[0]) < 1e-7);
+    }
+
+    [Theory]
+    [InlineData(24, 64, 3)]
+    [InlineData(40, 24, 3)]
+    [InlineData(3, 64, 7)]
+    [InlineData(512, 24, 1)]
+    public void EveryRouteIsRightOrTheProbeSaysSo(int cin, int cout, int k)
+    {
+        var shape = new Conv3dShape(cin, cout, (k, k, k), (1, 1, 1), (k / 2, k / 2, k / 2), false, nameof(ScalarType.Float32));
+        using var probe = new Conv3dProbe(shape, ScalarType.Float32, CPU);
+        var errors = Enum.GetValues<Conv3dRoute>().ToDictionary(r => r, r => probe.Error(r));
+        log.WriteLine($"{shape.Description} on {MachineIdentity.Cpu}: " + string.Join(", ", errors.Select(e => $"{e.Key} {e.Value.Error:E1} ({e.Value.Where})")));
+        double tolerance = Conv3dProbe.Tolerance(ScalarType.Float32);
+        // The workarounds are right here whatever libtorch's direct kernel does (float64 is the reference's own type).
+        Assert.True(errors[Conv3dRoute.Float64].Error < 1e-12);
+        Assert.True(errors[Conv3dRoute.SplitBatch].Error < tolerance, $"one clip at a time: {errors[Conv3dRoute.SplitBatch]}");
+        Assert.True(errors[Conv3dRoute.PaddedChannels].Error < tolerance, $"padded channels: {errors[Conv3dRoute.PaddedChannels]}");
+        var verdict = Conv3dGuard.Decide(shape, ScalarType.Float32, CPU, forced: false);
+        Assert.Equal(errors[Conv3dRoute.Direct].Error <= tolerance ? Conv3dRoute.Direct : Conv3dRoute.PaddedChannels, verdict.Route);
+    }
+
+    [Fact]
+    public void AWrongResultIsCaughtNaNIncluded()
+    {
+        // The probe's comparison is what catches a kernel: values off by 10% and NaN both count as wrong.
+        using var scope = NewDisposeScope();
+        var reference = ones(10, dtype: ScalarType.Float64);
+        Assert.Equal(0.1, Conv3dProbe.Relative(ones(10) * 1.1f, reference), 6);
+        var nan = ones(10);
+        nan[3] = tensor(float.NaN);
+        Assert.Equal(double.PositiveInfinity, Conv3dProbe.Relative(nan, reference));
+    }
+
+    [Fact]
+    public void CacheRoundTripsAndIgnoresForeignAndCorruptFiles()
+    {
+        var verdict = new Conv3dGuard.Verdict(Conv3dRoute.PaddedChannels, double.PositiveInfinity, "forward, batch 2");
+        var cache = Conv3dProbeCache.Open(dir, "machine A");
+        Assert.False(cache.TryGet("cpu|2|x", out _));
+        cache.Add("cpu|2|x", verdict);
+        cache.Add("cpu|2|y", verdict with { Route = Conv3dRoute.Direct, DirectError = 3e-7 });
+        Assert.True(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|x", out var read));
+        Assert.Equal(verdict, read);
+        Assert.True(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|y", out read));
+        Assert.Equal(3e-7, read.DirectError);
+
+        // Another machine's key names another file; a file renamed from another machine is foreign.
+        string file = cache.FilePath!;
+        Assert.False(Conv3dProbeCache.Open(dir, "machine B").TryGet("cpu|2|x", out _));
+        var other = Conv3dProbeCache.Open(dir, "machine B");
+        other.Add("cpu|2|z", verdict);
+        File.Copy(other.FilePath!, file, overwrite: true);
+        Assert.False(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|z", out _));
+
+        // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten.
+        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
+                     $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 1\n", "" })
+        {
+            File.WriteAllText(file, text);
+            var corrupt = Conv3dProbeCache.Open(dir, "machine A");
+            Assert.False(corrupt.TryGet("cpu|2|x", out _));
+            corrupt.Add("cpu|2|x", verdict);
+            Assert.True(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|x", out read));
+            Assert.Equal(verdict, read);
+        }
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void TheGuardReadsItsVerdictsFromTheCacheAndWritesNewOnes()
+    {
+        string? previousDir = ConvolutionCheck.CacheDirectory;
+        var previousMode = ConvolutionCheck.Mode;
+        var previousLog = ConvolutionCheck.Log;
+        var notices = new List<string>();
+        try
+        {
+            ConvolutionCheck.CacheDirectory = dir;
+            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
+            ConvolutionCheck.Log = notices.Add;
+            Conv3dGuard.Reset();
+            using var net = new InceptionI3d(5, 3);
+            var first = ConvolutionCheck.Probe(net, [2, 3, 9, 32, 32]);
+            var cache = Conv3dProbeCache.Open(dir, MachineIdentity.Key);
+            var lines = File.ReadAllLines(cache.FilePath!);
+            Assert.Equal(58, first.Count);
+            Assert.True(lines.Length > 2 + 20, $"{lines.Length} lines in {cache.FilePath}"); // one per distinct shape
+
+            // A verdict planted in the file is what the next process (here: after Reset) uses, without probing again.
+            var shape = new Conv3dShape(832, 384, (1, 1, 1), (1, 1, 1), (0, 0, 0), false, nameof(ScalarType.Float32));
+            string entry = Conv3dGuard.EntryKey(shape, CPU);
+            Assert.Contains(lines, l => l.StartsWith(entry + "\t", StringComparison.Ordinal));
+            File.WriteAllLines(cache.FilePath!, lines.Select(l => l.StartsWith(entry + "\t", StringComparison.Ordinal) ? $"{entry}\tSplitBatch\t0.5\tplanted" : l));
+            Conv3dGuard.Reset();
+            var second = ConvolutionCheck.Probe(net, [2, 3, 9, 32, 32]);
+            Assert.Equal(nameof(Conv3dRoute.SplitBatch), second["Mixed_5c.b0"]);
+            Assert.Contains(notices, n => n.Contains("Mixed_5c.b0") && n.Contains("relative error 5.0e-1") && n.Contains(MachineIdentity.Cpu));
+            foreach (var (layer, route) in first.Where(r => r.Key != "Mixed_5c.b0")) Assert.Equal(route, second[layer]);
+        }
+        finally
+        {
+            ConvolutionCheck.CacheDirectory = previousDir;
+            ConvolutionCheck.Mode = previousMode;
+            ConvolutionCheck.Log = previousLog;
+            Conv3dGuard.Reset();
+        }
+    }
+}
