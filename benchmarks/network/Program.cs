@@ -1,5 +1,6 @@
 // Usage: dotnet run -c Release --project benchmarks/network [-- --frames 64 --repeats 3 --no-python]
 //        ... -- --train-step [--batch 2 --frames 16 --size 112 --classes 101 --steps 5 --threads 2 --no-python] (TrainStep.cs)
+//        ... -- --conv-check [--rounds 5 --threads 2]: what the convolution numerics check costs (CheckCost.cs)
 // Builds the RGB InceptionI3d with random weights, saves them (torch.save zip) and the clip (.npy), times TorchSharp
 // in several settings, then runs bench_network.py (/usr/bin/python3, python3-torch) on the same files in the same run.
 using System.Diagnostics;
@@ -13,6 +14,7 @@ using static TorchSharp.torch;
 int frames = Arg("--frames", 64), repeats = Arg("--repeats", 3), size = Arg("--size", 224);
 bool python = !args.Contains("--no-python");
 if (args.Contains("--ops")) return OpTimes();
+if (args.Contains("--conv-check")) return CheckCostBenchmark.Run(Arg("--rounds", 5), Arg("--threads", 2));
 if (args.Contains("--train-step"))
     return TrainStepBenchmark.Run(Arg("--batch", 2), Arg("--frames", 16), Arg("--size", 112), Arg("--classes", 101), Arg("--steps", 5), Arg("--threads", 2), python);
 string work = Directory.CreateTempSubdirectory("i3d-bench").FullName;

@@ -94,6 +94,29 @@ public sealed class NetworkNumericsTests(ITestOutputHelper log)
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void InceptionI3dLogitsOfBatchesMatchFloat64InTorchSharpAndOnnxRuntime(int batch)
+    {
+        manual_seed(43 + batch);
+        using var net = RandomizeBatchNorms(new InceptionI3d(8, 3), seed: batch);
+        using var net64 = new InceptionI3d(8, 3);
+        net64.load_state_dict(net.state_dict());
+        net64.to(ScalarType.Float64).eval();
+        byte[] onnx = I3D.MLNet.Torch.Onnx.OnnxExporter.Export(net, new I3D.MLNet.Torch.Onnx.OnnxExportOptions { Size = 96 });
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = rand([batch, 3, 12, 96, 96]) * 2 - 1;
+        var y64 = net64.forward(x.to(ScalarType.Float64));
+        double torch = TestPaths.RelativeL2(net.forward(x), y64);
+        var (values, shape) = Run(onnx, x);
+        double onnxError = TestPaths.RelativeL2(tensor(values, shape), y64);
+        log.WriteLine($"batch {batch}, {ConvolutionCheck.Mode}: TorchSharp {torch:E2}, ONNX Runtime {onnxError:E2} vs float64");
+        Assert.True(torch < LogitsTolerance, $"TorchSharp batch {batch} logits relative error {torch} vs float64");
+        Assert.True(onnxError < LogitsTolerance, $"ONNX Runtime batch {batch} logits relative error {onnxError} vs float64");
+    }
+
     [Fact]
     public void ForcedModeRoutesEveryConvolutionAroundTheDirectCall()
     {
