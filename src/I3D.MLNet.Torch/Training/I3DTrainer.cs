@@ -108,17 +108,23 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     private void Train(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, List<SGD> optimizers, IChannel channel)
     {
         int n = streams.Count;
-        string fingerprint = TrainingCheckpoint.FingerprintOf(ModelZipFormat.ToJson(Options with { Epochs = 0, CheckpointDirectory = null, CheckpointEverySteps = 0 }),
-            [labelColumn.Type.ToString() ?? "", .. streams.Select(s => $"{s.Name}:{s.Column}"), .. shapes.Select(s => string.Join("x", s))]);
+        // What a resumed run must share with the interrupted one. Not: the epoch count (a run can be extended), where
+        // checkpoints go and how often, the device and the thread count (where it runs: the weights are the same; a
+        // different thread count only changes the last bits of the sums).
+        string description = TrainingCheckpoint.Describe(
+            ModelZipFormat.ToJson(Options with { Epochs = 0, CheckpointDirectory = null, CheckpointEverySteps = 0, Device = "auto", Threads = 0 }),
+            [("label", labelColumn.Type.ToString() ?? ""), .. streams.Select(s => ($"stream.{s.Name}", s.Column)), .. shapes.Select((s, i) => ($"shape.{i}", string.Join("x", s)))]);
+        string fingerprint = TrainingCheckpoint.FingerprintOf(description);
         var state = new TrainingCheckpoint
         {
             Fingerprint = fingerprint,
+            Description = description,
             LearningRates = [.. Enumerable.Repeat(Options.LearningRate, n)],
             BestLosses = [.. Enumerable.Repeat(double.PositiveInfinity, n)],
             BadEpochs = new int[n],
             EpochLossSums = new double[n],
         };
-        if (Options.CheckpointDirectory is { } dir && TrainingCheckpoint.TryRead(dir, fingerprint, streams, optimizers) is { } resumed)
+        if (Options.CheckpointDirectory is { } dir && TrainingCheckpoint.TryRead(dir, fingerprint, description, streams, optimizers) is { } resumed)
         {
             state = resumed;
             channel.Info($"I3D: resuming from {TrainingCheckpoint.PathIn(dir)} at epoch {state.Epoch + 1}, row {state.RowsDone}, step {state.Step}");

@@ -83,6 +83,45 @@ public class TrainerTests
         Assert.True(metrics.MicroAccuracy >= 0.95, $"accuracy {metrics.MicroAccuracy} with losses {string.Join(", ", losses.Select(l => l.ToString("0.000")))}");
     }
 
+    /// <summary>
+    /// A checkpoint folder resumes a run moved to another device (or thread count: the same rule), and refuses a run
+    /// with other options in one line naming them, leaving the checkpoint as it was (it used to be overwritten).
+    /// </summary>
+    [Fact]
+    public void ACheckpointResumesOnAnotherDeviceAndRefusesAnotherRun()
+    {
+        var random = new Random(5);
+        var rows = Enumerable.Range(0, 8).Select(i => new TensorRow
+        {
+            FlowClip = [.. Enumerable.Range(0, 2 * 8 * 16 * 16).Select(_ => (float)(random.NextDouble() * 2 - 1))],
+            Label = (uint)(i % 2) + 1,
+        }).ToList();
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        string checkpoints = Temp("checkpoint-owner");
+        var epochs = new List<int>();
+        var options = new I3DTrainerOptions
+        {
+            RgbColumnName = null, FlowColumnName = "FlowClip", Epochs = 1, BatchSize = 4, ValidationFraction = 0, CheckpointDirectory = checkpoints,
+            BatchNormCalibrationClips = 0, Progress = new SyncProgress<I3DTrainingProgress>(p => { if (p.Phase == "epoch") epochs.Add(p.Epoch); }),
+        };
+        ml.MulticlassClassification.Trainers.I3D(options).Fit(data);
+        Assert.Equal([0], epochs);
+
+        // Extended by an epoch, on "cpu" instead of "auto": resumes after epoch 1.
+        epochs.Clear();
+        ml.MulticlassClassification.Trainers.I3D(options with { Epochs = 2, Device = "cpu" }).Fit(data);
+        Assert.Equal([1], epochs);
+
+        string file = Path.Combine(checkpoints, "checkpoint.bin");
+        byte[] before = File.ReadAllBytes(file);
+        var e = Assert.Throws<CheckpointOfAnotherRunException>(() => ml.MulticlassClassification.Trainers.I3D(options with { Epochs = 2, LearningRate = 0.5 }).Fit(data));
+        Assert.Contains("LearningRate 0.01 -> 0.5", e.Message);
+        Assert.Contains(file, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(before, File.ReadAllBytes(file));
+    }
+
     private sealed class TensorRow
     {
         [VectorType(1, 2, 8, 16, 16)]
