@@ -1,0 +1,109 @@
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Training;
+using I3D.MLNet.Torch.Weights;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace I3D.MLNet.Torch.Inference;
+
+/// <summary>
+/// Options of <c>mlContext.Transforms.ScoreI3D</c> on PyTorch weight files (TorchSharp): pytorch-i3d's state_dicts, such
+/// as the published <c>rgb_imagenet.pt</c> and <c>flow_imagenet.pt</c>, scored without training or exporting first.
+/// </summary>
+public sealed record I3DTorchScorerOptions
+{
+    /// <summary>The RGB stream's InceptionI3d weights (3 input channels).</summary>
+    public string? RgbWeightsPath { get; init; }
+
+    /// <summary>The flow stream's InceptionI3d weights (2 input channels).</summary>
+    public string? FlowWeightsPath { get; init; }
+
+    /// <summary>Class names in class order; default: the Kinetics-400 names for 400-class weights, else <c>class 0</c>, <c>class 1</c>, ...</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    /// <summary>RGB clips N x 3 x T x H x W from SampleClips.</summary>
+    public string RgbColumnName { get; init; } = "RgbClip";
+
+    public string FlowColumnName { get; init; } = "FlowClip";
+
+    public string ScoreColumnName { get; init; } = "Score";
+
+    public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
+
+    /// <summary><c>auto</c> (CUDA when TorchSharp sees one), <c>cpu</c> or <c>cuda</c>. Where the model runs, not saved:
+    /// a loaded zip picks <c>auto</c>.</summary>
+    public string Device { get; init; } = "auto";
+}
+
+/// <summary>
+/// Estimator of <c>mlContext.Transforms.ScoreI3D(I3DTorchScorerOptions)</c>: the networks of the weight files as an
+/// <see cref="I3DPredictionTransformer"/>, the transformer the I3D trainer makes (same output columns: <c>Score</c>,
+/// <c>PredictedLabel</c> with the class names as key values; the weights travel inside the model zip). Nothing to learn.
+/// </summary>
+public sealed class I3DTorchScoringEstimator : TrivialEstimator<I3DPredictionTransformer>
+{
+    internal I3DTorchScoringEstimator(IHostEnvironment env, I3DTorchScorerOptions options)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(I3DTorchScoringEstimator)), TorchScoring.FromWeights(env, options))
+    {
+    }
+
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var result = inputSchema.ToDictionary(c => c.Name);
+        foreach (var column in Transformer.StreamColumns.Values) ClipColumns.CheckSchemaShape(Host, inputSchema, column);
+        var info = Transformer.Info;
+        result[info.ScoreColumnName] = new SchemaShape.Column(info.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        result[info.PredictedLabelColumnName] = new SchemaShape.Column(info.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true);
+        return new SchemaShape(result.Values);
+    }
+}
+
+/// <summary>Builds the scorer of <see cref="I3DTorchScorerOptions"/> and holds the Kinetics-400 class names it defaults to.</summary>
+internal static class TorchScoring
+{
+    private static readonly Lazy<string[]> Kinetics400Names = new(() =>
+    {
+        using var stream = typeof(TorchScoring).Assembly.GetManifestResourceStream("I3D.MLNet.Torch.kinetics400_labels.txt")
+            ?? throw new InvalidOperationException("the Kinetics-400 class list is missing from I3D.MLNet.Torch");
+        using var reader = new StreamReader(stream);
+        return [.. reader.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
+    });
+
+    /// <summary>The 400 Kinetics class names in the published models' class order (models/kinetics400_labels.txt).</summary>
+    public static IReadOnlyList<string> Kinetics400 => Kinetics400Names.Value;
+
+    public static I3DPredictionTransformer FromWeights(IHostEnvironment env, I3DTorchScorerOptions options)
+    {
+        var sources = new[] { ("rgb", options.RgbWeightsPath, options.RgbColumnName, 3), ("flow", options.FlowWeightsPath, options.FlowColumnName, 2) }
+            .Where(s => s.Item2 is not null).ToList();
+        if (sources.Count == 0) throw new ArgumentException("ScoreI3D needs RGB weights, flow weights or both (I3DTorchScorerOptions.RgbWeightsPath / FlowWeightsPath)");
+        var device = TorchDevices.Resolve(options.Device);
+        var streams = new List<StreamNetwork>();
+        try
+        {
+            foreach (var (name, path, column, channels) in sources)
+            {
+                var net = ModuleWeights.LoadInceptionI3d(path!);
+                streams.Add(new StreamNetwork(name, column, I3DBackbone.InceptionI3d, net.NumClasses, net.InChannels, net));
+                if (net.InChannels != channels)
+                    throw new WeightFileException($"{path}: given as the {name} weights, but it is a {net.InChannels}-channel network (the {name} stream takes {channels})");
+            }
+            if (streams.Select(s => s.NumClasses).Distinct().Count() > 1)
+                throw new ArgumentException($"the streams have different classes: {string.Join(", ", sources.Zip(streams, (s, n) => $"{s.Item2} {n.NumClasses}"))}");
+            int classes = streams[0].NumClasses;
+            var names = options.ClassNames?.ToArray() ?? (classes == Kinetics400.Count ? [.. Kinetics400] : [.. Enumerable.Range(0, classes).Select(i => $"class {i}")]);
+            if (names.Length != classes) throw new ArgumentException($"{names.Length} class names for weights of {classes} classes");
+            var info = new I3DPredictionTransformer.Description(options.ScoreColumnName, options.PredictedLabelColumnName, names,
+                [.. streams.Select(s => new I3DPredictionTransformer.StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+            var transformer = new I3DPredictionTransformer(env, info, [.. streams]);
+            transformer.MoveTo(device);
+            return transformer;
+        }
+        catch
+        {
+            foreach (var s in streams) s.Dispose();
+            throw;
+        }
+    }
+}

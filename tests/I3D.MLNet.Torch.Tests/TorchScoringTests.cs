@@ -1,0 +1,118 @@
+using I3D.MLNet.IO;
+using I3D.MLNet.Tests.Shared;
+using I3D.MLNet.Torch.Inference;
+using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Weights;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Torch.Tests;
+
+/// <summary><c>mlContext.Transforms.ScoreI3D</c> on pytorch-i3d weight files: scores, classes, zips, errors.</summary>
+public sealed class TorchScoringTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("i3d-torch-scoring-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private sealed class ClipRow
+    {
+        [VectorType(2, 3, 9, 32, 32)]
+        public float[] RgbClip { get; set; } = [];
+
+        [VectorType(2, 2, 9, 32, 32)]
+        public float[] FlowClip { get; set; } = [];
+    }
+
+    private string Weights(string name, int classes, int channels, int seed)
+    {
+        manual_seed(seed);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new InceptionI3d(classes, channels), seed);
+        string path = Path.Combine(dir, name);
+        ModuleWeights.Save(net, path);
+        return path;
+    }
+
+    [Fact]
+    public void ScoresTwoStreamsAsTheSumOfTheirClipAveragedLogitsAndRoundTripsThroughAZip()
+    {
+        string rgb = Weights("rgb.pt", 5, 3, 1), flow = Weights("flow.pt", 5, 2, 2);
+        var random = new Random(3);
+        float[] Clip(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        var rows = Enumerable.Range(0, 3).Select(_ => new ClipRow { RgbClip = Clip(2 * 3 * 9 * 32 * 32), FlowClip = Clip(2 * 2 * 9 * 32 * 32) }).ToList();
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        string[] names = ["a", "b", "c", "d", "e"];
+        var model = ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = rgb, FlowWeightsPath = flow, ClassNames = names, Device = "cpu" }).Fit(data);
+        var scored = model.Transform(data);
+        var scores = scored.GetColumn<float[]>("Score").ToList();
+        var predicted = scored.GetColumn<uint>("PredictedLabel").ToList();
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        scored.Schema["PredictedLabel"].GetKeyValues(ref keys);
+        Assert.Equal(names, keys.DenseValues().Select(k => k.ToString()));
+
+        using var rgbNet = ModuleWeights.LoadInceptionI3d(rgb);
+        using var flowNet = ModuleWeights.LoadInceptionI3d(flow);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var logits = rgbNet.forward(tensor(rows[i].RgbClip, [2, 3, 9, 32, 32])).mean([0]) + flowNet.forward(tensor(rows[i].FlowClip, [2, 2, 9, 32, 32])).mean([0]);
+            var expected = logits.softmax(0).data<float>().ToArray();
+            for (int c = 0; c < 5; c++) Assert.Equal(expected[c], scores[i][c], 5);
+            Assert.Equal((uint)(Array.IndexOf(expected, expected.Max()) + 1), predicted[i]);
+        }
+
+        string zip = Path.Combine(dir, "scorer.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        var again = new MLContext(2).Model.Load(zip, out _).Transform(data).GetColumn<float[]>("Score").ToList();
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(scores[i], again[i]);
+    }
+
+    [SkippableFact]
+    public void PublishedLayoutWeightsOf400ClassesGetTheKineticsNames()
+    {
+        TestPaths.SkipUnlessSharedFixtures();
+        string weights = Path.Combine(TestPaths.SharedFixtures, "rgb_random.pt");
+        using var x = ClipTensor.FromKineticsLayout(Npy.Read(Path.Combine(TestPaths.SharedFixtures, "rgb_random_input.npy")), "input");
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable([new FixtureRow { RgbClip = x.data<float>().ToArray() }], SchemaDefinitionFor(x.shape));
+        var scored = ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = weights }).Fit(data).Transform(data);
+        var score = scored.GetColumn<float[]>("Score").Single();
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        scored.Schema["PredictedLabel"].GetKeyValues(ref keys);
+        var labels = File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "models", "kinetics400_labels.txt")).Where(l => l.Length > 0).ToArray();
+        Assert.Equal(labels, keys.DenseValues().Select(k => k.ToString()));
+        // The fixture's reference top class (pytorch-i3d's logits) is 350.
+        Assert.Equal(350, Array.IndexOf(score, score.Max()));
+        Assert.Equal(labels[350], keys.GetValues()[(int)scored.GetColumn<uint>("PredictedLabel").Single() - 1].ToString());
+    }
+
+    private sealed class FixtureRow
+    {
+        public float[] RgbClip { get; set; } = [];
+    }
+
+    private static SchemaDefinition SchemaDefinitionFor(long[] shape)
+    {
+        var schema = SchemaDefinition.Create(typeof(FixtureRow));
+        schema["RgbClip"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, shape.Select(d => (int)d).ToArray());
+        return schema;
+    }
+
+    [Fact]
+    public void RefusesMissingFilesSwappedStreamsAndClassMismatches()
+    {
+        var ml = new MLContext(1);
+        string rgb = Weights("rgb5.pt", 5, 3, 4), flow6 = Weights("flow6.pt", 6, 2, 5);
+        var missing = Assert.ThrowsAny<Exception>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = Path.Combine(dir, "nope.pt") }));
+        Assert.Contains("nope.pt", missing.Message);
+        var swapped = Assert.Throws<WeightFileException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = flow6 }));
+        Assert.Contains("flow6.pt: given as the rgb weights, but it is a 2-channel network", swapped.Message);
+        var classes = Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = rgb, FlowWeightsPath = flow6 }));
+        Assert.Contains("different classes", classes.Message);
+        Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions()));
+        Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = rgb, ClassNames = ["only", "two"] }));
+    }
+}
