@@ -2,6 +2,7 @@ using System.Diagnostics;
 using I3D.MLNet.Clips;
 using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -132,7 +133,6 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
 
         for (int epoch = state.Epoch; epoch < Options.Epochs; epoch++)
         {
-            using var scope = ClipSamplingScope.Training(epoch);
             SetLearningRates(optimizers, state.LearningRates);
             var trainLoss = RunPass(input, labelColumn, shapes, streams, epoch, training: true, state, optimizers, channel);
             var (validationLoss, validationAccuracy) = RunValidation(input, labelColumn, shapes, streams, epoch);
@@ -185,7 +185,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             }
             batch.Clear();
         }
-        foreach (var (label, clipsOfRow) in Rows(input, labelColumn, streams, Options.Epochs, validation: false, skipRows: 0))
+        foreach (var (label, clipsOfRow) in Rows(input, labelColumn, streams, trainingEpoch: null, validation: false, skipRows: 0))
         {
             if (label < 0) continue;
             int k = (int)shapes[0][0];
@@ -234,7 +234,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         }
 
         long row = state.RowsDone;
-        foreach (var (label, clips) in Rows(input, labelColumn, streams, epoch, validation: false, skipRows: state.RowsDone))
+        foreach (var (label, clips) in Rows(input, labelColumn, streams, trainingEpoch: epoch, validation: false, skipRows: state.RowsDone))
         {
             row++;
             if (label < 0) continue; // a validation row or one without a label
@@ -289,7 +289,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         long count = 0;
         foreach (var s in streams) s.Module.eval();
         using var _ = no_grad();
-        foreach (var (label, clips) in Rows(input, labelColumn, streams, epoch, validation: true, skipRows: 0))
+        foreach (var (label, clips) in Rows(input, labelColumn, streams, trainingEpoch: null, validation: true, skipRows: 0))
         {
             for (int i = 0; i < n; i++)
             {
@@ -313,15 +313,21 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     /// The training pass yields every row after the first <paramref name="skipRows"/> (those were trained on before an
     /// interruption and are not read), with label -1 for rows it does not train on, so rows can be counted.
     /// </summary>
-    private IEnumerable<(int Label, float[][] Clips)> Rows(IDataView input, DataViewSchema.Column labelColumn, List<StreamNetwork> streams, int epoch, bool validation, long skipRows)
+    /// <param name="trainingEpoch">For a training pass: clip columns that SampleClips wrote in Train or Auto mode are
+    /// drawn from their video column by the training protocol of this epoch (section 3: random start, crop and flip;
+    /// a new draw each epoch, the same draw for the same epoch). Null: every clip column as it is (Auto: the test protocol).</param>
+    private IEnumerable<(int Label, float[][] Clips)> Rows(IDataView input, DataViewSchema.Column labelColumn, List<StreamNetwork> streams, int? trainingEpoch, bool validation, long skipRows)
     {
-        var columns = streams.Select(s => input.Schema[s.Column]).Append(labelColumn).ToList();
-        var random = input.CanShuffle ? new Random(unchecked(Options.Seed * 7919 + epoch)) : null;
+        var sampled = streams.Select(s => trainingEpoch is null ? null : TrainingSampling(input.Schema, input.Schema[s.Column])).ToArray();
+        var columns = streams.Select((s, i) => sampled[i] is { } a ? input.Schema[a.Source] : input.Schema[s.Column]).Append(labelColumn).ToList();
+        var random = input.CanShuffle ? new Random(unchecked(Options.Seed * 7919 + (trainingEpoch ?? Options.Epochs))) : null;
         using var cursor = input.GetRowCursor(columns, random);
         var getId = cursor.GetIdGetter();
         var getLabel = cursor.GetGetter<uint>(labelColumn);
-        var getClips = streams.Select(s => cursor.GetGetter<VBuffer<float>>(input.Schema[s.Column])).ToArray();
-        var buffers = new VBuffer<float>[getClips.Length];
+        var getClips = streams.Select((s, i) => sampled[i] is null ? cursor.GetGetter<VBuffer<float>>(input.Schema[s.Column]) : null).ToArray();
+        var getFrames = streams.Select((s, i) => sampled[i] is { } a ? cursor.GetGetter<VideoFrames>(input.Schema[a.Source]) : null).ToArray();
+        var frames = new VideoFrames();
+        var buffers = new VBuffer<float>[streams.Count];
         DataViewRowId id = default;
         uint label = 0;
         long missing = 0;
@@ -334,10 +340,15 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             if (IsValidation(id) != validation) { if (!validation) yield return (-1, []); continue; }
             getLabel(ref label);
             if (label == 0) { missing++; if (!validation) yield return (-1, []); continue; }
-            var clips = new float[getClips.Length][];
-            for (int i = 0; i < getClips.Length; i++)
+            var clips = new float[streams.Count][];
+            for (int i = 0; i < streams.Count; i++)
             {
-                getClips[i](ref buffers[i]);
+                if (sampled[i] is { } a)
+                {
+                    getFrames[i]!(ref frames);
+                    ClipSampling.Sample(a.Options, frames, id, training: true, trainingEpoch!.Value, ref buffers[i]);
+                }
+                else getClips[i]!(ref buffers[i]);
                 clips[i] = buffers[i].DenseValues().ToArray();
                 Inference.ClipTensor.Validate(clips[i], $"row {cursor.Position} ({streams[i].Name} clip)");
             }
@@ -345,6 +356,13 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         }
         if (missing > 0) _host.Start("I3D training").Warning($"I3D: {missing} rows without a label (a value the label map does not know) were skipped");
     }
+
+    /// <summary>How to draw a training pass's clips for <paramref name="clips"/>: the sampler's annotation when
+    /// SampleClips wrote the column in Train or Auto mode and its video column is in the data; else null (read as is).</summary>
+    private static ClipSamplingAnnotation? TrainingSampling(DataViewSchema schema, DataViewSchema.Column clips)
+        => ClipSamplingAnnotation.Of(clips) is { Options.Mode: ClipSamplingMode.Train or ClipSamplingMode.Auto } a
+            && schema.GetColumnOrNull(a.Source) is { Type: VideoDataViewType }
+            ? a : null;
 
     private bool IsValidation(DataViewRowId id)
     {

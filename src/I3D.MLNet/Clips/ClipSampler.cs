@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using I3D.MLNet.Clips;
 using I3D.MLNet.ModelZip;
 using I3D.MLNet.Video;
@@ -17,18 +16,17 @@ namespace I3D.MLNet.Clips;
 /// RGB values are mapped to [-1, 1]; flow values are already there.
 /// </summary>
 /// <remarks>
-/// Training-mode randomness is a function of (seed, row position, how many times this transformer has served that
-/// row, or the trainer's epoch in <see cref="ClipSamplingMode.Auto"/>): the same pipeline in a fresh process gives the
-/// same clips, each pass over the data gets new crops, and two samplers with the same options over an RGB and a flow
-/// column make identical choices.
+/// Training-mode randomness is a pure function of (seed, row id, epoch): whatever order or how often the rows are
+/// read, and in a fresh process, a row gets the same clips; two samplers with the same options over an RGB and a flow
+/// column make identical choices. The epoch is <see cref="ClipSamplerOptions.Epoch"/>, or the I3D trainer's own: the
+/// output column carries the sampler's options and input column as an annotation (<see cref="ClipSamplingAnnotation"/>),
+/// so the trainer samples each epoch's training clips from the frames itself (data flows one way; no state is shared).
 /// </remarks>
 public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSamplerOptions>
 {
     internal const string LoaderSignature = "I3DClipSampler";
 
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DCLIPS", LoaderSignature, typeof(ClipSamplingTransformer));
-
-    private readonly ConcurrentDictionary<long, int> _visits = new();
 
     internal ClipSamplingTransformer(IHostEnvironment env, ClipSamplerOptions options, params (string outputColumnName, string inputColumnName)[] columns)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(ClipSamplingTransformer)), options, columns)
@@ -70,36 +68,10 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
             : new VectorDataViewType(NumberDataViewType.Single, Options.ClipCount, channels, Options.Frames, Options.CropSize, Options.CropSize);
     }
 
-    /// <summary>Samples the clips of one video into <paramref name="output"/> (resized as needed).</summary>
-    public void Sample(VideoFrames frames, long rowPosition, ref VBuffer<float> output)
-    {
-        int? epoch = Options.Mode == ClipSamplingMode.Auto ? ClipSamplingScope.Epoch : null;
-        bool training = Options.Mode == ClipSamplingMode.Train || epoch != null;
-        var random = new Random(SeedFor(rowPosition, epoch));
-        var plan = ClipPlan.Make(Options, frames.FrameCount, frames.Height, frames.Width, random, frames.Source, training);
-        int length = plan.FrameIndices[0].Length;
-        int size = checked(plan.FrameIndices.Length * frames.Channels * length * Options.CropSize * Options.CropSize);
-        var editor = VBufferEditor.Create(ref output, size);
-        plan.Write(frames, Options.CropSize, editor.Values);
-        output = editor.Commit();
-    }
-
-    private int SeedFor(long rowPosition, int? epoch)
-    {
-        // Train mode: the n-th visit of a row draws anew; Auto inside the trainer: the epoch does (so a resumed run
-        // in a new process draws what the interrupted one would have).
-        int visit = epoch ?? (Options.Mode == ClipSamplingMode.Train ? _visits.AddOrUpdate(rowPosition, 0, (_, v) => v + 1) : 0);
-        ulong x = SplitMix((ulong)(uint)Options.Seed ^ SplitMix((ulong)rowPosition ^ SplitMix((ulong)visit)));
-        return (int)(x & 0x7FFFFFFF);
-    }
-
-    private static ulong SplitMix(ulong z)
-    {
-        z += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    /// <summary>Samples the clips of one video (row <paramref name="row"/>) into <paramref name="output"/> (resized as
+    /// needed) by the mode's protocol: Test and Auto the test protocol, Train the training one at <see cref="ClipSamplerOptions.Epoch"/>.</summary>
+    public void Sample(VideoFrames frames, DataViewRowId row, ref VBuffer<float> output)
+        => ClipSampling.Sample(Options, frames, row, Options.Mode == ClipSamplingMode.Train, Options.Epoch, ref output);
 
     private sealed class Mapper : OneToOneMapperBase
     {
@@ -114,22 +86,26 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
         }
 
         protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-            => _owner.ColumnPairs.Select((c, i) => new DataViewSchema.DetachedColumn(c.outputColumnName, _owner.OutputType(_kinds[i]), null)).ToArray();
+            => _owner.ColumnPairs.Select((c, i) => new DataViewSchema.DetachedColumn(c.outputColumnName, _owner.OutputType(_kinds[i]),
+                new ClipSamplingAnnotation(c.inputColumnName, _owner.Options).ToAnnotations())).ToArray();
 
         protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
         {
             disposer = null;
             var getFrames = input.GetGetter<VideoFrames>(input.Schema[ColMapNewToOld[iinfo]]);
+            var getId = input.GetIdGetter();
             var frames = new VideoFrames();
             var clip = default(VBuffer<float>);
+            DataViewRowId id = default;
             long sampledPosition = -1;
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
             {
-                // Sample once per row, however many consumers ask (each ask would otherwise be a new visit).
+                // Sample once per row, however many consumers ask.
                 if (sampledPosition != input.Position)
                 {
                     getFrames(ref frames);
-                    _owner.Sample(frames, input.Position, ref clip);
+                    getId(ref id);
+                    _owner.Sample(frames, id, ref clip);
                     sampledPosition = input.Position;
                 }
                 clip.CopyTo(ref dst);

@@ -10,8 +10,8 @@ public enum ClipSamplingMode
     /// <summary>Centre crop; the whole video or <see cref="ClipSamplerOptions.ClipsPerVideo"/> evenly spaced clips.</summary>
     Test,
 
-    /// <summary>The training protocol while the I3D trainer reads the rows (inside <see cref="ClipSamplingScope.Training"/>,
-    /// seeded by the epoch), the test protocol everywhere else: the mode for pipelines that end in the trainer.</summary>
+    /// <summary>The test protocol, except for the I3D trainer, which draws each epoch's clips by the training protocol
+    /// (seeded by its epoch) from the frames: the mode for pipelines that end in the trainer and then score.</summary>
     Auto,
 }
 
@@ -40,6 +40,10 @@ public sealed record ClipSamplerOptions
     /// <summary>Train mode: probability of the left-right flip. Default 0.5.</summary>
     public double FlipProbability { get; init; } = 0.5;
 
+    /// <summary>Train mode: which pass over the data the random choices are for (0, 1, ...); each epoch draws anew, the
+    /// same epoch the same clips. The I3D trainer passes its own epoch to Train and Auto columns.</summary>
+    public int Epoch { get; init; }
+
     /// <summary>Clips per row: K in test mode (and Auto, whose training clips are K random ones), 1 in train mode or for the whole video.</summary>
     internal int ClipCount => Mode == ClipSamplingMode.Train || WholeVideo ? 1 : ClipsPerVideo;
 
@@ -50,5 +54,6 @@ public sealed record ClipSamplerOptions
         if (ClipsPerVideo < 1) throw new ArgumentOutOfRangeException(nameof(ClipsPerVideo), ClipsPerVideo, "at least one clip per video");
         if (WholeVideo && Mode == ClipSamplingMode.Train) throw new ArgumentException("WholeVideo is a test-mode option (training samples clips of Frames frames)", nameof(WholeVideo));
         if (!(FlipProbability is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(FlipProbability), FlipProbability, "a probability is in [0, 1]");
+        if (Epoch < 0) throw new ArgumentOutOfRangeException(nameof(Epoch), Epoch, "an epoch is >= 0");
     }
 }

@@ -44,4 +44,6 @@ internal static class ModelZipFormat
         => JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException($"the model zip holds no {typeof(T).Name}");
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
+
+    public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, Json) ?? throw new InvalidDataException($"no {typeof(T).Name} in '{json}'");
 }

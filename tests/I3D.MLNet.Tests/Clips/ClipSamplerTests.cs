@@ -39,7 +39,7 @@ public class ClipSamplerTests
     private static float[] Sample(ClipSamplingTransformer sampler, VideoFrames video, long row)
     {
         var output = default(VBuffer<float>);
-        sampler.Sample(video, row, ref output);
+        sampler.Sample(video, new DataViewRowId((ulong)row, 0), ref output);
         return output.DenseValues().ToArray();
     }
 
@@ -108,9 +108,10 @@ public class ClipSamplerTests
         var firstB = Enumerable.Range(0, 6).Select(r => Sample(b, video, r)).ToList();
         for (int r = 0; r < 6; r++) Assert.Equal(firstA[r], firstB[r]); // same seed, same clips
 
-        var secondPass = Sample(a, video, 0);
+        Assert.Equal(firstA[0], Sample(a, video, 0)); // a pure function: reading a row again gives the same clip
+        var nextEpoch = Sample(Sampler(options with { Epoch = 1 }), video, 0);
         var otherSeed = Sample(Sampler(options with { Seed = 8 }), video, 0);
-        Assert.NotEqual(firstA[0], secondPass); // a new pass over the data gets new choices
+        Assert.NotEqual(firstA[0], nextEpoch); // another epoch gets new choices
         Assert.NotEqual(firstA[0], otherSeed);
 
         // Every clip is an exact crop of consecutive frames, mirrored as a whole or not at all.
@@ -145,23 +146,78 @@ public class ClipSamplerTests
     }
 
     [Fact]
-    public void AutoModeTestsOutsideTheTrainerAndTrainsInsideItsScope()
+    public void AutoModeIsTheTestProtocolAndItsColumnTellsTheTrainerHowToDrawTrainingClips()
     {
         var video = Synthetic(frames: 40, height: 20, width: 24);
         var options = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = 8, CropSize = 16, Seed = 2, ClipsPerVideo = 2 };
         var auto = Sampler(options);
         var test = Sampler(options with { Mode = ClipSamplingMode.Test });
-        Assert.Equal(Sample(test, video, 3), Sample(auto, video, 3)); // outside: the test protocol
+        Assert.Equal(Sample(test, video, 3), Sample(auto, video, 3)); // read by anything: the test protocol
 
-        float[] epoch0, epoch0Again, epoch1;
-        using (ClipSamplingScope.Training(0)) epoch0 = Sample(auto, video, 3);
-        using (ClipSamplingScope.Training(0)) epoch0Again = Sample(Sampler(options), video, 3);
-        using (ClipSamplingScope.Training(1)) epoch1 = Sample(auto, video, 3);
-        Assert.Null(ClipSamplingScope.Epoch);
+        // What the trainer does with the column's annotation: the training protocol at its epoch, from the frames.
+        var ml = new MLContext(0);
+        var schema = auto.GetOutputSchema(EmptyVideos().Schema);
+        var annotation = ClipSamplingAnnotation.Of(schema["Clip"]);
+        Assert.NotNull(annotation);
+        Assert.Equal("Frames", annotation.Source);
+        Assert.Equal(options, annotation.Options);
+        float[] Train(int epoch)
+        {
+            var output = default(VBuffer<float>);
+            ClipSampling.Sample(annotation.Options, video, new DataViewRowId(3, 0), training: true, epoch, ref output);
+            return output.DenseValues().ToArray();
+        }
+        var epoch0 = Train(0);
         Assert.Equal(2 * 3 * 8 * 16 * 16, epoch0.Length); // K random training clips, same shape as the K test clips
         Assert.NotEqual(Sample(test, video, 3), epoch0);
-        Assert.Equal(epoch0, epoch0Again); // seeded by the epoch, not by how often the row was read: resumable
-        Assert.NotEqual(epoch0, epoch1);
+        Assert.Equal(epoch0, Train(0)); // seeded by the epoch, not by how often the row was read: resumable
+        Assert.NotEqual(epoch0, Train(1));
+    }
+
+    /// <summary>The same clip for the same (seed, row, epoch), whatever order the rows are read in.</summary>
+    [Fact]
+    public void TrainClipsDoNotDependOnTheReadingOrder()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"i3d-clip-order-{Guid.NewGuid():N}");
+        try
+        {
+            I3D.MLNet.Datasets.SyntheticMotion.Write(dir, new I3D.MLNet.Datasets.SyntheticMotionOptions { PerClass = 2, TestPerClass = 1, Frames = 12, Size = 48, Seed = 1 });
+            var ml = new MLContext(0);
+            var data = I3D.MLNet.Datasets.VideoDataset.FromFolder(Path.Combine(dir, "train")).ToDataView(ml);
+            Assert.True(data.CanShuffle);
+            var clips = ml.Transforms.LoadVideo("Frames", "Path")
+                .Append(ml.Transforms.SampleClips("Clip", "Frames", new ClipSamplerOptions { Mode = ClipSamplingMode.Train, Frames = 6, CropSize = 32, Seed = 4, Epoch = 2 }))
+                .Fit(data).Transform(data);
+            Dictionary<ulong, float[]> Read(Random? order)
+            {
+                var result = new Dictionary<ulong, float[]>();
+                using var cursor = clips.GetRowCursor([clips.Schema["Clip"]], order);
+                var getId = cursor.GetIdGetter();
+                var getClip = cursor.GetGetter<VBuffer<float>>(clips.Schema["Clip"]);
+                DataViewRowId id = default;
+                VBuffer<float> clip = default;
+                while (cursor.MoveNext())
+                {
+                    getId(ref id);
+                    getClip(ref clip);
+                    result[id.Low] = clip.DenseValues().ToArray();
+                }
+                return result;
+            }
+            var sequential = Read(null);
+            var shuffled = Read(new Random(5));
+            var again = Read(new Random(6));
+            Assert.Equal(sequential.Count, shuffled.Count);
+            foreach (var (id, clip) in sequential)
+            {
+                Assert.Equal(clip, shuffled[id]);
+                Assert.Equal(clip, again[id]);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
