@@ -22,7 +22,7 @@ public static class PredictCommand
                 + "(X_rgb.npy with X_flow.npy beside it runs both streams)",
             Arity = ArgumentArity.OneOrMore,
         };
-        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict (zip or legacy), e.g. pytorch-i3d rgb_imagenet.pt" };
+        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict (zip or legacy), e.g. pytorch-i3d rgb_imagenet.pt, or a kinetics-i3d TensorFlow checkpoint (data/checkpoints/rgb_imagenet/model.ckpt, its .index or its folder)" };
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights)" };
         var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
