@@ -11,6 +11,7 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ExportOnnxCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -12,11 +12,11 @@ internal static class ExportOnnxCommand
 {
     public static Command Create()
     {
-        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict of pytorch-i3d's InceptionI3d (e.g. rgb_imagenet.pt)" };
+        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict of pytorch-i3d's InceptionI3d (e.g. rgb_imagenet.pt) or a kinetics-i3d TensorFlow checkpoint (.../model.ckpt)" };
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights (e.g. flow_imagenet.pt)" };
         var model = new Option<string?>("--model") { Description = "A model zip from i3d train: each of its streams is exported" };
         var output = new Option<string>("--out") { Description = "The ONNX file to write; two streams write OUT with _rgb and _flow before the extension", Required = true };
-        var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: Kinetics-400 for 400-class weights; a model zip has its own)" };
+        var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: Kinetics-400 for 400-class weights, Kinetics-600 for 600; a model zip has its own)" };
         var size = new Option<int?>("--size") { Description = "Frame height and width the ONNX model takes (default: 224, or the model zip's crop size)" };
         var command = new Command("export-onnx", "Write I3D streams as ONNX models (opset 17; input 'clip' [batch, C, time, H, W] in [-1, 1], output 'logits' [batch, classes]; class names in the metadata)");
         foreach (var o in new Option[] { rgbWeights, flowWeights, model, output, labels, size }) command.Options.Add(o);
@@ -51,7 +51,6 @@ internal static class ExportOnnxCommand
             foreach (var (stream, path, channels) in new[] { ("rgb", rgbWeights, 3), ("flow", flowWeights, 2) })
             {
                 if (path is null) continue;
-                if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such weight file", path);
                 using var net = TwoStreamPredictor.LoadStream(path, channels, stream);
                 net.eval();
                 var names = PredictCommand.LoadLabels(labels, net.NumClasses);

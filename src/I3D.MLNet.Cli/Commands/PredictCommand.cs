@@ -13,6 +13,9 @@ public static class PredictCommand
     /// <summary>Kinetics-400 class names shipped next to the tool (models/kinetics400_labels.txt), used for 400-class weights.</summary>
     public const string DefaultLabels = "kinetics400_labels.txt";
 
+    /// <summary>Kinetics-600 class names shipped next to the tool (models/kinetics600_labels.txt), used for 600-class weights (kinetics-i3d's rgb_scratch_kin600).</summary>
+    public const string Kinetics600Labels = "kinetics600_labels.txt";
+
     /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol).</param>
     public static Command Create(IClipSource? videoSource = null)
     {
@@ -22,9 +25,9 @@ public static class PredictCommand
                 + "(X_rgb.npy with X_flow.npy beside it runs both streams)",
             Arity = ArgumentArity.OneOrMore,
         };
-        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict (zip or legacy), e.g. pytorch-i3d rgb_imagenet.pt" };
+        var rgbWeights = new Option<string?>("--rgb-weights") { Description = "RGB stream weights: a PyTorch state_dict (zip or legacy), e.g. pytorch-i3d rgb_imagenet.pt, or a kinetics-i3d TensorFlow checkpoint (data/checkpoints/rgb_imagenet/model.ckpt, its .index or its folder)" };
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
-        var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights)" };
+        var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights, Kinetics-600 for 600)" };
         var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
         var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU; with an .onnx --model, when ONNX Runtime's CUDA provider loads)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
@@ -157,8 +160,9 @@ public static class PredictCommand
     {
         if (path is null)
         {
-            string shipped = Path.Combine(AppContext.BaseDirectory, DefaultLabels);
-            if (classes != 400 || !File.Exists(shipped)) return null;
+            string? name = classes switch { 400 => DefaultLabels, 600 => Kinetics600Labels, _ => null };
+            string shipped = Path.Combine(AppContext.BaseDirectory, name ?? DefaultLabels);
+            if (name is null || !File.Exists(shipped)) return null;
             path = shipped;
         }
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such labels file", path);

@@ -20,7 +20,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<double> Validation { get; } = new("--validation-fraction") { Description = "Share of training videos held out for the validation loss", DefaultValueFactory = _ => 0.1 };
     public Option<I3DBackbone> Backbone { get; } = new("--backbone") { Description = "InceptionI3d (the paper's) or ResNet18 (inflated)", DefaultValueFactory = _ => I3DBackbone.InceptionI3d };
     public Option<I3DInitialization> Init { get; } = new("--init") { Description = "Scratch, Checkpoint (pretrained I3D weights; logits replaced) or InflatedImageNet (2-D weights inflated)", DefaultValueFactory = _ => I3DInitialization.Scratch };
-    public Option<string?> RgbWeights { get; } = new("--rgb-weights") { Description = "Starting weights of the RGB stream (state_dict, or ResNet18.onnx / GoogLeNet for InflatedImageNet)" };
+    public Option<string?> RgbWeights { get; } = new("--rgb-weights") { Description = "Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint; ResNet18.onnx / GoogLeNet for InflatedImageNet)" };
     public Option<string?> FlowWeights { get; } = new("--flow-weights") { Description = "Starting weights of the flow stream" };
     public Option<bool> Fixed { get; } = new("--fixed") { Description = "Train only the last layer (the paper's \"Fixed\" mode)" };
     public Option<FlowAlgorithm> FlowAlgorithm { get; } = new("--flow-algorithm") { Description = "TvL1 (ours), TvL1OpenCv or Farneback", DefaultValueFactory = _ => Flow.FlowAlgorithm.TvL1 };

@@ -47,7 +47,7 @@ public sealed record I3DTrainerOptions
 
     public I3DInitialization Initialization { get; init; } = I3DInitialization.Scratch;
 
-    /// <summary>Starting weights of the RGB stream (a state_dict for <see cref="I3DInitialization.Checkpoint"/>,
+    /// <summary>Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint prefix for <see cref="I3DInitialization.Checkpoint"/>,
     /// the 2-D ImageNet file for <see cref="I3DInitialization.InflatedImageNet"/>).</summary>
     public string? RgbWeights { get; init; }
 

@@ -94,7 +94,7 @@ internal sealed class StreamNetwork : IDisposable
 
     private static void LoadReplacingClassifier(nn.Module<Tensor, Tensor> module, string path, I3DBackbone backbone, string network)
     {
-        var weights = TorchStateDict.Read(path);
+        var weights = WeightFiles.Read(path);
         try { LoadReplacingClassifier(module, weights, path, backbone, network); }
         finally { foreach (var kv in weights) kv.Value.Dispose(); }
     }

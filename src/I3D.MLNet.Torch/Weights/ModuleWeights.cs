@@ -40,10 +40,10 @@ public static class ModuleWeights
             if (given.TryGetValue(key, out var value)) target.copy_(value);
     }
 
-    /// <summary>Reads a state_dict file (zip or legacy) and loads it strictly into <paramref name="module"/>.</summary>
+    /// <summary>Reads a weight file (<see cref="WeightFiles.Read"/>: a state_dict or a kinetics-i3d TensorFlow checkpoint) and loads it strictly into <paramref name="module"/>.</summary>
     public static void Load(nn.Module module, string path, string network)
     {
-        var weights = TorchStateDict.Read(path);
+        var weights = WeightFiles.Read(path);
         try { Load(module, weights, path, network); }
         finally { foreach (var kv in weights) kv.Value.Dispose(); }
     }
@@ -57,7 +57,7 @@ public static class ModuleWeights
     /// </summary>
     public static InceptionI3d LoadInceptionI3d(string path, Device? device = null)
     {
-        var weights = TorchStateDict.Read(path);
+        var weights = WeightFiles.Read(path);
         try
         {
             int inChannels = Dim(weights, "Conv3d_1a_7x7.conv3d.weight", 1) ?? 3;
