@@ -98,8 +98,8 @@ public sealed class ConvertCommandTests : IDisposable
         Assert.Equal(PredictCommandTests.Floats(fromPt.GetProperty("logits")), PredictCommandTests.Floats(fromCheckpoint.GetProperty("logits")));
         Assert.Equal(PredictCommandTests.Floats(fromPt.GetProperty("logits")), PredictCommandTests.Floats(fromIndex.GetProperty("logits")));
         Assert.Equal(600, PredictCommandTests.Floats(fromCheckpoint.GetProperty("logits")).Length);
-        // 600 classes: the Kinetics-600 names shipped beside the tool.
-        var labels = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "kinetics600_labels.txt"));
+        // 600 classes: the Kinetics-600 names (models/kinetics600_labels.txt, built into the library).
+        var labels = File.ReadAllLines(Path.Combine(I3D.MLNet.Testing.SharedData.RepoRoot, "models", "kinetics600_labels.txt"));
         var top = fromCheckpoint.GetProperty("top")[0];
         Assert.Equal(labels[top.GetProperty("index").GetInt32()], top.GetProperty("label").GetString());
     }

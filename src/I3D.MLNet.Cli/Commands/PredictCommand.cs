@@ -10,12 +10,6 @@ namespace I3D.MLNet.Cli.Commands;
 /// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F] [--labels F] [--top K] [--device cpu|cuda] [--json]</c>.</summary>
 public static class PredictCommand
 {
-    /// <summary>Kinetics-400 class names shipped next to the tool (models/kinetics400_labels.txt), used for 400-class weights.</summary>
-    public const string DefaultLabels = "kinetics400_labels.txt";
-
-    /// <summary>Kinetics-600 class names shipped next to the tool (models/kinetics600_labels.txt), used for 600-class weights (kinetics-i3d's rgb_scratch_kin600).</summary>
-    public const string Kinetics600Labels = "kinetics600_labels.txt";
-
     /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol).</param>
     public static Command Create(IClipSource? videoSource = null)
     {
@@ -156,15 +150,10 @@ public static class PredictCommand
         return requested == "cpu" || !cuda ? torch.CPU : torch.CUDA;
     }
 
+    /// <summary>The class names from <paramref name="path"/>, or by default the Kinetics names for 400 or 600 classes (none otherwise).</summary>
     internal static string[]? LoadLabels(string? path, int classes)
     {
-        if (path is null)
-        {
-            string? name = classes switch { 400 => DefaultLabels, 600 => Kinetics600Labels, _ => null };
-            string shipped = Path.Combine(AppContext.BaseDirectory, name ?? DefaultLabels);
-            if (name is null || !File.Exists(shipped)) return null;
-            path = shipped;
-        }
+        if (path is null) return I3D.MLNet.Torch.Weights.KineticsClasses.ForClassCount(classes)?.ToArray();
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such labels file", path);
         var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
         if (lines.Length != classes) throw new ArgumentException($"{path}: {lines.Length} labels, but the weights have {classes} classes");

@@ -19,7 +19,8 @@ public sealed record I3DTorchScorerOptions
     /// <summary>The flow stream's InceptionI3d weights (2 input channels).</summary>
     public string? FlowWeightsPath { get; init; }
 
-    /// <summary>Class names in class order; default: the Kinetics-400 names for 400-class weights, else <c>class 0</c>, <c>class 1</c>, ...</summary>
+    /// <summary>Class names in class order; default: the Kinetics names for 400- and 600-class weights
+    /// (<see cref="KineticsClasses"/>), else <c>class 0</c>, <c>class 1</c>, ...</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
     /// <summary>RGB clips N x 3 x T x H x W from SampleClips.</summary>
@@ -59,20 +60,9 @@ public sealed class I3DTorchScoringEstimator : TrivialEstimator<I3DPredictionTra
     }
 }
 
-/// <summary>Builds the scorer of <see cref="I3DTorchScorerOptions"/> and holds the Kinetics-400 class names it defaults to.</summary>
+/// <summary>Builds the scorer of <see cref="I3DTorchScorerOptions"/>.</summary>
 internal static class TorchScoring
 {
-    private static readonly Lazy<string[]> Kinetics400Names = new(() =>
-    {
-        using var stream = typeof(TorchScoring).Assembly.GetManifestResourceStream("I3D.MLNet.Torch.kinetics400_labels.txt")
-            ?? throw new InvalidOperationException("the Kinetics-400 class list is missing from I3D.MLNet.Torch");
-        using var reader = new StreamReader(stream);
-        return [.. reader.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
-    });
-
-    /// <summary>The 400 Kinetics class names in the published models' class order (models/kinetics400_labels.txt).</summary>
-    public static IReadOnlyList<string> Kinetics400 => Kinetics400Names.Value;
-
     public static I3DPredictionTransformer FromWeights(IHostEnvironment env, I3DTorchScorerOptions options)
     {
         var sources = new[] { ("rgb", options.RgbWeightsPath, options.RgbColumnName, 3), ("flow", options.FlowWeightsPath, options.FlowColumnName, 2) }
@@ -92,7 +82,7 @@ internal static class TorchScoring
             if (streams.Select(s => s.NumClasses).Distinct().Count() > 1)
                 throw new ArgumentException($"the streams have different classes: {string.Join(", ", sources.Zip(streams, (s, n) => $"{s.Item2} {n.NumClasses}"))}");
             int classes = streams[0].NumClasses;
-            var names = options.ClassNames?.ToArray() ?? (classes == Kinetics400.Count ? [.. Kinetics400] : [.. Enumerable.Range(0, classes).Select(i => $"class {i}")]);
+            var names = options.ClassNames?.ToArray() ?? KineticsClasses.ForClassCount(classes)?.ToArray() ?? [.. Enumerable.Range(0, classes).Select(i => $"class {i}")];
             if (names.Length != classes) throw new ArgumentException($"{names.Length} class names for weights of {classes} classes");
             var info = new I3DPredictionTransformer.Description(options.ScoreColumnName, options.PredictedLabelColumnName, names,
                 [.. streams.Select(s => new I3DPredictionTransformer.StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
