@@ -101,7 +101,7 @@ internal static class ClipsCommand
     }
 
     /// <summary>The paper resizes to 256 and crops 224; other crop sizes keep that ratio.</summary>
-    public static int DefaultShorterSide(int cropSize) => (int)Math.Round(cropSize * 256.0 / 224.0);
+    public static int DefaultShorterSide(int cropSize) => VideoDecodeOptions.ShorterSideForCrop(cropSize);
 
     private static DataViewSchema.Column ClipColumn(DataViewSchema schema)
         => schema.FirstOrDefault(c => c.Name == "Clip") is { Name: not null } clip && clip.Type is VectorDataViewType

@@ -37,7 +37,7 @@ public static class ResNet18Inflation
                 var (name, conv, bn, stride) = targets[i];
                 var node = convs[i];
                 long k = conv.weight!.shape[3];
-                long begin = k / 2, end = Math.Max(k / 2 - (stride - 1), 0);
+                var (begin, end) = BasicBlock3d.CntkPadding(k, stride);
                 Expect(node, "strides", [stride, stride], name, onnxPath);
                 Expect(node, "pads", [begin, begin, end, end], name, onnxPath);
                 using (var w = graph.Initializer(node.Inputs[1])) Inflate.Into(conv.weight, w, $"{onnxPath}: {name}");

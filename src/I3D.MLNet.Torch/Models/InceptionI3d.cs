@@ -46,23 +46,13 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         Tensor? bias = conv3d.bias;
         // Inference: BatchNorm folded into the convolution (the same affine map, one pass less over the activations).
         bool folded = bn is not null && !training && FoldBatchNorm;
-        if (folded) (weight, bias) = Fold(weight, bn!);
+        if (folded) (weight, bias) = BatchNormFolding.Fold(weight, bias, bn);
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
         var y = symmetric
             ? Conv3dGuard.Conv3d(LayerName, x, weight, bias, stride, TfSamePadding.Symmetric(pad))
             : Conv3dGuard.Conv3d(LayerName, F.pad(x, pad), weight, bias, stride, [0, 0, 0]);
         if (bn is not null) y = (folded ? y : bn.forward(y)).relu_();
         return y.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>w * gamma / sqrt(var + eps) and beta - mean * gamma / sqrt(var + eps), computed in float32.</summary>
-    private static (Tensor Weight, Tensor Bias) Fold(Tensor weight, BatchNorm3d bn)
-    {
-        var dtype = weight.dtype;
-        var scale = bn.weight!.to(ScalarType.Float32) * (bn.running_var!.to(ScalarType.Float32) + BatchNormEps).rsqrt();
-        var w = (weight.to(ScalarType.Float32) * scale.view(-1, 1, 1, 1, 1)).to(dtype);
-        var b = (bn.bias!.to(ScalarType.Float32) - bn.running_mean!.to(ScalarType.Float32) * scale).to(dtype);
-        return (w, b);
     }
 
     /// <summary>BatchNorm epsilon of DeepMind's TensorFlow/Sonnet I3D (kinetics-i3d), kept by pytorch-i3d.</summary>

@@ -121,13 +121,17 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Convolution with the edge frames repeated in time (kt / 2 each side) and CNTK's spatial zero padding:
-    /// k / 2 at the start, k / 2 - (stride - 1) at the end.
+    /// CNTK's spatial zero padding of the ImageNet model the network is bootstrapped from: k / 2 at the start,
+    /// k / 2 - (stride - 1) at the end (exact halving for even sizes only; the exporter and the inflation use it too).
     /// </summary>
+    internal static (long Begin, long End) CntkPadding(long kernel, long stride) => (kernel / 2, Math.Max(kernel / 2 - (stride - 1), 0));
+
+    /// <summary>Convolution with the edge frames repeated in time (kt / 2 each side) and <see cref="CntkPadding"/> in space.</summary>
     internal static Tensor Conv(Conv3d conv, Tensor x, long spatialStride, string layer)
     {
         long[] k = conv.weight!.shape[2..];
-        long t = k[0] / 2, begin = k[1] / 2, end = Math.Max(k[1] / 2 - (spatialStride - 1), 0);
+        long t = k[0] / 2;
+        var (begin, end) = CntkPadding(k[1], spatialStride);
         using var scope = NewDisposeScope();
         var y = t > 0 ? F.pad(x, [0, 0, 0, 0, t, t], PaddingModes.Replicate) : x;
         if (begin + end > 0) y = F.pad(y, [begin, end, begin, end, 0, 0]);

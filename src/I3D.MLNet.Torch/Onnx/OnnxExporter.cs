@@ -195,13 +195,14 @@ public static class OnnxExporter
         => b.Node("MaxPool", name, [x], Ints("kernel_shape", pool.Kernel), Ints("strides", pool.Stride), Text("auto_pad", "SAME_UPPER"));
 
     /// <summary>
-    /// ResNet3d18's convolution (BasicBlock3d.Conv): edge frames repeated kt / 2 each side (Pad "edge"), spatial zero
-    /// padding k / 2 at the start and k / 2 - (stride - 1) at the end, BatchNorm folded in.
+    /// ResNet3d18's convolution (BasicBlock3d.Conv): edge frames repeated kt / 2 each side (Pad "edge"), CNTK's spatial
+    /// zero padding (BasicBlock3d.CntkPadding), BatchNorm folded in.
     /// </summary>
     private static string ResNetConv(OnnxModelBuilder b, string name, Conv3d conv, BatchNorm3d bn, string x, long temporalStride, long spatialStride)
     {
         long[] k = conv.weight!.shape[2..];
-        long t = k[0] / 2, begin = k[1] / 2, end = Math.Max(k[1] / 2 - (spatialStride - 1), 0);
+        long t = k[0] / 2;
+        var (begin, end) = BasicBlock3d.CntkPadding(k[1], spatialStride);
         if (t > 0) x = b.Node("Pad", $"{name}.time_pad", [x, b.Int64s($"{name}.time_pads", [0, 0, t, 0, 0, 0, 0, t, 0, 0])], Text("mode", "edge"));
         var (weight, bias) = Folded(conv, bn);
         using (weight) using (bias)
@@ -209,23 +210,11 @@ public static class OnnxExporter
                 Ints("kernel_shape", k), Ints("strides", temporalStride, spatialStride, spatialStride), Ints("pads", 0, begin, begin, 0, end, end));
     }
 
-    /// <summary>Convolution weight and bias with an eval-mode BatchNorm after it folded in (computed in float64).</summary>
+    /// <summary>Convolution weight and bias with an eval-mode BatchNorm after it folded in (<see cref="BatchNormFolding"/>), float32 on the CPU.</summary>
     internal static (Tensor Weight, Tensor Bias) Folded(Conv3d conv, BatchNorm3d? bn)
     {
         using var scope = NewDisposeScope();
-        var w = conv.weight!.detach().cpu().to(ScalarType.Float64);
-        long outChannels = w.shape[0];
-        var bias = conv.bias is null ? zeros(outChannels, ScalarType.Float64) : conv.bias.detach().cpu().to(ScalarType.Float64);
-        if (bn is not null)
-        {
-            var mean = bn.running_mean!.detach().cpu().to(ScalarType.Float64);
-            var variance = bn.running_var!.detach().cpu().to(ScalarType.Float64);
-            var gamma = bn.weight is null ? ones(outChannels, ScalarType.Float64) : bn.weight.detach().cpu().to(ScalarType.Float64);
-            var beta = bn.bias is null ? zeros(outChannels, ScalarType.Float64) : bn.bias.detach().cpu().to(ScalarType.Float64);
-            var scale = gamma / (variance + bn.eps).sqrt();
-            w = w * scale.view(-1, 1, 1, 1, 1);
-            bias = (bias - mean) * scale + beta;
-        }
-        return (w.to(ScalarType.Float32).MoveToOuterDisposeScope(), bias.to(ScalarType.Float32).MoveToOuterDisposeScope());
+        var (w, b) = BatchNormFolding.Fold(conv.weight!.detach().cpu().to(ScalarType.Float32), conv.bias?.detach().cpu().to(ScalarType.Float32), bn);
+        return (w.MoveToOuterDisposeScope(), b.MoveToOuterDisposeScope());
     }
 }

@@ -55,7 +55,7 @@ public static class VideoClassification
 
     public static IEstimator<ITransformer> Create(MLContext ml, ClipPipelineOptions clips, I3DTrainerOptions trainer)
     {
-        var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? (int)Math.Round(clips.Size * 256.0 / 224.0) };
+        var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? VideoDecodeOptions.ShorterSideForCrop(clips.Size) };
         var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = clips.Frames, CropSize = clips.Size, ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed, FlipProbability = clips.FlipProbability };
         bool rgb = clips.Streams != I3DStreams.Flow, flow = clips.Streams != I3DStreams.Rgb;
         IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });

@@ -13,6 +13,10 @@ public sealed record VideoDecodeOptions
     /// <summary>Resize (bilinear) so that the shorter side has this many pixels, keeping the aspect ratio; <c>null</c> keeps the size. Default 256.</summary>
     public int? ShorterSide { get; init; } = 256;
 
+    /// <summary>The shorter side that leaves a crop of <paramref name="cropSize"/> the paper's margin: section 3 resizes
+    /// the shorter side to 256 and crops 224, so the shorter side is the crop x 256 / 224 (128 for 112).</summary>
+    public static int ShorterSideForCrop(int cropSize) => (int)Math.Round(cropSize * 256.0 / 224.0);
+
     /// <summary>Start of the time window, in seconds of the output timeline. Default 0.</summary>
     public double StartSeconds { get; init; }
 
