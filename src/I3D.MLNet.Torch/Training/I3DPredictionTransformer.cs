@@ -23,6 +23,10 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
 {
     internal const string LoaderSignature = "I3DPredictionTransform";
 
+    // Zip layout: the Description below as one JSON string (columns, class names, each stream's name, clip column,
+    // backbone and input channels), then per stream an entry Stream_<name> with its weights (TorchSharp Module.save).
+    // Nothing of the machine: a loaded classifier runs on CUDA when TorchSharp sees one, else the CPU ("auto").
+    // Versions: 0x00010001 (first). Loading checks the description and refuses weights of another shape.
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer));
 
     private readonly StreamNetwork[] _streams;
@@ -53,6 +57,9 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     {
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
+        if (info.Classes is not { Length: > 1 } || info.Streams is not { Length: > 0 }
+            || info.Streams.Any(s => s.Name is not ("rgb" or "flow") || string.IsNullOrEmpty(s.Column) || !Enum.IsDefined(s.Backbone) || s.InChannels is < 1 or > 64))
+            throw new InvalidDataException("the model zip's I3D classifier has an invalid description (classes, streams, backbones or channels)");
         var streams = new List<StreamNetwork>();
         foreach (var s in info.Streams)
         {

@@ -26,6 +26,8 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
 {
     internal const string LoaderSignature = "I3DClipSampler";
 
+    // Zip layout (OptionsTransformerBase): the column pairs, then ClipSamplerOptions as one JSON string; checked on load.
+    // Versions: 0x00010001 (first; Epoch, added later, reads back as 0 from older zips).
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DCLIPS", LoaderSignature, typeof(ClipSamplingTransformer));
 
     internal ClipSamplingTransformer(IHostEnvironment env, ClipSamplerOptions options, params (string outputColumnName, string inputColumnName)[] columns)

@@ -20,7 +20,13 @@ public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
 {
     internal const string LoaderSignature = "I3DOpticalFlow"; // at most 24 characters
 
-    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DFLOWX", LoaderSignature, typeof(OpticalFlowTransformer));
+    // Zip layout (OptionsTransformerBase): the column pairs (ML.NET's OneToOneTransformerBase), then FlowOptions as one
+    // JSON string. Versions: 0x00010001 saved every option, CacheDirectory and MaxDegreeOfParallelism included (loading
+    // created the cache folder on the new machine); 0x00010002 saves neither (read back as null and 0, also from old
+    // zips): where flow is cached and how many cores compute it belong to the machine that loads the zip.
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DFLOWX", LoaderSignature, typeof(OpticalFlowTransformer), current: 0x00010002);
+
+    private protected override FlowOptions WhatTheModelIs(FlowOptions options) => options with { CacheDirectory = null, MaxDegreeOfParallelism = 0 };
 
     /// <summary>The cache used (null without <see cref="FlowOptions.CacheDirectory"/>); its counters show hits and computations.</summary>
     public FlowCache? Cache { get; }

@@ -25,8 +25,12 @@ public abstract class OptionsTransformerBase<TOptions> : OneToOneTransformerBase
     internal OptionsTransformerBase(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
-        Options = ModelZipFormat.ReadOptions<TOptions>(ctx);
+        Options = WhatTheModelIs(ModelZipFormat.ReadOptions<TOptions>(ctx));
     }
+
+    /// <summary>The options without the settings of the machine they were made on (cache folders, thread counts):
+    /// what is saved, and what is kept of an older zip that saved them. Those come from the loading side.</summary>
+    private protected virtual TOptions WhatTheModelIs(TOptions options) => options;
 
     /// <summary>The format version (model and loader signatures) written into the zip.</summary>
     private protected abstract VersionInfo Version { get; }
@@ -36,6 +40,6 @@ public abstract class OptionsTransformerBase<TOptions> : OneToOneTransformerBase
         ctx.CheckAtModel();
         ctx.SetVersionInfo(Version);
         SaveColumns(ctx);
-        ModelZipFormat.WriteOptions(ctx, Options);
+        ModelZipFormat.WriteOptions(ctx, WhatTheModelIs(Options));
     }
 }

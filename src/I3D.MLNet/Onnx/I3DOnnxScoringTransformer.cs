@@ -46,10 +46,14 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
 {
     internal const string LoaderSignature = "I3DOnnxScorer";
 
-    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DONNXS", LoaderSignature, typeof(I3DOnnxScoringTransformer));
+    // Zip layout: the Description below as one JSON string, then per stream an entry Onnx_<stream> holding the ONNX
+    // model's length (int32) and bytes. Versions: 0x00010001 also saved the OnnxSessionSettings (execution provider,
+    // GPU, threads) in the Description; 0x00010002 does not (an old zip's are ignored): a loaded scorer runs on the CPU,
+    // or on the GPU the loading MLContext names (MLContext.GpuDeviceId, as ML.NET's own OnnxTransformer does).
+    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DONNXS", LoaderSignature, typeof(I3DOnnxScoringTransformer), current: 0x00010002);
 
-    /// <summary>What the zip stores besides the ONNX bytes.</summary>
-    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, StreamDescription[] Streams, OnnxSessionSettings Session);
+    /// <summary>What the zip stores besides the ONNX bytes: what the model is, not where it runs.</summary>
+    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, StreamDescription[] Streams);
 
     internal sealed record StreamDescription(string Name, string Column);
 
@@ -87,7 +91,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
             throw;
         }
         _streams = [.. streams];
-        _info = new Description(score, predicted, [.. streams.Select(s => new StreamDescription(s.Item1.Stream, s.Item2))], session);
+        _info = new Description(score, predicted, [.. streams.Select(s => new StreamDescription(s.Item1.Stream, s.Item2))]);
     }
 
     private static List<(string, string, byte[], string)> Sources(I3DOnnxScorerOptions o)
@@ -125,6 +129,8 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     {
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
+        if (info.Streams is not { Length: > 0 } || info.Streams.Any(s => s.Name is not (I3DOnnxFormat.RgbStream or I3DOnnxFormat.FlowStream) || string.IsNullOrEmpty(s.Column)))
+            throw new InvalidDataException("the model zip's ONNX scorer describes no valid streams (rgb, flow), each with its clip column");
         var sources = new List<(string, string, byte[], string)>();
         foreach (var s in info.Streams)
         {
@@ -133,11 +139,16 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
                 throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name} stream (entry {EntryName(s.Name)})");
             sources.Add((s.Name, s.Column, bytes!, $"the {s.Name} ONNX model in the model zip"));
         }
-        return new I3DOnnxScoringTransformer(env.Register(nameof(I3DOnnxScoringTransformer)), info.ScoreColumnName, info.PredictedLabelColumnName, info.Session, sources);
+        return new I3DOnnxScoringTransformer(env.Register(nameof(I3DOnnxScoringTransformer)), info.ScoreColumnName, info.PredictedLabelColumnName, SessionAtLoad(env), sources);
     }
 
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    /// <summary>Where a loaded scorer runs: the CPU (the options' default), or CUDA on the loading MLContext's
+    /// <c>GpuDeviceId</c> (falling back to the CPU with a warning where there is none, as <see cref="OnnxExecutionProvider.Cuda"/> does).</summary>
+    private static OnnxSessionSettings SessionAtLoad(IHostEnvironment env)
+        => env is IHostEnvironmentInternal { GpuDeviceId: int gpu } ? new OnnxSessionSettings { ExecutionProvider = OnnxExecutionProvider.Cuda, GpuDeviceId = gpu } : new OnnxSessionSettings();
 
     private static string EntryName(string stream) => $"Onnx_{stream}";
 

@@ -42,6 +42,8 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
 {
     internal const string LoaderSignature = "I3DVideoLoader";
 
+    // Zip layout (OptionsTransformerBase): the column pairs, then VideoLoaderOptions as one JSON string; checked on load.
+    // Versions: 0x00010001 (first).
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DVIDLD", LoaderSignature, typeof(VideoLoadingTransformer));
 
     internal VideoLoadingTransformer(IHostEnvironment env, VideoLoaderOptions options, params (string outputColumnName, string inputColumnName)[] columns)
@@ -53,6 +55,7 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     private VideoLoadingTransformer(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
+        (Options.Decode ?? throw new InvalidDataException("the model zip's video loader has no decoding options")).Validate();
     }
 
     // Factory for SignatureLoadModel.

@@ -118,6 +118,57 @@ public sealed class OpticalFlowTransformerTests(ITestOutputHelper output)
         Directory.Delete(dir, recursive: true);
     }
 
+    /// <summary>
+    /// A zip stores what the model is, not where it ran: saved with a cache folder and a thread limit, it loads on
+    /// another machine (here: the folder deleted) without creating the folder, computing without a cache.
+    /// </summary>
+    [Fact]
+    public void ZipsLeaveTheCacheFolderAndThreadCountBehind()
+    {
+        var (ml, data, dir) = Videos(1);
+        string cache = Path.Combine(dir, "flow-cache");
+        var options = new FlowOptions { Algorithm = FlowAlgorithm.Farneback, CacheDirectory = cache, MaxDegreeOfParallelism = 1 };
+        var model = ml.Transforms.LoadVideo("Rgb", nameof(PathRow.Path), Native).Append(ml.Transforms.ExtractOpticalFlow("Flow", "Rgb", options)).Fit(data);
+        var expected = Column(model.Transform(data), "Flow").Single();
+        Assert.True(Directory.Exists(cache));
+        string zip = Path.Combine(dir, "flow.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        Directory.Delete(cache, recursive: true);
+        var loaded = new MLContext(seed: 5).Model.Load(zip, out _);
+        var flow = ((IEnumerable<ITransformer>)loaded).OfType<OpticalFlowTransformer>().Single();
+        Assert.Null(flow.Options.CacheDirectory);
+        Assert.Equal(0, flow.Options.MaxDegreeOfParallelism);
+        Assert.Null(flow.Cache);
+        // The same flow, up to the cache's half-float storage of the first run's values (error below 5e-4).
+        var actual = Column(loaded.Transform(data), "Flow").Single().Floats;
+        Assert.Equal(expected.Floats.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < actual.Length; i++) worst = Math.Max(worst, Math.Abs(expected.Floats[i] - actual[i]));
+        Assert.True(worst < 1e-3, $"loaded vs cached flow: {worst}");
+        Assert.False(Directory.Exists(cache));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>Each of this project's zip kinds refuses a zip of a newer format version, naming it.</summary>
+    [Theory]
+    [InlineData("I3DVIDLD")]
+    [InlineData("I3DFLOWX")]
+    [InlineData("I3DCLIPS")]
+    public void ZipsOfANewerFormatVersionAreRefused(string signature)
+    {
+        var (ml, data, dir) = Videos(1);
+        var model = ml.Transforms.LoadVideo("Rgb", nameof(PathRow.Path), Native)
+            .Append(ml.Transforms.ExtractOpticalFlow("Flow", "Rgb", new FlowOptions { Algorithm = FlowAlgorithm.Farneback }))
+            .Append(ml.Transforms.SampleClips("Clip", "Rgb", new I3D.MLNet.Clips.ClipSamplerOptions { Frames = 4, CropSize = 32 })).Fit(data);
+        string zip = Path.Combine(dir, "pipeline.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        new MLContext(1).Model.Load(zip, out _); // as written: loads
+        Assert.Equal(1, I3D.MLNet.Testing.ZipVersions.Set(zip, signature, 0x00090001));
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext(1).Model.Load(zip, out _));
+        Assert.Contains("version", e.ToString(), StringComparison.OrdinalIgnoreCase);
+        Directory.Delete(dir, recursive: true);
+    }
+
     /// <summary>RGB and flow clips sampled with the same options and seed line up: where the RGB clip shows the texture
     /// moving right the flow clip says +x, and where it was flipped (moving left) the flow says -x.</summary>
     [Fact]
