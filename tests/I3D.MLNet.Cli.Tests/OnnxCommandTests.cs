@@ -130,8 +130,8 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
     public void ExportsTheStreamsOfATrainedModelZip()
     {
         string data = Path.Combine(dir, "data"), zip = Path.Combine(dir, "model.zip"), onnx = Path.Combine(dir, "model.onnx");
-        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--frames", "12", "--size", "64", "--seed", "5");
-        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56",
+        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "64", "--seed", "5");
+        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--clip-frames", "8", "--crop-size", "56",
             "--epochs", "1", "--batch-size", "3", "--validation-fraction", "0", "--seed", "3");
         var export = I3dProcess.Ok("export-onnx", "--model", zip, "--out", onnx);
         Assert.Equal(onnx, export.Stdout.Trim());
