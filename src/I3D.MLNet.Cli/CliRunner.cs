@@ -1,3 +1,4 @@
+using System.CommandLine;
 using I3D.MLNet.Video;
 
 namespace I3D.MLNet.Cli;
@@ -5,8 +6,10 @@ namespace I3D.MLNet.Cli;
 /// <summary>Runs a command body: expected failures become one line on stderr and exit code 1, never a stack trace.</summary>
 internal static class CliRunner
 {
-    public static int Run(Func<int> body)
+    /// <param name="parse">Its invocation configuration's error writer hears the failure (the console by default).</param>
+    public static int Run(ParseResult parse, Func<int> body)
     {
+        var error = parse.InvocationConfiguration.Error;
         try
         {
             return body();
@@ -16,8 +19,8 @@ internal static class CliRunner
             // Expected failures (bad input, missing files or libraries) read as a sentence; anything else is a bug,
             // said as such, still on one line.
             string prefix = IsUserFacing(e) ? "" : $"internal error ({NativeDependencies.Innermost(e).GetType().Name}): ";
-            Console.Error.WriteLine($"i3d: {prefix}{OneLine(e)}");
-            if (Environment.GetEnvironmentVariable("I3D_DEBUG") == "1") Console.Error.WriteLine(e);
+            error.WriteLine($"i3d: {prefix}{OneLine(e)}");
+            if (Environment.GetEnvironmentVariable("I3D_DEBUG") == "1") error.WriteLine(e);
             return 1;
         }
     }

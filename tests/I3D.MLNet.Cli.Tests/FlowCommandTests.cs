@@ -58,7 +58,7 @@ public class FlowCommandTests
         string dir = Temp("flow");
         string video = SlidingVideo(dir);
         string encoded = Path.Combine(dir, "flow.npy"), raw = Path.Combine(dir, "raw.npy"), png = Path.Combine(dir, "png");
-        I3dProcess.Ok("flow", video, "--out", encoded, "--size", "0", "--fps", "0", "--png", png);
+        I3dProcess.Ok("flow", video, "--out", encoded, "--shorter-side", "0", "--fps", "0", "--png", png);
         var flow = Npy.Read(encoded);
         Assert.Equal([Frames, Height, Width, 2], flow.Shape);
         Assert.All(flow.Data, v => Assert.InRange(v, -1f, 1f));
@@ -69,7 +69,7 @@ public class FlowCommandTests
         using (var image = Cv2.ImRead(images[0]))
             Assert.Equal((Width, Height, 3), (image.Width, image.Height, image.Channels()));
 
-        I3dProcess.Ok("flow", video, "--out", raw, "--raw", "--size", "0", "--fps", "0", "--algorithm", "tvl1-opencv");
+        I3dProcess.Ok("flow", video, "--out", raw, "--raw", "--shorter-side", "0", "--fps", "0", "--flow-algorithm", "tvl1-opencv");
         var pixels = Npy.Read(raw);
         Assert.Equal([Frames - 1, Height, Width, 2], pixels.Shape);
         Assert.Equal(Dx, MeanInterior(pixels, 0), 0.15);
@@ -82,10 +82,13 @@ public class FlowCommandTests
         string dir = Temp("flow-cache");
         string video = SlidingVideo(dir), cache = Path.Combine(dir, "cache");
         string first = Path.Combine(dir, "a.npy"), second = Path.Combine(dir, "b.npy");
-        I3dProcess.Ok("flow", video, "--out", first, "--size", "32", "--cache-dir", cache, "--algorithm", "farneback");
+        I3dProcess.Ok("flow", video, "--out", first, "--shorter-side", "32", "--cache-dir", cache, "--flow-algorithm", "farneback");
         var entry = Assert.Single(Directory.GetFiles(cache, "*.flow"));
         var written = File.GetLastWriteTimeUtc(entry);
-        I3dProcess.Ok("flow", video, "--out", second, "--size", "32", "--cache-dir", cache, "--algorithm", "farneback");
+        // The old spellings (--size, --algorithm, TitleCase values) still work for a release, with a warning.
+        var old = I3dProcess.Ok("flow", video, "--out", second, "--size", "32", "--cache-dir", cache, "--algorithm", "farneback");
+        Assert.Contains("warning: --size is now --shorter-side", old.Stderr);
+        Assert.Contains("warning: --algorithm is now --flow-algorithm", old.Stderr);
         Assert.Equal(written, File.GetLastWriteTimeUtc(Assert.Single(Directory.GetFiles(cache, "*.flow"))));
         Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));
         Directory.Delete(dir, recursive: true);
@@ -98,7 +101,7 @@ public class FlowCommandTests
         string video = SlidingVideo(dir), cache = Path.Combine(dir, "cache");
         var outputs = Enumerable.Range(0, 3).Select(i => Path.Combine(dir, $"out{i}.npy")).ToArray();
         Parallel.ForEach(outputs, new ParallelOptions { MaxDegreeOfParallelism = 3 },
-            output => I3dProcess.Ok("flow", video, "--out", output, "--size", "32", "--cache-dir", cache, "--quantize"));
+            output => I3dProcess.Ok("flow", video, "--out", output, "--shorter-side", "32", "--cache-dir", cache, "--quantize"));
         Assert.Single(Directory.GetFiles(cache, "*.flow"));
         Assert.Empty(Directory.GetFiles(cache, "*.tmp"));
         var first = File.ReadAllBytes(outputs[0]);
@@ -109,8 +112,8 @@ public class FlowCommandTests
     [Theory]
     [InlineData("no-such-video.mp4", "--out", "x.npy")]
     [InlineData("VIDEO")]
-    [InlineData("VIDEO", "--out", "x.npy", "--algorithm", "lucas-kanade")]
-    [InlineData("VIDEO", "--out", "x.npy", "--size", "-3")]
+    [InlineData("VIDEO", "--out", "x.npy", "--flow-algorithm", "lucas-kanade")]
+    [InlineData("VIDEO", "--out", "x.npy", "--shorter-side", "-3")]
     public void ErrorsExitNonZeroWithOneLine(params string[] args)
     {
         string dir = Temp("flow-errors");

@@ -86,6 +86,54 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal($"i3d: {weights}: given as flow weights but holds an RGB network (3 input channels, flow needs 2)", export.Stderr.Trim());
     }
 
+    /// <summary>
+    /// An ONNX model exported at 96 x 96 runs on a video with no size option (predict crops to the size the model
+    /// declares), gives the TorchSharp weights' logits at --crop-size 96, and --crop-size 64 is refused naming both sizes.
+    /// </summary>
+    [Fact]
+    public void PredictCropsVideosToTheOnnxModelsSize()
+    {
+        string video = Path.Combine(dir, "moving.avi"), weights = Path.Combine(dir, "net.pt"), onnx = Path.Combine(dir, "net96.onnx");
+        using (var writer = new OpenCvSharp.VideoWriter(video, OpenCvSharp.FourCC.MJPG, 25, new OpenCvSharp.Size(80, 60)))
+        using (var frame = new OpenCvSharp.Mat(60, 80, OpenCvSharp.MatType.CV_8UC3))
+            for (int t = 0; t < 12; t++)
+            {
+                frame.SetTo(new OpenCvSharp.Scalar(30, 60, 90));
+                OpenCvSharp.Cv2.Circle(frame, new OpenCvSharp.Point(10 + 5 * t, 30), 8, new OpenCvSharp.Scalar(250, 200, 20), -1);
+                writer.Write(frame);
+            }
+        manual_seed(5);
+        using (var net = new InceptionI3d(numClasses: 3, inChannels: 3))
+        {
+            net.eval();
+            using (no_grad())
+                foreach (var (name, p) in net.named_parameters())
+                    if (name.StartsWith("logits", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal)) p.mul_(1000); // logits that follow the video, not the bias
+            I3D.MLNet.Torch.Weights.ModuleWeights.Save(net, weights);
+            OnnxExporter.Save(OnnxExporter.Export(net, new OnnxExportOptions { Size = 96 }), onnx);
+        }
+        float[] Logits(params string[] args)
+        {
+            var (rc, stdout, stderr) = Predict([video, .. args, "--json", "--device", "cpu"]);
+            Assert.True(rc == 0, stderr);
+            return PredictCommandTests.Floats(JsonDocument.Parse(stdout).RootElement.GetProperty("results")[0].GetProperty("logits"));
+        }
+        var fromOnnx = Logits("--model", onnx);
+        var fromWeights = Logits("--rgb-weights", weights, "--crop-size", "96");
+        double rel = PredictCommandTests.RelativeL2(fromOnnx, fromWeights);
+        log.WriteLine($"predict VIDEO --model net96.onnx vs --rgb-weights net.pt --crop-size 96: relative L2 {rel:E2} ({string.Join(", ", fromOnnx)} vs {string.Join(", ", fromWeights)})");
+        Assert.True(rel < 1e-4, $"relative error {rel}");
+        Assert.Equal(fromOnnx, Logits("--model", onnx, "--crop-size", "96"));
+        var at112 = Logits("--rgb-weights", weights, "--crop-size", "112");
+        log.WriteLine($"--rgb-weights at --crop-size 112: {string.Join(", ", at112)}");
+        Assert.True(PredictCommandTests.RelativeL2(at112, fromWeights) > 1e-4, "the crop size must change the logits, or the check above proves nothing");
+
+        var (code, _, err) = Predict(video, "--model", onnx, "--crop-size", "64");
+        Assert.Equal(1, code);
+        Assert.Contains("64 x 64", err);
+        Assert.Contains("takes [batch, 3, time, 96, 96]", err);
+    }
+
     /// <summary>LoadVideo -> SampleClips -> ScoreI3D fitted here, saved, and scored again by the built i3d in a new process.</summary>
     [SkippableFact]
     public void ScoreI3DPipelineZipGivesTheSameScoresInANewProcess()
@@ -130,8 +178,8 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
     public void ExportsTheStreamsOfATrainedModelZip()
     {
         string data = Path.Combine(dir, "data"), zip = Path.Combine(dir, "model.zip"), onnx = Path.Combine(dir, "model.onnx");
-        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--frames", "12", "--size", "64", "--seed", "5");
-        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56",
+        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "64", "--seed", "5");
+        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--clip-frames", "8", "--crop-size", "56",
             "--epochs", "1", "--batch-size", "3", "--validation-fraction", "0", "--seed", "3");
         var export = I3dProcess.Ok("export-onnx", "--model", zip, "--out", onnx);
         Assert.Equal(onnx, export.Stdout.Trim());

@@ -14,11 +14,9 @@ public sealed class PredictCommandTests : IDisposable
 
     internal static (int ExitCode, string Out, string Err) Run(params string[] args)
     {
-        var root = new RootCommand();
-        root.Subcommands.Add(PredictCommand.Create());
         var output = new StringWriter();
         var error = new StringWriter();
-        int rc = root.Parse(["predict", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int rc = CliApp.Run(["predict", .. args], new InvocationConfiguration { Output = output, Error = error });
         return (rc, output.ToString(), error.ToString());
     }
 

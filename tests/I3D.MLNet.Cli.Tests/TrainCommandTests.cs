@@ -16,12 +16,12 @@ public class TrainCommandTests
     private static string Synth(string dir)
     {
         string data = Path.Combine(dir, "data");
-        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--frames", "12", "--size", "64", "--seed", "5");
+        I3dProcess.Ok("synth", "--out", data, "--per-class", "2", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "64", "--seed", "5");
         return data;
     }
 
     private static string[] TrainArgs(string data, string zip, int epochs = 2, params string[] extra) =>
-        ["train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--frames", "8", "--size", "56", "--epochs", $"{epochs}",
+        ["train", "--data", Path.Combine(data, "train"), "--out", zip, "--streams", "rgb", "--clip-frames", "8", "--crop-size", "56", "--epochs", $"{epochs}",
          "--batch-size", "3", "--validation-fraction", "0", "--seed", "3", "--threads", "1", .. extra];
 
     private static float[][] Logits(string zip, string[] videos)

@@ -49,7 +49,7 @@ public class VideoCommandTests
         string video = SharedData.Video("mmaction2_tests_test.avi");
         string dir = Temp("clips");
         string zip = Path.Combine(dir, "pipeline.zip");
-        I3dProcess.Ok("clips", video, "--out", Path.Combine(dir, "a.npy"), "--frames", "16", "--size", "112", "--mode", "train", "--seed", "11", "--save-pipeline", zip);
+        I3dProcess.Ok("clips", video, "--out", Path.Combine(dir, "a.npy"), "--clip-frames", "16", "--crop-size", "112", "--mode", "train", "--seed", "11", "--save-pipeline", zip);
         I3dProcess.Ok("clips", video, "--out", Path.Combine(dir, "b.npy"), "--pipeline", zip);
         var a = Npy.Read(Path.Combine(dir, "a.npy"));
         var b = Npy.Read(Path.Combine(dir, "b.npy"));
@@ -61,7 +61,7 @@ public class VideoCommandTests
         Assert.True(a.Data.Distinct().Count() > 100, "a real clip, not a constant");
 
         // A different seed gives a different clip: the saved pipeline really carries the seed.
-        I3dProcess.Ok("clips", video, "--out", Path.Combine(dir, "c.npy"), "--frames", "16", "--size", "112", "--mode", "train", "--seed", "12");
+        I3dProcess.Ok("clips", video, "--out", Path.Combine(dir, "c.npy"), "--clip-frames", "16", "--crop-size", "112", "--mode", "train", "--seed", "12");
         Assert.NotEqual(a.Data, Npy.Read(Path.Combine(dir, "c.npy")).Data);
     }
 
@@ -74,7 +74,7 @@ public class VideoCommandTests
         double PeakMb(int n)
         {
             string dir = Temp($"mem{n}");
-            var result = I3dProcess.Ok(["clips", .. Videos(n), "--out-dir", dir, "--frames", "16", "--size", "112", "--stats"]);
+            var result = I3dProcess.Ok(["clips", .. Videos(n), "--out-dir", dir, "--clip-frames", "16", "--crop-size", "112", "--stats"]);
             Directory.Delete(dir, recursive: true);
             var match = Regex.Match(result.Stderr, @"peak RSS ([\d.]+) MB");
             Assert.True(match.Success, result.Stderr);

@@ -21,21 +21,21 @@ internal static class ClipsCommand
         var videos = new Argument<string[]>("video") { Description = "Video files", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--out") { Description = "Output .npy file (one video)" };
         var outputDir = new Option<string?>("--out-dir") { Description = "Folder for one VIDEO-NAME.npy per video" };
-        var frames = new Option<int>("--frames") { Description = "Frames per clip (T)", DefaultValueFactory = _ => 64 };
-        var size = new Option<int>("--size") { Description = "Crop size (S)", DefaultValueFactory = _ => 224 };
-        var shorterSide = new Option<int?>("--shorter-side") { Description = "Resize the shorter side to this first (default: size x 256/224, the paper's 256 for 224)" };
+        var frames = new Option<int>("--clip-frames") { Description = "Frames per clip (T)", DefaultValueFactory = _ => 64 };
+        var size = new Option<int>("--crop-size") { Description = "Crop height and width (S)", DefaultValueFactory = _ => 224 };
+        var shorterSide = new Option<int?>("--shorter-side") { Description = "Resize the shorter side to this first (default: crop size x 256/224, the paper's 256 for 224)" };
         var fps = new Option<double>("--fps") { Description = "Frame rate to resample to", DefaultValueFactory = _ => 25 };
-        var mode = new Option<ClipSamplingMode>("--mode") { Description = "test: centre crop of centred (or --clips K evenly spaced) clips; train: random start, crop and flip", DefaultValueFactory = _ => ClipSamplingMode.Test };
+        var mode = CliOptions.Mode();
         var clips = new Option<int>("--clips") { Description = "Test mode: K evenly spaced clips per video", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed for --mode train", DefaultValueFactory = _ => 0 };
         var savePipeline = new Option<string?>("--save-pipeline") { Description = "Also save the LoadVideo -> SampleClips pipeline as an ML.NET model zip" };
         var pipeline = new Option<string?>("--pipeline") { Description = "Use a saved pipeline zip (from --save-pipeline or mlContext.Model.Save) instead of the options above" };
         var stats = new Option<bool>("--stats") { Description = "Print videos, frames/s and peak memory on stderr" };
-        var command = new Command("clips", "Sample clips from videos into .npy files (K, T, S, S, 3) in [-1, 1]")
-        {
-            videos, output, outputDir, frames, size, shorterSide, fps, mode, clips, seed, savePipeline, pipeline, stats,
-        };
-        command.SetAction(parse => CliRunner.Run(() =>
+        var command = new Command("clips", "Sample clips from videos into .npy files (K, T, S, S, 3) in [-1, 1]") { videos, output, outputDir };
+        command.AddRenamed(frames, "--frames");
+        command.AddRenamed(size, "--size");
+        foreach (var o in new Option[] { shorterSide, fps, mode, clips, seed, savePipeline, pipeline, stats }) command.Options.Add(o);
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             string[] paths = parse.GetValue(videos)!;
             string? outFile = parse.GetValue(output), outDir = parse.GetValue(outputDir);
@@ -52,9 +52,9 @@ internal static class ClipsCommand
             }
             else
             {
-                int s = parse.GetValue(size);
+                int s = parse.Value(size);
                 var decode = new VideoDecodeOptions { FrameRate = parse.GetValue(fps), ShorterSide = parse.GetValue(shorterSide) ?? DefaultShorterSide(s) };
-                var sampling = new ClipSamplerOptions { Mode = parse.GetValue(mode), Frames = parse.GetValue(frames), CropSize = s, ClipsPerVideo = parse.GetValue(clips), Seed = parse.GetValue(seed) };
+                var sampling = new ClipSamplerOptions { Mode = mode.Read(parse), Frames = parse.Value(frames), CropSize = s, ClipsPerVideo = parse.GetValue(clips), Seed = parse.GetValue(seed) };
                 model = ml.Transforms.LoadVideo("Frames", nameof(PathRow.Path), new VideoLoaderOptions { Decode = decode })
                     .Append(ml.Transforms.SampleClips("Clip", "Frames", sampling))
                     .Fit(data);

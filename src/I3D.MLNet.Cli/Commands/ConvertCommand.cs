@@ -15,7 +15,7 @@ internal static class ConvertCommand
         var input = new Argument<string>("CKPT") { Description = "A kinetics-i3d TensorFlow checkpoint: its prefix (data/checkpoints/rgb_imagenet/model.ckpt), its .index file or its folder" };
         var output = new Option<string>("--out") { Description = "The .pt file to write (a torch.save zip archive of pytorch-i3d's state_dict)", Required = true };
         var command = new Command("convert", "Convert I3D weights (a DeepMind TensorFlow checkpoint) into a pytorch-i3d state_dict (.pt)") { input, output };
-        command.SetAction(parse => CliRunner.Run(() =>
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             Console.WriteLine(Convert(parse.GetValue(input)!, parse.GetValue(output)!));
             return 0;

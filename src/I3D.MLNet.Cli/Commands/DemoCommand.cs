@@ -22,15 +22,18 @@ internal static class DemoCommand
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 4 };
         var classCount = new Option<int>("--classes") { Description = "4 (directions of movement) or 6 (also turning)", DefaultValueFactory = _ => 4 };
         var learningRate = new Option<double>("--lr") { Description = "SGD learning rate", DefaultValueFactory = _ => 0.01 };
-        var streams = new Option<I3DStreams>("--streams") { Description = "rgb, flow or both", DefaultValueFactory = _ => I3DStreams.Both };
-        var frames = new Option<int>("--frames") { Description = "Frames per clip", DefaultValueFactory = _ => 16 };
+        var streams = CliOptions.Streams("rgb, flow or both");
+        var frames = new Option<int>("--clip-frames") { Description = "Frames per clip", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "End with the evaluation as one JSON line on stdout" };
         var command = new Command("demo", "Synthetic motion data -> train both I3D streams -> evaluate -> save -> reload -> predict (CPU, a few minutes)")
         {
-            directory, perClass, testPerClass, epochs, classCount, learningRate, streams, frames, seed, json,
+            directory, perClass, testPerClass, epochs, classCount, learningRate, streams,
         };
-        command.SetAction(parse => CliRunner.Run(() =>
+        command.AddRenamed(frames, "--frames");
+        command.Options.Add(seed);
+        command.Options.Add(json);
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             var clock = Stopwatch.StartNew();
             string dir = parse.GetValue(directory) ?? Path.Combine(Path.GetTempPath(), $"i3d-demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
@@ -47,7 +50,7 @@ internal static class DemoCommand
             log.WriteLine($"demo: 2/5 training ({clock.Elapsed.TotalSeconds:0} s)");
             var clips = new ClipPipelineOptions
             {
-                Streams = parse.GetValue(streams), Frames = parse.GetValue(frames), Size = 112, ShorterSide = 128, Seed = s,
+                Streams = streams.Read(parse), Frames = parse.Value(frames), Size = 112, ShorterSide = 128, Seed = s,
                 FlipProbability = 0, // a mirror turns "moving left" into "moving right": no flips for these classes
                 Flow = new FlowOptions { CacheDirectory = Path.Combine(dir, "flow-cache") },
             };

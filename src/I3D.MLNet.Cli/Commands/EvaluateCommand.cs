@@ -13,7 +13,7 @@ internal static class EvaluateCommand
         var json = new Option<bool>("--json") { Description = "Print {\"accuracy\",\"top5\",\"perClass\",\"confusion\"} as one JSON object" };
         var command = new Command("evaluate", "Accuracy, top-5, per-class accuracy and confusion matrix of a model on labelled videos");
         foreach (var o in data.All.Append(model).Append(json)) command.Options.Add(o);
-        command.SetAction(parse => CliRunner.Run(() =>
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             var dataset = data.Load(parse, train: false);
             var ml = new MLContext(0);

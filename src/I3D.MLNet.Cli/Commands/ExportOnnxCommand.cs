@@ -7,7 +7,7 @@ using Microsoft.ML;
 
 namespace I3D.MLNet.Cli.Commands;
 
-/// <summary><c>i3d export-onnx (--rgb-weights F | --flow-weights F | --model model.zip) --out model.onnx [--labels F] [--size S]</c>.</summary>
+/// <summary><c>i3d export-onnx (--rgb-weights F | --flow-weights F | --model model.zip) --out model.onnx [--labels F] [--crop-size S]</c>.</summary>
 internal static class ExportOnnxCommand
 {
     public static Command Create()
@@ -17,12 +17,13 @@ internal static class ExportOnnxCommand
         var model = new Option<string?>("--model") { Description = "A model zip from i3d train: each of its streams is exported" };
         var output = new Option<string>("--out") { Description = "The ONNX file to write; two streams write OUT with _rgb and _flow before the extension", Required = true };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: Kinetics-400 for 400-class weights, Kinetics-600 for 600; a model zip has its own)" };
-        var size = new Option<int?>("--size") { Description = "Frame height and width the ONNX model takes (default: 224, or the model zip's crop size)" };
+        var size = new Option<int?>("--crop-size") { Description = "Crop height and width the ONNX model takes (default: 224, or the model zip's crop size)" };
         var command = new Command("export-onnx", "Write I3D streams as ONNX models (opset 17; input 'clip' [batch, C, time, H, W] in [-1, 1], output 'logits' [batch, classes]; class names in the metadata)");
-        foreach (var o in new Option[] { rgbWeights, flowWeights, model, output, labels, size }) command.Options.Add(o);
-        command.SetAction(parse => CliRunner.Run(() =>
+        foreach (var o in new Option[] { rgbWeights, flowWeights, model, output, labels }) command.Options.Add(o);
+        command.AddRenamed(size, "--size");
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
-            foreach (var path in Export(parse.GetValue(rgbWeights), parse.GetValue(flowWeights), parse.GetValue(model), parse.GetValue(output)!, parse.GetValue(labels), parse.GetValue(size)))
+            foreach (var path in Export(parse.GetValue(rgbWeights), parse.GetValue(flowWeights), parse.GetValue(model), parse.GetValue(output)!, parse.GetValue(labels), parse.Value(size)))
                 Console.WriteLine(path);
             return 0;
         }));
@@ -32,7 +33,7 @@ internal static class ExportOnnxCommand
     /// <summary>Exports the streams; returns the files written.</summary>
     public static IReadOnlyList<string> Export(string? rgbWeights, string? flowWeights, string? modelZip, string output, string? labels, int? size)
     {
-        if (size is < 1) throw new ArgumentException($"--size must be positive, not {size}");
+        if (size is < 1) throw new ArgumentException($"--crop-size must be positive, not {size}");
         List<(string Stream, byte[] Model)> streams;
         if (modelZip is not null)
         {

@@ -16,32 +16,36 @@ internal static class FlowCommand
     {
         var video = new Argument<string>("video") { Description = "A video file" };
         var output = new Option<string?>("--out") { Description = "Output .npy file: float32 (T, H, W, 2) in [-1, 1], or (T-1, H, W, 2) pixels with --raw" };
-        var algorithm = new Option<string>("--algorithm") { Description = "tvl1 (ours, fast), tvl1-opencv (OpenCV's, the reference) or farneback", DefaultValueFactory = _ => "tvl1" };
-        algorithm.AcceptOnlyFromAmong("tvl1", "tvl1-opencv", "farneback");
+        var algorithm = CliOptions.FlowAlgorithm();
         var raw = new Option<bool>("--raw") { Description = "Write the displacements in pixels (x then y) from frame t to t+1, nothing truncated: (T-1, H, W, 2)" };
         var fps = new Option<double>("--fps") { Description = "Frame rate to resample to; 0 keeps the native rate", DefaultValueFactory = _ => 25 };
-        var size = new Option<int>("--size") { Description = "Resize the shorter side to this; 0 keeps the size", DefaultValueFactory = _ => 256 };
+        var size = new Option<int>("--shorter-side") { Description = "Resize the shorter side to this; 0 keeps the size", DefaultValueFactory = _ => 256 };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Flow cache directory (reused across runs; not used with --raw)" };
         var quantize = new Option<bool>("--quantize") { Description = "8-bit flow as the official Kinetics data (256 levels over [-20, 20] px)" };
-        var maxFrames = new Option<int?>("--frames") { Description = "Use at most this many frames from the start" };
+        var maxFrames = new Option<int?>("--max-frames") { Description = "Use at most this many frames from the start" };
         var png = new Option<string?>("--png") { Description = "Also write colour-coded flow images (Middlebury colour wheel) into this directory" };
-        var command = new Command("flow", "Optical flow of a video (TV-L1 by default) into a .npy file and/or colour-coded PNGs")
-        {
-            video, output, algorithm, raw, fps, size, cacheDir, quantize, maxFrames, png,
-        };
-        command.SetAction(parse => CliRunner.Run(() =>
+        var command = new Command("flow", "Optical flow of a video (TV-L1 by default) into a .npy file and/or colour-coded PNGs") { video, output };
+        command.AddRenamed(algorithm, "--algorithm");
+        command.Options.Add(raw);
+        command.Options.Add(fps);
+        command.AddRenamed(size, "--size");
+        command.Options.Add(cacheDir);
+        command.Options.Add(quantize);
+        command.AddRenamed(maxFrames, "--frames");
+        command.Options.Add(png);
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             string? outPath = parse.GetValue(output), pngDir = parse.GetValue(png);
             if (outPath is null && pngDir is null) throw new ArgumentException("give --out FILE.npy and/or --png DIR");
             double rate = parse.GetValue(fps);
-            int side = parse.GetValue(size);
+            int side = parse.Value(size);
             if (rate < 0) throw new ArgumentException($"--fps must be >= 0, not {rate}");
-            if (side < 0) throw new ArgumentException($"--size must be >= 0, not {side}");
-            int? limit = parse.GetValue(maxFrames);
-            if (limit is < 1) throw new ArgumentException($"--frames must be >= 1, not {limit}");
+            if (side < 0) throw new ArgumentException($"--shorter-side must be >= 0, not {side}");
+            int? limit = parse.Value(maxFrames);
+            if (limit is < 1) throw new ArgumentException($"--max-frames must be >= 1, not {limit}");
             var options = new FlowOptions
             {
-                Algorithm = ParseAlgorithm(parse.GetValue(algorithm)!),
+                Algorithm = algorithm.Read(parse),
                 Quantize = parse.GetValue(quantize),
                 CacheDirectory = parse.GetValue(cacheDir),
             };
@@ -71,14 +75,6 @@ internal static class FlowCommand
         }));
         return command;
     }
-
-    internal static FlowAlgorithm ParseAlgorithm(string name) => name switch
-    {
-        "tvl1" => FlowAlgorithm.TvL1,
-        "tvl1-opencv" => FlowAlgorithm.TvL1OpenCv,
-        "farneback" => FlowAlgorithm.Farneback,
-        _ => throw new ArgumentException($"unknown --algorithm '{name}' (tvl1, tvl1-opencv or farneback)"),
-    };
 
     private static void WritePngs(string directory, float[] pixels, int frames, int height, int width)
     {

@@ -13,7 +13,7 @@ internal static class InfoCommand
         var videos = new Argument<string[]>("video") { Description = "Video files", Arity = ArgumentArity.OneOrMore };
         var json = new Option<bool>("--json") { Description = "Print one JSON object {\"videos\":[...]} on stdout" };
         var command = new Command("info", "Describe video files (frames are counted by decoding them)") { videos, json };
-        command.SetAction(parse => CliRunner.Run(() => Run(parse.GetValue(videos)!, parse.GetValue(json))));
+        command.SetAction(parse => CliRunner.Run(parse, () => Run(parse.GetValue(videos)!, parse.GetValue(json))));
         return command;
     }
 

@@ -7,10 +7,10 @@ using TorchSharp;
 
 namespace I3D.MLNet.Cli.Commands;
 
-/// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F] [--labels F] [--top K] [--device cpu|cuda] [--json]</c>.</summary>
+/// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F | --model M] [--labels F] [--top K] [--crop-size S] [--device auto|cpu|cuda] [--json]</c>.</summary>
 public static class PredictCommand
 {
-    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol).</param>
+    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="CroppedClipSource"/> (the paper's test protocol at --crop-size).</param>
     public static Command Create(IClipSource? videoSource = null)
     {
         var inputs = new Argument<string[]>("INPUT")
@@ -23,40 +23,41 @@ public static class PredictCommand
         var flowWeights = new Option<string?>("--flow-weights") { Description = "Flow stream weights, e.g. pytorch-i3d flow_imagenet.pt" };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line in class order (default: Kinetics-400 for 400-class weights, Kinetics-600 for 600)" };
         var top = new Option<int>("--top") { Description = "How many classes to report", DefaultValueFactory = _ => 5 };
-        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when TorchSharp sees a GPU; with an .onnx --model, when ONNX Runtime's CUDA provider loads)" };
-        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var device = CliOptions.Device("auto (cuda when TorchSharp sees a GPU; with an .onnx --model, when ONNX Runtime's CUDA provider loads), cpu or cuda");
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout" };
         var model = new Option<string?>("--model") { Description = "A model zip from i3d train (the whole pipeline), or an ONNX stream from i3d export-onnx (.onnx, run with ONNX Runtime), instead of --rgb-weights / --flow-weights" };
         var flowModel = new Option<string?>("--flow-model") { Description = "With an ONNX --model: a second ONNX stream (the flow one)" };
-        var clips = new Option<int>("--clips") { Description = "Video input: K evenly spaced 64-frame clips, predictions averaged (default: the whole video)", DefaultValueFactory = _ => 1 };
+        var clips = new Option<int>("--clips") { Description = "Video input: K evenly spaced clips (of --clip-frames frames), predictions averaged (default: the whole video)", DefaultValueFactory = _ => 1 };
+        var clipFrames = new Option<int?>("--clip-frames") { Description = "Video input with --clips K > 1: frames per clip (default: 64)" };
+        var cropSize = new Option<int?>("--crop-size") { Description = "Video input: crop height and width, after resizing the shorter side to crop size x 256/224 (default: the size an .onnx --model takes, else 224)" };
 
         var command = new Command("predict", "Classify clips with the two-stream I3D (joint prediction = softmax of the summed RGB and flow logits)");
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, flowModel, clips }) command.Options.Add(o);
+        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, flowModel, clips, clipFrames, cropSize }) command.Options.Add(o);
 
-        command.SetAction(parseResult =>
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
-            var output = parseResult.InvocationConfiguration.Output;
-            var error = parseResult.InvocationConfiguration.Error;
-            try
-            {
-                var options = new Options(parseResult.GetValue(inputs)!, parseResult.GetValue(rgbWeights), parseResult.GetValue(flowWeights),
-                    parseResult.GetValue(labels), parseResult.GetValue(top), parseResult.GetValue(device), parseResult.GetValue(json),
-                    parseResult.GetValue(model), parseResult.GetValue(clips), parseResult.GetValue(flowModel));
-                Run(options, videoSource, output, error);
-                return 0;
-            }
-            catch (Exception e)
-            {
-                string message = CliRunner.OneLine(e);
-                error.WriteLine($"i3d predict: {message}");
-                return e is FileNotFoundException ? 2 : 1;
-            }
-        });
+            var options = new Options(parse.GetValue(inputs)!, parse.GetValue(rgbWeights), parse.GetValue(flowWeights),
+                parse.GetValue(labels), parse.GetValue(top), device.Read(parse), parse.GetValue(json),
+                parse.GetValue(model), parse.GetValue(clips), parse.GetValue(flowModel), parse.GetValue(clipFrames), parse.GetValue(cropSize));
+            Run(options, videoSource, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            return 0;
+        }));
         return command;
     }
 
-    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string? Device, bool Json, string? Model, int Clips, string? FlowModel);
+    private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string Device, bool Json, string? Model, int Clips, string? FlowModel,
+        int? ClipFrames, int? CropSize)
+    {
+        /// <summary>Clips of the video inputs: the paper's test protocol at <paramref name="defaultCrop"/> unless --crop-size says otherwise.</summary>
+        public IClipSource VideoClips(int defaultCrop)
+        {
+            if (Clips < 1) throw new ArgumentException("--clips must be at least 1");
+            if (ClipFrames is < 1) throw new ArgumentException("--clip-frames must be at least 1");
+            if (CropSize is < 1) throw new ArgumentException("--crop-size must be at least 1");
+            return new CroppedClipSource(Clips, ClipFrames ?? 64, CropSize ?? defaultCrop);
+        }
+    }
 
     private static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
@@ -73,13 +74,13 @@ public static class PredictCommand
         if (o.Model is not null)
         {
             if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
+            if (o.CropSize is not null || o.ClipFrames is not null) throw new ArgumentException("--crop-size and --clip-frames: a model zip samples its clips as it was trained");
             var (predictions, classNames) = ModelPrediction.Predict(o.Model, o.Inputs);
             Write(predictions, classNames, o, output);
             return;
         }
         if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --model, --rgb-weights, --flow-weights or both weights");
-        if (o.Clips < 1) throw new ArgumentException("--clips must be at least 1");
-        videoSource ??= new VideoClipSource(o.Clips);
+        videoSource ??= o.VideoClips(224);
         var device = PickDevice(o.Device);
         using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device);
         string[]? names = LoadLabels(o.Labels, predictor.NumClasses);
@@ -98,7 +99,6 @@ public static class PredictCommand
     /// <summary>ONNX streams (from i3d export-onnx) run by ONNX Runtime: the same inputs and output as the TorchSharp path.</summary>
     private static void RunOnnx(Options o, IClipSource? videoSource, TextWriter output, TextWriter error)
     {
-        if (o.Clips < 1) throw new ArgumentException("--clips must be at least 1");
         var settings = new OnnxSessionSettings
         {
             ExecutionProvider = o.Device switch { "cpu" => OnnxExecutionProvider.Cpu, "cuda" => OnnxExecutionProvider.Cuda, _ => OnnxExecutionProvider.Auto },
@@ -111,7 +111,8 @@ public static class PredictCommand
         var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.RgbStream);
         var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.FlowStream);
         string[] names = o.Labels is null ? [.. first.Classes] : LoadLabels(o.Labels, first.Classes.Count)!;
-        videoSource ??= new VideoClipSource(o.Clips);
+        // A model exported at another size (export-onnx --crop-size, or from a zip) declares it: its videos are cropped to it.
+        videoSource ??= o.VideoClips(first.Height > 0 ? first.Height : 224);
         var npy = new NpyClipSource();
         var results = new List<Prediction>();
         foreach (string input in o.Inputs)

@@ -14,8 +14,10 @@ internal static class TrainCommand
         var training = new TrainingArguments();
         var output = new Option<string>("--out") { Description = "Model zip to write (the whole pipeline: video -> clips -> I3D)", Required = true };
         var command = new Command("train", "Train or fine-tune I3D on labelled videos and save the pipeline as an ML.NET model zip");
-        foreach (var o in data.All.Concat(training.All).Append(output)) command.Options.Add(o);
-        command.SetAction(parse => CliRunner.Run(() =>
+        foreach (var o in data.All) command.Options.Add(o);
+        training.AddTo(command);
+        command.Options.Add(output);
+        command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             var dataset = data.Load(parse, train: true);
             using var bar = new TrainingProgressBar();

@@ -8,9 +8,9 @@ namespace I3D.MLNet.Cli.Commands;
 /// <summary>The options of <c>i3d train</c> (and the defaults <c>i3d demo</c> changes).</summary>
 internal sealed class TrainingArguments(int frames = 64, int size = 224, int epochs = 10, int batchSize = 8, double learningRate = 0.01)
 {
-    public Option<I3DStreams> Streams { get; } = new("--streams") { Description = "rgb, flow or both (trained separately, logits summed at test time)", DefaultValueFactory = _ => I3DStreams.Both };
-    public Option<int> Frames { get; } = new("--frames") { Description = "Frames per clip", DefaultValueFactory = _ => frames };
-    public Option<int> Size { get; } = new("--size") { Description = "Clip height and width (the video is resized to size x 256/224 first)", DefaultValueFactory = _ => size };
+    public ChoiceOption<I3DStreams> Streams { get; } = CliOptions.Streams("rgb, flow or both (trained separately, logits summed at test time)");
+    public Option<int> Frames { get; } = new("--clip-frames") { Description = "Frames per clip", DefaultValueFactory = _ => frames };
+    public Option<int> Size { get; } = new("--crop-size") { Description = "Crop height and width of the clips (the video's shorter side is resized to crop size x 256/224 first)", DefaultValueFactory = _ => size };
     public Option<int> Clips { get; } = new("--clips") { Description = "Clips per video: random ones while training, evenly spaced and averaged at test time", DefaultValueFactory = _ => 1 };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => epochs };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => batchSize };
@@ -18,12 +18,14 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9; divided by 10 when the validation loss stops improving)", DefaultValueFactory = _ => learningRate };
     public Option<int> Patience { get; } = new("--patience") { Description = "Epochs without improvement before the learning rate drops", DefaultValueFactory = _ => 2 };
     public Option<double> Validation { get; } = new("--validation-fraction") { Description = "Share of training videos held out for the validation loss", DefaultValueFactory = _ => 0.1 };
-    public Option<I3DBackbone> Backbone { get; } = new("--backbone") { Description = "InceptionI3d (the paper's) or ResNet18 (inflated)", DefaultValueFactory = _ => I3DBackbone.InceptionI3d };
-    public Option<I3DInitialization> Init { get; } = new("--init") { Description = "Scratch, Checkpoint (pretrained I3D weights; logits replaced) or InflatedImageNet (2-D weights inflated)", DefaultValueFactory = _ => I3DInitialization.Scratch };
-    public Option<string?> RgbWeights { get; } = new("--rgb-weights") { Description = "Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint; ResNet18.onnx / GoogLeNet for InflatedImageNet)" };
+    public ChoiceOption<I3DBackbone> Backbone { get; } = new("--backbone", "inception-i3d (the paper's) or resnet18 (inflated)", "inception-i3d",
+        ("inception-i3d", I3DBackbone.InceptionI3d), ("resnet18", I3DBackbone.ResNet18));
+    public ChoiceOption<I3DInitialization> Init { get; } = new("--init", "scratch, checkpoint (pretrained I3D weights; logits replaced) or inflated-imagenet (2-D weights inflated)", "scratch",
+        ("scratch", I3DInitialization.Scratch), ("checkpoint", I3DInitialization.Checkpoint), ("inflated-imagenet", I3DInitialization.InflatedImageNet));
+    public Option<string?> RgbWeights { get; } = new("--rgb-weights") { Description = "Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint; ResNet18.onnx / GoogLeNet for inflated-imagenet)" };
     public Option<string?> FlowWeights { get; } = new("--flow-weights") { Description = "Starting weights of the flow stream" };
     public Option<bool> Fixed { get; } = new("--fixed") { Description = "Train only the last layer (the paper's \"Fixed\" mode)" };
-    public Option<FlowAlgorithm> FlowAlgorithm { get; } = new("--flow-algorithm") { Description = "TvL1 (ours), TvL1OpenCv or Farneback", DefaultValueFactory = _ => Flow.FlowAlgorithm.TvL1 };
+    public ChoiceOption<FlowAlgorithm> FlowAlgorithm { get; } = CliOptions.FlowAlgorithm();
     public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for the optical-flow cache (computed once, reused by every epoch and run)" };
     public Option<string?> CheckpointDir { get; } = new("--checkpoint-dir") { Description = "Folder for checkpoints; the same command resumes from the last one after an interruption" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "SGD steps between checkpoints", DefaultValueFactory = _ => 20 };
@@ -31,10 +33,19 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<double?> BatchNormMomentum { get; } = new("--bn-momentum") { Description = "BatchNorm running-statistics momentum while training (default: the network's, 0.01; short runs from scratch want ~0.1)" };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core); a fixed count makes runs repeatable bit for bit (1 guarantees it)", DefaultValueFactory = _ => 0 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same run)", DefaultValueFactory = _ => 1 };
-    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+    public ChoiceOption<string> Device { get; } = CliOptions.Device("auto (cuda when TorchSharp sees a GPU), cpu or cuda");
     public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping" };
 
-    public IEnumerable<Option> All => [Streams, Frames, Size, Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Backbone, Init,
+    /// <summary>Adds the options to <paramref name="command"/>, with the old spellings of the renamed ones (hidden).</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Streams);
+        command.AddRenamed(Frames, "--frames");
+        command.AddRenamed(Size, "--size");
+        foreach (var o in Others) command.Options.Add(o);
+    }
+
+    private IEnumerable<Option> Others => [Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Backbone, Init,
         RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Threads, Seed, Device, SkipInvalid];
 
     public (ClipPipelineOptions Clips, I3DTrainerOptions Trainer) Read(ParseResult parse, IProgress<I3DTrainingProgress>? progress)
@@ -42,13 +53,13 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
         int seed = parse.GetValue(Seed);
         var clips = new ClipPipelineOptions
         {
-            Streams = parse.GetValue(Streams),
-            Frames = parse.GetValue(Frames),
-            Size = parse.GetValue(Size),
+            Streams = Streams.Read(parse),
+            Frames = parse.Value(Frames),
+            Size = parse.Value(Size),
             ClipsPerVideo = parse.GetValue(Clips),
             Seed = seed,
             FlipProbability = parse.GetValue(NoFlip) ? 0 : 0.5,
-            Flow = new FlowOptions { Algorithm = parse.GetValue(FlowAlgorithm), CacheDirectory = parse.GetValue(CacheDir) },
+            Flow = new FlowOptions { Algorithm = FlowAlgorithm.Read(parse), CacheDirectory = parse.GetValue(CacheDir) },
             OnInvalidVideo = parse.GetValue(SkipInvalid) ? InvalidVideoHandling.Skip : InvalidVideoHandling.Throw,
         };
         var trainer = new I3DTrainerOptions
@@ -59,8 +70,8 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             LearningRate = parse.GetValue(LearningRate),
             Patience = parse.GetValue(Patience),
             ValidationFraction = parse.GetValue(Validation),
-            Backbone = parse.GetValue(Backbone),
-            Initialization = parse.GetValue(Init),
+            Backbone = Backbone.Read(parse),
+            Initialization = Init.Read(parse),
             RgbWeights = parse.GetValue(RgbWeights),
             FlowWeights = parse.GetValue(FlowWeights),
             FixedFeatures = parse.GetValue(Fixed),
@@ -69,7 +80,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             Seed = seed,
             BatchNormMomentum = parse.GetValue(BatchNormMomentum),
             Threads = parse.GetValue(Threads),
-            Device = parse.GetValue(Device)!,
+            Device = Device.Read(parse),
             Progress = progress,
         };
         return (clips, trainer);

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Runtime.CompilerServices;
+using I3D.MLNet.Clips;
+using I3D.MLNet.Flow;
+using I3D.MLNet.Torch.Training;
+
+namespace I3D.MLNet.Cli;
+
+/// <summary>
+/// An option whose value is one of a few lower-case words (<c>--streams rgb|flow|both</c>). Help and completion show
+/// only those words; for enums the old spellings (any case, and the CLR names such as <c>TvL1OpenCv</c>) are still read, for a release.
+/// </summary>
+internal sealed class ChoiceOption<T> : Option<string>
+{
+    private readonly (string Word, T Value)[] _choices;
+
+    public ChoiceOption(string name, string description, string defaultWord, params (string Word, T Value)[] choices) : base(name)
+    {
+        _choices = choices;
+        Description = description;
+        DefaultValueFactory = _ => defaultWord;
+        HelpName = string.Join('|', Words);
+        CompletionSources.Add(Words.ToArray());
+        Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && !TryRead(result.Tokens[^1].Value, out _))
+                result.AddError($"{name}: '{result.Tokens[^1].Value}' is not one of {string.Join(", ", Words)}");
+        });
+    }
+
+    public IEnumerable<string> Words => _choices.Select(c => c.Word);
+
+    /// <summary>The value given (under this name or its old spelling), or the default.</summary>
+    public T Read(ParseResult parse)
+    {
+        string word = parse.Value(this)!;
+        return TryRead(word, out var value) ? value : throw new ArgumentException($"{Name}: '{word}' is not one of {string.Join(", ", Words)}");
+    }
+
+    private bool TryRead(string word, out T value)
+    {
+        foreach (var (w, v) in _choices)
+        {
+            if (w == word || typeof(T).IsEnum && (string.Equals(w, word, StringComparison.OrdinalIgnoreCase) || string.Equals(v?.ToString(), word, StringComparison.OrdinalIgnoreCase)))
+            {
+                value = v;
+                return true;
+            }
+        }
+        value = default!;
+        return false;
+    }
+}
+
+/// <summary>The options several commands share, so that a word means the same thing everywhere.</summary>
+internal static class CliOptions
+{
+    public static ChoiceOption<string> Device(string description) =>
+        new("--device", description, "auto", ("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"));
+
+    public static ChoiceOption<I3DStreams> Streams(string description) =>
+        new("--streams", description, "both", ("rgb", I3DStreams.Rgb), ("flow", I3DStreams.Flow), ("both", I3DStreams.Both));
+
+    public static ChoiceOption<FlowAlgorithm> FlowAlgorithm() =>
+        new("--flow-algorithm", "tvl1 (ours, fast), tvl1-opencv (OpenCV's, the reference) or farneback", "tvl1",
+            ("tvl1", Flow.FlowAlgorithm.TvL1), ("tvl1-opencv", Flow.FlowAlgorithm.TvL1OpenCv), ("farneback", Flow.FlowAlgorithm.Farneback));
+
+    public static ChoiceOption<ClipSamplingMode> Mode() =>
+        new("--mode", "test: centre crop of centred (or --clips K evenly spaced) clips; train: random start, crop and flip; auto: test, but train inside the I3D trainer", "test",
+            ("test", ClipSamplingMode.Test), ("train", ClipSamplingMode.Train), ("auto", ClipSamplingMode.Auto));
+}
+
+/// <summary>
+/// Old option names kept, hidden from help, for a release: <c>command.AddRenamed(option, "--size")</c> adds the option and a
+/// hidden one under the old name; <c>parse.Value(option)</c> reads either. A warning says the new name when the old is used.
+/// </summary>
+internal static class OldSpellings
+{
+    private static readonly ConditionalWeakTable<Option, Option> OldOf = [];
+    private static readonly ConditionalWeakTable<Option, Option> CurrentOf = [];
+
+    public static void AddRenamed<T>(this Command command, Option<T> option, string oldName)
+    {
+        var old = new Option<T>(oldName) { Hidden = true, Description = $"Old spelling of {option.Name}", CustomParser = option.CustomParser, Arity = option.Arity };
+        foreach (var validator in option.Validators) old.Validators.Add(validator);
+        command.Options.Add(option);
+        command.Options.Add(old);
+        OldOf.Add(option, old);
+        CurrentOf.Add(old, option);
+        command.Validators.Add(result =>
+        {
+            if (Given(result.GetResult(option)) && Given(result.GetResult(old))) result.AddError($"give {option.Name} or its old spelling {oldName}, not both");
+        });
+    }
+
+    /// <summary>The option's value, read from its old spelling where that was given.</summary>
+    public static T? Value<T>(this ParseResult parse, Option<T> option)
+        => OldOf.TryGetValue(option, out var old) && Given(parse.GetResult(old)) ? parse.GetValue((Option<T>)old) : parse.GetValue(option);
+
+    /// <summary>The option <paramref name="old"/> is the old spelling of, if it is one.</summary>
+    public static Option? CurrentName(Option old) => CurrentOf.TryGetValue(old, out var current) ? current : null;
+
+    /// <summary>(old, new) names of the old spellings used on this command line.</summary>
+    public static IEnumerable<(string Old, string New)> Used(ParseResult parse)
+        => parse.CommandResult.Children.OfType<OptionResult>().Where(Given)
+            .Select(r => (Old: r.Option.Name, New: CurrentName(r.Option)?.Name)).Where(p => p.New is not null).Select(p => (p.Old, p.New!));
+
+    private static bool Given(OptionResult? result) => result is { Implicit: false };
+}
