@@ -10,7 +10,7 @@ namespace I3D.MLNet.Cli.Commands;
 /// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F | --model M] [--labels F] [--top K] [--crop-size S] [--device auto|cpu|cuda] [--json]</c>.</summary>
 public static class PredictCommand
 {
-    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="CroppedClipSource"/> (the paper's test protocol at --crop-size).</param>
+    /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol at --crop-size).</param>
     public static Command Create(IClipSource? videoSource = null)
     {
         var inputs = new Argument<string[]>("INPUT")
@@ -55,7 +55,7 @@ public static class PredictCommand
             if (Clips < 1) throw new ArgumentException("--clips must be at least 1");
             if (ClipFrames is < 1) throw new ArgumentException("--clip-frames must be at least 1");
             if (CropSize is < 1) throw new ArgumentException("--crop-size must be at least 1");
-            return new CroppedClipSource(Clips, ClipFrames ?? 64, CropSize ?? defaultCrop);
+            return new VideoClipSource(Clips, ClipFrames ?? 64, null, CropSize ?? defaultCrop);
         }
     }
 
@@ -81,7 +81,7 @@ public static class PredictCommand
         }
         if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --model, --rgb-weights, --flow-weights or both weights");
         videoSource ??= o.VideoClips(224);
-        var device = PickDevice(o.Device);
+        var device = I3D.MLNet.Torch.Training.TorchDevices.Resolve(o.Device ?? "auto");
         using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device);
         string[]? names = LoadLabels(o.Labels, predictor.NumClasses);
         var npy = new NpyClipSource();
@@ -142,13 +142,6 @@ public static class PredictCommand
                 foreach (int i in r.Top(o.Top))
                     output.WriteLine($"  {r.Probabilities[i],8:0.0000}  {names?[i] ?? "class " + i} ({i})");
             }
-    }
-
-    private static torch.Device PickDevice(string? requested)
-    {
-        bool cuda = torch.cuda.is_available();
-        if (requested == "cuda" && !cuda) throw new ArgumentException("--device cuda: TorchSharp sees no CUDA device (this build has the CPU libtorch)");
-        return requested == "cpu" || !cuda ? torch.CPU : torch.CUDA;
     }
 
     /// <summary>The class names from <paramref name="path"/>, or by default the Kinetics names for 400 or 600 classes (none otherwise).</summary>
