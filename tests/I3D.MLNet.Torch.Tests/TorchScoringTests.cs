@@ -1,7 +1,11 @@
+using System.IO.Compression;
 using I3D.MLNet.IO;
+using I3D.MLNet.Onnx;
+using I3D.MLNet.Testing;
 using I3D.MLNet.Tests.Shared;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Weights;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -9,7 +13,8 @@ using static TorchSharp.torch;
 
 namespace I3D.MLNet.Torch.Tests;
 
-/// <summary><c>mlContext.Transforms.ScoreI3D</c> on pytorch-i3d weight files: scores, classes, zips, errors.</summary>
+/// <summary><c>mlContext.Transforms.ScoreI3D</c> on pytorch-i3d weight files (scores, classes, zips, errors), and what
+/// the scorers' zips hold: what the model is, not where it ran; newer format versions refused.</summary>
 public sealed class TorchScoringTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("i3d-torch-scoring-").FullName;
@@ -25,6 +30,13 @@ public sealed class TorchScoringTests : IDisposable
         public float[] FlowClip { get; set; } = [];
     }
 
+    private static IDataView Rows(MLContext ml, int count)
+    {
+        var random = new Random(3);
+        float[] Clip(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        return ml.Data.LoadFromEnumerable(Enumerable.Range(0, count).Select(_ => new ClipRow { RgbClip = Clip(2 * 3 * 9 * 32 * 32), FlowClip = Clip(2 * 2 * 9 * 32 * 32) }).ToList());
+    }
+
     private string Weights(string name, int classes, int channels, int seed)
     {
         manual_seed(seed);
@@ -38,11 +50,9 @@ public sealed class TorchScoringTests : IDisposable
     public void ScoresTwoStreamsAsTheSumOfTheirClipAveragedLogitsAndRoundTripsThroughAZip()
     {
         string rgb = Weights("rgb.pt", 5, 3, 1), flow = Weights("flow.pt", 5, 2, 2);
-        var random = new Random(3);
-        float[] Clip(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
-        var rows = Enumerable.Range(0, 3).Select(_ => new ClipRow { RgbClip = Clip(2 * 3 * 9 * 32 * 32), FlowClip = Clip(2 * 2 * 9 * 32 * 32) }).ToList();
         var ml = new MLContext(1);
-        var data = ml.Data.LoadFromEnumerable(rows);
+        var data = Rows(ml, 3);
+        var rows = ml.Data.CreateEnumerable<ClipRow>(data, reuseRowObject: false).ToList();
         string[] names = ["a", "b", "c", "d", "e"];
         var model = ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = rgb, FlowWeightsPath = flow, ClassNames = names, Device = "cpu" }).Fit(data);
         var scored = model.Transform(data);
@@ -114,5 +124,62 @@ public sealed class TorchScoringTests : IDisposable
         Assert.Contains("different classes", classes.Message);
         Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions()));
         Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = rgb, ClassNames = ["only", "two"] }));
+    }
+
+    private static string ZipText(string zip)
+    {
+        using var archive = ZipFile.OpenRead(zip);
+        return string.Concat(archive.Entries.Where(e => e.Length < 1 << 20).Select(e =>
+        {
+            using var reader = new StreamReader(e.Open(), System.Text.Encoding.Latin1);
+            return reader.ReadToEnd();
+        }));
+    }
+
+    [Fact]
+    public void TheOnnxScorerZipHoldsNoSessionSettingsAndRefusesANewerVersion()
+    {
+        manual_seed(2);
+        using var net = new InceptionI3d(4, 3);
+        net.eval();
+        var ml = new MLContext(1);
+        var data = Rows(ml, 2);
+        var scorer = ml.Transforms.ScoreI3D(new I3DOnnxScorerOptions
+        {
+            RgbModel = OnnxExporter.Export(net, new OnnxExportOptions { Size = 32 }),
+            Session = new OnnxSessionSettings { IntraOpThreads = 1, OptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC },
+        }).Fit(data);
+        var scores = scorer.Transform(data).GetColumn<float[]>("Score").ToList();
+        string zip = Path.Combine(dir, "onnx.zip");
+        ml.Model.Save(scorer, data.Schema, zip);
+        string text = ZipText(zip);
+        Assert.DoesNotContain("IntraOpThreads", text);
+        Assert.DoesNotContain("OptimizationLevel", text);
+        var loaded = new MLContext(2).Model.Load(zip, out _);
+        Assert.Equal("CPU", Assert.IsType<I3DOnnxScoringTransformer>(loaded).ExecutionProviders["rgb"]);
+        var again = loaded.Transform(data).GetColumn<float[]>("Score").ToList();
+        for (int i = 0; i < scores.Count; i++) Assert.Equal(scores[i], again[i]);
+
+        Assert.Equal(1, ZipVersions.Set(zip, "I3DONNXS", 0x00090001));
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext(1).Model.Load(zip, out _));
+        Assert.Contains("version", e.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void TheTorchClassifierZipRefusesANewerVersion()
+    {
+        manual_seed(3);
+        using var net = new InceptionI3d(4, 3);
+        string weights = Path.Combine(dir, "rgb.pt");
+        ModuleWeights.Save(net, weights);
+        var ml = new MLContext(1);
+        var data = Rows(ml, 2);
+        var model = ml.Transforms.ScoreI3D(new I3DTorchScorerOptions { RgbWeightsPath = weights, Device = "cpu" }).Fit(data);
+        string zip = Path.Combine(dir, "torch.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        new MLContext(1).Model.Load(zip, out _);
+        Assert.Equal(1, ZipVersions.Set(zip, "I3DPREDT", 0x00090001));
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext(1).Model.Load(zip, out _));
+        Assert.Contains("version", e.ToString(), StringComparison.OrdinalIgnoreCase);
     }
 }
