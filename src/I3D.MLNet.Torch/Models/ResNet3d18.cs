@@ -121,20 +121,29 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// CNTK's spatial zero padding of the ImageNet model the network is bootstrapped from: k / 2 at the start,
-    /// k / 2 - (stride - 1) at the end (exact halving for even sizes only; the exporter and the inflation use it too).
+    /// CNTK's spatial zero padding of the ImageNet model the network is bootstrapped from: k / 2 at the start, and at the
+    /// end what gives ceil(size / stride) outputs - k / 2 - (stride - 1) for even sizes (what ResNet18.onnx's pads say),
+    /// one more for odd ones, so a stride-2 block's output matches its 1x1x1 shortcut's at any size. Without a size: the
+    /// even-size rule (the exporter's and the inflation's, whose sizes are even).
     /// </summary>
-    internal static (long Begin, long End) CntkPadding(long kernel, long stride) => (kernel / 2, Math.Max(kernel / 2 - (stride - 1), 0));
+    internal static (long Begin, long End) CntkPadding(long kernel, long stride, long? size = null)
+    {
+        long begin = kernel / 2;
+        long n = size ?? 2 * stride * kernel;
+        long outputs = (n + stride - 1) / stride;
+        return (begin, Math.Max((outputs - 1) * stride + kernel - n - begin, 0));
+    }
 
     /// <summary>Convolution with the edge frames repeated in time (kt / 2 each side) and <see cref="CntkPadding"/> in space.</summary>
     internal static Tensor Conv(Conv3d conv, Tensor x, long spatialStride, string layer)
     {
         long[] k = conv.weight!.shape[2..];
         long t = k[0] / 2;
-        var (begin, end) = CntkPadding(k[1], spatialStride);
+        var (top, bottom) = CntkPadding(k[1], spatialStride, x.shape[3]);
+        var (left, right) = CntkPadding(k[2], spatialStride, x.shape[4]);
         using var scope = NewDisposeScope();
         var y = t > 0 ? F.pad(x, [0, 0, 0, 0, t, t], PaddingModes.Replicate) : x;
-        if (begin + end > 0) y = F.pad(y, [begin, end, begin, end, 0, 0]);
+        if (top + bottom + left + right > 0) y = F.pad(y, [left, right, top, bottom, 0, 0]);
         return Conv3dGuard.Conv3d(layer, y, conv.weight!, conv.bias, conv.stride, [0, 0, 0]).MoveToOuterDisposeScope();
     }
 

@@ -121,7 +121,8 @@ public static class OnnxExporter
         var (conv1, bn1, blocks, fc) = net.Parts;
         if (fc is null) throw new ArgumentException("the ResNet3d18 has no classifier (built with numClasses 0): nothing to export as logits");
         long inChannels = conv1.weight!.shape[1];
-        // Its CNTK padding halves sizes exactly only for even inputs to each stride-2 stage; TorchSharp fails alike.
+        // The graph's pads are CNTK's for even inputs to every stride-2 stage (BasicBlock3d.CntkPadding without a size);
+        // the TorchSharp network pads odd sizes one more, which a static graph would need per size.
         if (options.Size % 32 != 0) throw new ArgumentException($"ResNet3d18 takes frames whose size is a multiple of 32 (e.g. 224), not {options.Size}");
         var (b, x) = Start(nameof(ResNet3d18), inChannels, options);
         using var _ = no_grad();

@@ -117,6 +117,23 @@ public sealed class NetworkNumericsTests(ITestOutputHelper log)
         Assert.True(onnxError < LogitsTolerance, $"ONNX Runtime batch {batch} logits relative error {onnxError} vs float64");
     }
 
+    /// <summary>ResNet3d18 at sizes whose feature maps become odd (112: 7 x 7 before the last stage; 100: 25 x 25 before
+    /// the second): each stride-2 block's output matches its shortcut's (it failed with a size mismatch before).</summary>
+    [Theory]
+    [InlineData(112)]
+    [InlineData(100)]
+    public void ResNet3d18TakesFramesWhoseFeatureMapsBecomeOdd(int size)
+    {
+        manual_seed(5);
+        using var net = new ResNet3d18(6, 3, [2, 2, 2, 3]);
+        net.eval();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var y = net.forward(rand([2, 3, 8, size, size]) * 2 - 1);
+        Assert.Equal([2L, 6], y.shape);
+        Assert.True(y.isfinite().all().item<bool>());
+    }
+
     [Fact]
     public void ForcedModeRoutesEveryConvolutionAroundTheDirectCall()
     {
