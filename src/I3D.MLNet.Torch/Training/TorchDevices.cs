@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Training;
 
 /// <summary>Picks the torch device: CUDA when asked for or (auto) when TorchSharp sees one, else CPU.</summary>
-public static class TorchDevices
+internal static class TorchDevices
 {
     public static Device Resolve(string device) => device switch
     {

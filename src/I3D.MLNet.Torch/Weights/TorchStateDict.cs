@@ -14,7 +14,7 @@ namespace I3D.MLNet.Torch.Weights;
 /// (magic number, protocol, system info, the state_dict pickle, the storage keys, then each storage's bytes), in
 /// which the published pytorch-i3d checkpoints were written. Writes the zip container, which torch.load reads.
 /// </summary>
-public static class TorchStateDict
+internal static class TorchStateDict
 {
     /// <summary>A state_dict pickle is a few hundred bytes per tensor; more is refused before it is read.</summary>
     private const long MaxPickleBytes = 64L << 20;

@@ -6,11 +6,11 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Inflation.Onnx;
 
 /// <summary>An ONNX node with its attributes (the ints and int lists that Conv/Pool/BatchNormalization use).</summary>
-public sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
+internal sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
     IReadOnlyDictionary<string, long[]> Ints, IReadOnlyDictionary<string, float> Floats);
 
 /// <summary>The nodes (in file order, which ONNX requires to be topological) and float initializers of an ONNX model.</summary>
-public sealed class OnnxGraph
+internal sealed class OnnxGraph
 {
     private readonly Dictionary<string, TensorProto> initializers;
 
