@@ -57,7 +57,7 @@ internal sealed class ChoiceOption<T> : Option<string>
 internal static class CliOptions
 {
     public static ChoiceOption<string> Device(string description) =>
-        new("--device", description, "auto", ("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"));
+        new("--device", description, "auto", [.. TorchDevices.Names.Select(n => (n, n))]);
 
     public static ChoiceOption<I3DStreams> Streams(string description) =>
         new("--streams", description, "both", ("rgb", I3DStreams.Rgb), ("flow", I3DStreams.Flow), ("both", I3DStreams.Both));

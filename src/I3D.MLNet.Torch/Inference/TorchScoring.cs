@@ -84,8 +84,7 @@ internal static class TorchScoring
             int classes = streams[0].NumClasses;
             var names = options.ClassNames?.ToArray() ?? KineticsClasses.ForClassCount(classes)?.ToArray() ?? [.. Enumerable.Range(0, classes).Select(i => $"class {i}")];
             if (names.Length != classes) throw new ArgumentException($"{names.Length} class names for weights of {classes} classes");
-            var info = new I3DPredictionTransformer.Description(options.ScoreColumnName, options.PredictedLabelColumnName, names,
-                [.. streams.Select(s => new I3DPredictionTransformer.StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+            var info = I3DPredictionTransformer.Description.Of(options.ScoreColumnName, options.PredictedLabelColumnName, names, streams);
             var transformer = new I3DPredictionTransformer(env, info, [.. streams]);
             transformer.MoveTo(device);
             return transformer;

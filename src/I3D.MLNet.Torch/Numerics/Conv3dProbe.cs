@@ -19,7 +19,10 @@ internal sealed class Conv3dProbe : IDisposable
 
     /// <summary>One batch: its input, weight, bias and upstream gradient, and the float64 results (rounded to float32,
     /// which keeps the comparison 100x below the tolerance and halves the memory) to meet.</summary>
-    private sealed record Case(Tensor X, Tensor W, Tensor? B, Tensor Grad, Tensor Y, Tensor GradX, Tensor GradW, Tensor? GradB);
+    private sealed record Case(Tensor X, Tensor W, Tensor? B, Tensor Grad, Tensor Y, Tensor GradX, Tensor GradW, Tensor? GradB)
+    {
+        public IEnumerable<Tensor> Tensors => new[] { X, W, B, Grad, Y, GradX, GradW, GradB }.OfType<Tensor>();
+    }
 
     /// <summary>Relative L2 error above which a route is wrong: float32 sums of these sizes measured 1e-7 to 1e-6
     /// (the wrong kernels 0.1 or NaN); half-precision types carry their own rounding (~4e-3).</summary>
@@ -53,7 +56,7 @@ internal sealed class Conv3dProbe : IDisposable
     /// <summary>Moves a case's tensors out of the constructor's dispose scope (the probe disposes them).</summary>
     private static Case Keep(Case c)
     {
-        foreach (var t in new[] { c.X, c.W, c.B, c.Grad, c.Y, c.GradX, c.GradW, c.GradB }) t?.MoveToOuterDisposeScope();
+        foreach (var t in c.Tensors) t.MoveToOuterDisposeScope();
         return c;
     }
 
@@ -170,6 +173,6 @@ internal sealed class Conv3dProbe : IDisposable
     public void Dispose()
     {
         foreach (var c in cases)
-            foreach (var t in new[] { c.X, c.W, c.B, c.Grad, c.Y, c.GradX, c.GradW, c.GradB }) t?.Dispose();
+            foreach (var t in c.Tensors) t.Dispose();
     }
 }

@@ -33,7 +33,12 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     private readonly object _forwardLock = new();
 
     /// <summary>What the zip stores besides the weights.</summary>
-    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, string[] Classes, StreamDescription[] Streams);
+    internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, string[] Classes, StreamDescription[] Streams)
+    {
+        /// <summary>The description of a classifier made of <paramref name="streams"/> (the trainer's, or ScoreI3D's on weight files).</summary>
+        public static Description Of(string scoreColumnName, string predictedLabelColumnName, string[] classes, IEnumerable<StreamNetwork> streams)
+            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+    }
 
     internal sealed record StreamDescription(string Name, string Column, I3DBackbone Backbone, int InChannels);
 

@@ -93,8 +93,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             channel.Info($"I3D: {streams.Count} stream(s) ({string.Join(", ", streams.Select(s => s.Name))}), {Options.Backbone}, {numClasses} classes, {Options.Initialization} initialisation, {device.type}");
             Train(input, labelColumn, streamColumns.Select(s => s.Shape).ToArray(), streams, optimizers, channel);
 
-            var info = new I3DPredictionTransformer.Description(Options.ScoreColumnName, Options.PredictedLabelColumnName, classes,
-                [.. streams.Select(s => new I3DPredictionTransformer.StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+            var info = I3DPredictionTransformer.Description.Of(Options.ScoreColumnName, Options.PredictedLabelColumnName, classes, streams);
             foreach (var o in optimizers) o.Dispose();
             return new I3DPredictionTransformer(_host, info, [.. streams]);
         }

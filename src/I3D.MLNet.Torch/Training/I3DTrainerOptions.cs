@@ -132,7 +132,7 @@ public sealed record I3DTrainerOptions
         if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
             throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
         if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");
-        if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"device '{Device}': use auto, cpu or cuda");
+        TorchDevices.Check(Device);
     }
 }
 
