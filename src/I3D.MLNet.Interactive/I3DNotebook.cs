@@ -32,6 +32,7 @@ public static class I3DNotebook
     public static string? SharedData =>
         RepositoryRoot is { } root && Directory.Exists(Path.Combine(root, "..", "shared", "data")) ? Path.GetFullPath(Path.Combine(root, "..", "shared")) : null;
 
+    /// <summary>Loads the native libraries beside this assembly (the GLIBCXX-patched TorchSharp wrapper first) and registers the notebook formatters; says in one line which native library is missing and how to install it. Call once, in the first cell.</summary>
     public static void Initialize()
     {
         if (Interlocked.Exchange(ref _initialized, 1) == 1) return;

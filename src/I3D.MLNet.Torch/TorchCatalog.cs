@@ -3,12 +3,28 @@ using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace I3D.MLNet.Torch;
+namespace Microsoft.ML;
 
 /// <summary><c>mlContext.MulticlassClassification.Trainers.I3D(options)</c> and <c>mlContext.Transforms.ScoreI3D</c> on PyTorch weights.</summary>
 public static class TorchCatalog
 {
-    /// <summary>Trains or fine-tunes two-stream I3D on clip columns (from SampleClips) and a key label.</summary>
+    /// <summary>
+    /// Trains or fine-tunes two-stream I3D on clip columns (from SampleClips) and a key label (section 3: SGD with
+    /// momentum, the learning rate divided by 10 when the validation loss stops improving; each stream trained on its
+    /// own, scores summed at test). Checkpoints and resumes when <see cref="I3DTrainerOptions.CheckpointDirectory"/> is set.
+    /// </summary>
+    /// <param name="catalog">The trainers catalog (<c>mlContext.MulticlassClassification.Trainers</c>).</param>
+    /// <param name="options">The clip and label columns, network, initialisation, schedule and checkpoints; null for the defaults
+    /// (both streams from scratch, 10 epochs).</param>
+    /// <example>
+    /// <code>
+    /// var train = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = 16, CropSize = 112 };
+    /// var pipeline = ml.Transforms.LoadVideo("Frames", "Path")
+    ///     .Append(ml.Transforms.SampleClips("RgbClip", "Frames", train))
+    ///     .Append(ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions { RgbColumnName = "RgbClip", Epochs = 5 }));
+    /// var model = pipeline.Fit(VideoClassification.MapLabels(ml, videos, videos.Classes));
+    /// </code>
+    /// </example>
     public static I3DTrainer I3D(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, I3DTrainerOptions? options = null)
         => new(CatalogUtils.GetEnvironment(catalog), options ?? new I3DTrainerOptions());
 

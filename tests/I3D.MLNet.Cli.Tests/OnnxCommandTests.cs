@@ -191,7 +191,7 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         long[] shape = [2, 3, 8, 56, 56];
         manual_seed(9);
         var clips = (rand(shape) * 2 - 1).data<float>().ToArray();
-        double rel = PredictCommandTests.RelativeL2(model.Logits(clips, shape), classifier.StreamLogits("rgb", clips, shape));
+        double rel = PredictCommandTests.RelativeL2(model.Logits(clips, shape), classifier.StreamLogits(I3D.MLNet.Scoring.VideoStream.Rgb, clips, shape));
         log.WriteLine($"export-onnx --model: ONNX vs the zip's TorchSharp stream, relative L2 {rel:E2}");
         Assert.True(rel < 1e-4, $"relative error {rel}");
     }

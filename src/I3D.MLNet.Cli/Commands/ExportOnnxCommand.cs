@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using System.CommandLine;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Torch.Inference;
@@ -34,7 +35,7 @@ internal static class ExportOnnxCommand
     public static IReadOnlyList<string> Export(string? rgbWeights, string? flowWeights, string? modelZip, string output, string? labels, int? size)
     {
         if (size is < 1) throw new ArgumentException($"--crop-size must be positive, not {size}");
-        List<(string Stream, byte[] Model)> streams;
+        List<(VideoStream Stream, byte[] Model)> streams;
         if (modelZip is not null)
         {
             if (rgbWeights is not null || flowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
@@ -49,10 +50,10 @@ internal static class ExportOnnxCommand
         {
             if (rgbWeights is null && flowWeights is null) throw new ArgumentException("give --rgb-weights, --flow-weights or --model");
             streams = [];
-            foreach (var (stream, path, channels) in new[] { ("rgb", rgbWeights, 3), ("flow", flowWeights, 2) })
+            foreach (var (stream, path) in new[] { (VideoStream.Rgb, rgbWeights), (VideoStream.Flow, flowWeights) })
             {
                 if (path is null) continue;
-                using var net = TwoStreamPredictor.LoadStream(path, channels, stream);
+                using var net = TwoStreamPredictor.LoadStream(path, stream);
                 net.eval();
                 var names = PredictCommand.LoadLabels(labels, net.NumClasses);
                 streams.Add((stream, OnnxExporter.Export(net, new OnnxExportOptions { Classes = names, Size = size ?? 224 })));
@@ -61,7 +62,7 @@ internal static class ExportOnnxCommand
         var written = new List<string>();
         foreach (var (stream, bytes) in streams)
         {
-            string path = streams.Count == 1 ? output : StreamPath(output, stream);
+            string path = streams.Count == 1 ? output : StreamPath(output, stream.Name());
             OnnxExporter.Save(bytes, path);
             written.Add(path);
         }

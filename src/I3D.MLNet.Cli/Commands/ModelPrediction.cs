@@ -29,7 +29,7 @@ internal static class ModelPrediction
         var buffer = default(VBuffer<float>);
         for (int row = 0; cursor.MoveNext(); row++)
         {
-            var streams = new Dictionary<string, float[]>();
+            var streams = new Dictionary<VideoStream, float[]>();
             for (int i = 0; i < columns.Count; i++)
             {
                 getClips[i](ref buffer);

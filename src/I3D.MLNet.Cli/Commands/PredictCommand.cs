@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using System.CommandLine;
 using System.Text.Json;
 using I3D.MLNet.IO;
@@ -8,7 +9,7 @@ using TorchSharp;
 namespace I3D.MLNet.Cli.Commands;
 
 /// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F | --model M] [--labels F] [--top K] [--crop-size S] [--device auto|cpu|cuda] [--json]</c>.</summary>
-public static class PredictCommand
+internal static class PredictCommand
 {
     /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol at --crop-size).</param>
     public static Command Create(IClipSource? videoSource = null)
@@ -108,8 +109,8 @@ public static class PredictCommand
         using var first = I3DOnnxModel.Load(o.Model!, settings, log);
         using var second = o.FlowModel is null ? null : I3DOnnxModel.Load(o.FlowModel, settings, log);
         I3DOnnxModel.CheckCanCombine(second is null ? [first] : [first, second]);
-        var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.RgbStream);
-        var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == I3DOnnxFormat.FlowStream);
+        var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == VideoStream.Rgb);
+        var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == VideoStream.Flow);
         string[] names = o.Labels is null ? [.. first.Classes] : LoadLabels(o.Labels, first.Classes.Count)!;
         // A model exported at another size (export-onnx --crop-size, or from a zip) declares it: its videos are cropped to it.
         videoSource ??= o.VideoClips(first.Height > 0 ? first.Height : 224);
@@ -138,7 +139,7 @@ public static class PredictCommand
         else
             foreach (var r in results)
             {
-                output.WriteLine($"{r.Input} ({string.Join(" + ", r.Streams.Keys)})");
+                output.WriteLine($"{r.Input} ({string.Join(" + ", r.Streams.Keys.Select(s => s.Name()))})");
                 foreach (int i in r.Top(o.Top))
                     output.WriteLine($"  {r.Probabilities[i],8:0.0000}  {names?[i] ?? "class " + i} ({i})");
             }
@@ -167,7 +168,7 @@ public static class PredictCommand
                 w.WriteString("input", r.Input);
                 WriteFloats(w, "logits", r.Logits);
                 w.WriteStartObject("streams");
-                foreach (var (name, logits) in r.Streams) WriteFloats(w, name, logits);
+                foreach (var (s, logits) in r.Streams) WriteFloats(w, s.Name(), logits);
                 w.WriteEndObject();
                 w.WriteStartArray("top");
                 foreach (int i in r.Top(top))

@@ -44,5 +44,6 @@ public sealed record Clip(float[] Values, int Clips, int Channels, int Frames, i
         return FrameSequence.FromClip(Values, Channels, Frames, Height, Width, offset, framesPerSecond, $"{Description}, clip {clip}");
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Description}: {Clips} clip(s) of {Channels}x{Frames}x{Height}x{Width}";
 }

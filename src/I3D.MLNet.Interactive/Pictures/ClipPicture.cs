@@ -32,6 +32,7 @@ public static class ClipPicture
     public static GifPicture Animation(VideoFrames frames, int height = 112, int maxFrames = 64) =>
         Animation(FrameSequence.From(frames), height, maxFrames);
 
+    /// <summary>Clip <paramref name="clip"/> of a SampleClips value as a looping animated GIF (at most <paramref name="maxFrames"/> frames).</summary>
     public static GifPicture Animation(Clip value, int clip = 0, int height = 112, int maxFrames = 64) =>
         Animation(value.Sequence(clip), height, maxFrames);
 

@@ -14,13 +14,16 @@ public abstract class Picture
         Caption = caption;
     }
 
+    /// <summary>The encoded image (PNG or GIF bytes).</summary>
     public byte[] Bytes { get; }
 
     /// <summary><c>image/png</c> or <c>image/gif</c>.</summary>
     public abstract string MimeType { get; }
 
+    /// <summary>Width in pixels.</summary>
     public int Width { get; }
 
+    /// <summary>Height in pixels.</summary>
     public int Height { get; }
 
     /// <summary>What the picture shows (its text form).</summary>
@@ -29,19 +32,26 @@ public abstract class Picture
     /// <summary>Writes the encoded bytes (a .png or .gif file).</summary>
     public void Save(string path) => File.WriteAllBytes(path, Bytes);
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Caption ?? "picture"} ({MimeType}, {Width}x{Height}, {Bytes.Length} bytes)";
 }
 
+/// <summary>A PNG image that a notebook displays.</summary>
 public sealed class PngPicture(byte[] bytes, int width, int height, string? caption = null) : Picture(bytes, width, height, caption)
 {
+    /// <summary>The MIME type of PNG.</summary>
     public const string Mime = "image/png";
 
+    /// <inheritdoc/>
     public override string MimeType => Mime;
 }
 
+/// <summary>An (animated) GIF image that a notebook displays.</summary>
 public sealed class GifPicture(byte[] bytes, int width, int height, string? caption = null) : Picture(bytes, width, height, caption)
 {
+    /// <summary>The MIME type of GIF.</summary>
     public const string Mime = "image/gif";
 
+    /// <inheritdoc/>
     public override string MimeType => Mime;
 }

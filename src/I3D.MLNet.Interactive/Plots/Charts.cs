@@ -7,7 +7,11 @@ namespace I3D.MLNet.Interactive.Plots;
 /// <summary>Plots for notebooks (ScottPlot, rendered to PNG): curves, bars, confusion matrices.</summary>
 public static class Charts
 {
-    public const int DefaultWidth = 640, DefaultHeight = 400;
+    /// <summary>Width of a chart in pixels unless given.</summary>
+    public const int DefaultWidth = 640;
+
+    /// <summary>Height of a chart in pixels unless given.</summary>
+    public const int DefaultHeight = 400;
 
     /// <summary>Named series of (x, y) points as lines with markers.</summary>
     public static PngPicture Lines(string title, string xLabel, string yLabel, IEnumerable<(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y)> series,
@@ -62,6 +66,7 @@ public static class Charts
         return ConfusionMatrix(counts, classes, title, width, height);
     }
 
+    /// <summary>A confusion matrix of <paramref name="counts"/> (rows: true class, columns: predicted class) as a heat map with the counts written in.</summary>
     public static PngPicture ConfusionMatrix(IReadOnlyList<IReadOnlyList<double>> counts, IReadOnlyList<string>? classes = null, string title = "Confusion matrix",
         int width = DefaultWidth, int height = 0)
     {

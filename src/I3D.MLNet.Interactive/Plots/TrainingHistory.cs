@@ -12,11 +12,13 @@ public sealed class TrainingHistory(TextWriter? echo = null) : IProgress<I3DTrai
 {
     private readonly List<I3DTrainingProgress> _reports = [];
 
+    /// <summary>The reports received so far, in order.</summary>
     public IReadOnlyList<I3DTrainingProgress> Reports
     {
         get { lock (_reports) return [.. _reports]; }
     }
 
+    /// <summary>Records a report (and echoes it when made with a writer).</summary>
     public void Report(I3DTrainingProgress value)
     {
         lock (_reports) _reports.Add(value);
@@ -44,6 +46,7 @@ public sealed class TrainingHistory(TextWriter? echo = null) : IProgress<I3DTrai
         return Charts.Lines("Training loss", "epoch", "cross-entropy loss", series, width, height);
     }
 
+    /// <inheritdoc/>
     public override string ToString()
     {
         var epochs = Reports.Where(r => r.Phase == "epoch").ToList();

@@ -10,6 +10,7 @@ namespace I3D.MLNet.Interactive.Tables;
 /// </summary>
 public sealed record ClassificationReport(MulticlassClassificationMetrics Metrics, IReadOnlyList<string> Classes)
 {
+    /// <summary>The confusion matrix as a picture.</summary>
     public PngPicture ConfusionMatrixPlot(string title = "Confusion matrix") => Charts.ConfusionMatrix(Metrics.ConfusionMatrix, Classes, title);
 
     /// <summary>(name, value) rows of the overall figures.</summary>
@@ -35,7 +36,9 @@ public sealed record ClassificationReport(MulticlassClassificationMetrics Metric
         return HtmlTable.From(Classes.Select((c, i) => new { Class = c, Precision = cm.PerClassPrecision[i], Recall = cm.PerClassRecall[i], Videos = cm.Counts[i].Sum() }));
     }
 
+    /// <summary>The overall figures and the per-class table as HTML.</summary>
     public string ToHtml() => HtmlTable.From(Overall().Select(r => new { Metric = r.Name, r.Value })).ToHtml() + PerClass().ToHtml();
 
+    /// <inheritdoc/>
     public override string ToString() => string.Join(Environment.NewLine, Overall().Select(r => $"{r.Name}: {HtmlTable.Cell(r.Value)}"));
 }

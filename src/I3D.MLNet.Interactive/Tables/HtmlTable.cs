@@ -12,6 +12,7 @@ namespace I3D.MLNet.Interactive.Tables;
 /// </summary>
 public sealed class HtmlTable
 {
+    /// <summary>A table of <paramref name="rows"/> under <paramref name="columns"/>; every row needs one cell per column.</summary>
     public HtmlTable(IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows)
     {
         if (rows.Any(r => r.Count != columns.Count)) throw new ArgumentException($"every row needs {columns.Count} cells");
@@ -19,10 +20,13 @@ public sealed class HtmlTable
         Rows = rows;
     }
 
+    /// <summary>The column headers.</summary>
     public IReadOnlyList<string> Columns { get; }
 
+    /// <summary>The rows of cell texts.</summary>
     public IReadOnlyList<IReadOnlyList<string>> Rows { get; }
 
+    /// <summary>A table with a column per public property of the rows' type and a row per item.</summary>
     public static HtmlTable From<T>(IEnumerable<T> rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
@@ -33,6 +37,7 @@ public sealed class HtmlTable
             [.. list.Select(row => (IReadOnlyList<string>)[.. properties.Select(p => Cell(p.GetValue(row)))])]);
     }
 
+    /// <summary>The text of one cell (invariant culture; fractions to four significant places).</summary>
     public static string Cell(object? value) => value switch
     {
         null => "",
@@ -45,6 +50,7 @@ public sealed class HtmlTable
     private static string Number(double v) =>
         double.IsFinite(v) && v != Math.Round(v) ? v.ToString("G4", CultureInfo.InvariantCulture) : v.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>The table as HTML (cells encoded).</summary>
     public string ToHtml()
     {
         var html = new StringBuilder("<table><thead><tr>");

@@ -6,6 +6,7 @@ namespace I3D.MLNet.Interactive.Tables;
 /// <summary>One scored video as a notebook table row: the best class, its probability, the runners-up.</summary>
 public sealed record VideoPrediction(string Video, string? TrueClass, string Predicted, double Probability, string Top3);
 
+/// <summary>Reads scored rows into <see cref="VideoPrediction"/> rows.</summary>
 public static class VideoPredictions
 {
     /// <summary>

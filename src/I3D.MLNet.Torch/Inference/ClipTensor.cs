@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Inference;
 
 /// <summary>Clips in deepmind/kinetics-i3d's layout (N, T, H, W, C), float32 in [-1, 1], as network input (N, C, T, H, W).</summary>
-public static class ClipTensor
+internal static class ClipTensor
 {
     /// <summary>
     /// Converts an (N, T, H, W, C) or (T, H, W, C) array (N clips of one video, e.g. K evenly spaced test clips). NaN or infinite values are refused; values outside [-1, 1]

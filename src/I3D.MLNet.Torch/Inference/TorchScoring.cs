@@ -26,10 +26,13 @@ public sealed record I3DTorchScorerOptions
     /// <summary>RGB clips N x 3 x T x H x W from SampleClips.</summary>
     public string RgbColumnName { get; init; } = "RgbClip";
 
+    /// <summary>Flow clips N x 2 x T x H x W from SampleClips.</summary>
     public string FlowColumnName { get; init; } = "FlowClip";
 
+    /// <summary>The output column of class probabilities (softmax of the summed stream logits).</summary>
     public string ScoreColumnName { get; init; } = "Score";
 
+    /// <summary>The output column of the most probable class (a key over the class names).</summary>
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
     /// <summary><c>auto</c> (CUDA when TorchSharp sees one), <c>cpu</c> or <c>cuda</c>. Where the model runs, not saved:
@@ -49,6 +52,7 @@ public sealed class I3DTorchScoringEstimator : TrivialEstimator<I3DPredictionTra
     {
     }
 
+    /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var result = inputSchema.ToDictionary(c => c.Name);
@@ -65,19 +69,19 @@ internal static class TorchScoring
 {
     public static I3DPredictionTransformer FromWeights(IHostEnvironment env, I3DTorchScorerOptions options)
     {
-        var sources = new[] { ("rgb", options.RgbWeightsPath, options.RgbColumnName, 3), ("flow", options.FlowWeightsPath, options.FlowColumnName, 2) }
+        var sources = new[] { (VideoStream.Rgb, options.RgbWeightsPath, options.RgbColumnName), (VideoStream.Flow, options.FlowWeightsPath, options.FlowColumnName) }
             .Where(s => s.Item2 is not null).ToList();
         if (sources.Count == 0) throw new ArgumentException("ScoreI3D needs RGB weights, flow weights or both (I3DTorchScorerOptions.RgbWeightsPath / FlowWeightsPath)");
         var device = TorchDevices.Resolve(options.Device);
         var streams = new List<StreamNetwork>();
         try
         {
-            foreach (var (name, path, column, channels) in sources)
+            foreach (var (stream, path, column) in sources)
             {
                 var net = ModuleWeights.LoadInceptionI3d(path!);
-                streams.Add(new StreamNetwork(name, column, I3DBackbone.InceptionI3d, net.NumClasses, net.InChannels, net));
-                if (net.InChannels != channels)
-                    throw new WeightFileException($"{path}: given as the {name} weights, but it is a {net.InChannels}-channel network (the {name} stream takes {channels})");
+                streams.Add(new StreamNetwork(stream, column, I3DBackbone.InceptionI3d, net.NumClasses, net.InChannels, net));
+                if (net.InChannels != stream.Channels())
+                    throw new WeightFileException($"{path}: given as the {stream.Name()} weights, but it is a {net.InChannels}-channel network (the {stream.Name()} stream takes {stream.Channels()})");
             }
             if (streams.Select(s => s.NumClasses).Distinct().Count() > 1)
                 throw new ArgumentException($"the streams have different classes: {string.Join(", ", sources.Zip(streams, (s, n) => $"{s.Item2} {n.NumClasses}"))}");

@@ -8,18 +8,19 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Inference;
 
 /// <summary>The clips of one input: an RGB clip (1, T, H, W, 3) and/or a flow clip (1, T, H, W, 2), kinetics-i3d layout.</summary>
-public sealed record ClipInput(NpyArray? Rgb, NpyArray? Flow);
+internal sealed record ClipInput(NpyArray? Rgb, NpyArray? Flow);
 
 /// <summary>Provides the clips for an input path (a .npy clip today; decoded video once the clip sampler is wired).</summary>
-public interface IClipSource
+internal interface IClipSource
 {
+    /// <param name="path">The video or .npy file.</param>
     /// <param name="wantRgb">An RGB network is loaded.</param>
     /// <param name="wantFlow">A flow network is loaded.</param>
     ClipInput Load(string path, bool wantRgb, bool wantFlow);
 }
 
 /// <summary>One input's result: time-averaged logits per stream, their sum, and the softmax of the sum.</summary>
-public sealed record Prediction(string Input, float[] Logits, IReadOnlyDictionary<string, float[]> Streams, float[] Probabilities)
+internal sealed record Prediction(string Input, float[] Logits, IReadOnlyDictionary<VideoStream, float[]> Streams, float[] Probabilities)
 {
     /// <summary>Indices of the <paramref name="k"/> most probable classes, most probable first.</summary>
     public int[] Top(int k) => [.. Enumerable.Range(0, Probabilities.Length).OrderByDescending(i => Probabilities[i]).Take(k)];
@@ -30,7 +31,7 @@ public sealed record Prediction(string Input, float[] Logits, IReadOnlyDictionar
 /// predictions combined at test time). Combined as kinetics-i3d's evaluate_sample.py does: each stream gives logits
 /// averaged over time; the joint prediction is the softmax of the <em>sum</em> of the RGB and flow logits.
 /// </summary>
-public sealed class TwoStreamPredictor : IDisposable
+internal sealed class TwoStreamPredictor : IDisposable
 {
     private readonly InceptionI3d? rgb, flow;
     private readonly string? rgbSource, flowSource;
@@ -54,8 +55,8 @@ public sealed class TwoStreamPredictor : IDisposable
         InceptionI3d? rgb = null, flow = null;
         try
         {
-            if (rgbWeights is not null) rgb = LoadStream(rgbWeights, 3, "RGB");
-            if (flowWeights is not null) flow = LoadStream(flowWeights, 2, "flow");
+            if (rgbWeights is not null) rgb = LoadStream(rgbWeights, VideoStream.Rgb);
+            if (flowWeights is not null) flow = LoadStream(flowWeights, VideoStream.Flow);
             return new TwoStreamPredictor(rgb, flow, device, rgbWeights, flowWeights);
         }
         catch
@@ -66,12 +67,12 @@ public sealed class TwoStreamPredictor : IDisposable
         }
     }
 
-    internal static InceptionI3d LoadStream(string path, int channels, string stream)
+    internal static InceptionI3d LoadStream(string path, VideoStream stream)
     {
         var net = ModuleWeights.LoadInceptionI3d(path);
-        if (net.InChannels == channels) return net;
+        if (net.InChannels == stream.Channels()) return net;
         net.Dispose();
-        throw new WeightFileException($"{path}: given as {stream} weights but holds an {InceptionI3d.StreamName(net.InChannels)} network ({net.InChannels} input channels, {stream} needs {channels})");
+        throw new WeightFileException($"{path}: given as {stream.Name()} weights but holds an {InceptionI3d.StreamName(net.InChannels)} network ({net.InChannels} input channels, {stream.Name()} needs {stream.Channels()})");
     }
 
     public Device Device { get; }
@@ -93,8 +94,8 @@ public sealed class TwoStreamPredictor : IDisposable
         (string Source, string Kind, Func<NpyArray, float[]> Run)? rgb, (string Source, string Kind, Func<NpyArray, float[]> Run)? flow)
     {
         if (clips.Rgb is null && clips.Flow is null) throw new ArgumentException($"{input}: no clip");
-        var streams = new Dictionary<string, float[]>();
-        foreach (var (name, clip, runner) in new[] { ("rgb", clips.Rgb, rgb), ("flow", clips.Flow, flow) })
+        var streams = new Dictionary<VideoStream, float[]>();
+        foreach (var (name, clip, runner) in new[] { (VideoStream.Rgb, clips.Rgb, rgb), (VideoStream.Flow, clips.Flow, flow) })
         {
             if (clip is null) continue;
             int channels = clip.Shape[^1];
@@ -141,7 +142,7 @@ public sealed class TwoStreamPredictor : IDisposable
 /// naming is understood: for <c>X_rgb.npy</c> with flow weights loaded, <c>X_flow.npy</c> next to it is the flow clip
 /// (and the other way round), so one INPUT runs both streams.
 /// </summary>
-public sealed class NpyClipSource : IClipSource
+internal sealed class NpyClipSource : IClipSource
 {
     public static bool Accepts(string path) => path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
 

@@ -13,7 +13,7 @@ namespace I3D.MLNet.Torch.Inference;
 /// frames when <see cref="ClipsPerVideo"/> > 1, averaged by the caller), through LoadVideo -> (ExtractOpticalFlow) ->
 /// SampleClips, in kinetics-i3d's layout.
 /// </summary>
-public sealed class VideoClipSource(int clipsPerVideo = 1, int frames = 64, FlowOptions? flow = null, int cropSize = 224) : IClipSource
+internal sealed class VideoClipSource(int clipsPerVideo = 1, int frames = 64, FlowOptions? flow = null, int cropSize = 224) : IClipSource
 {
     public int ClipsPerVideo { get; } = clipsPerVideo;
 

@@ -52,6 +52,7 @@ public static class GoogLeNetInflation
         return prefix + "." + (rest.StartsWith("conv.", StringComparison.Ordinal) ? "conv3d." + rest[5..] : rest);
     }
 
+    /// <summary>An InceptionI3d inflated from the torchvision GoogLeNet state_dict at <paramref name="path"/> (eval mode), with a 1000-way classifier from <c>fc</c> when <paramref name="numClasses"/> is 1000, a fresh one otherwise.</summary>
     public static InceptionI3d FromStateDict(string path, int numClasses = 1000)
     {
         var weights = TorchStateDict.Read(path);

@@ -15,6 +15,7 @@ namespace I3D.MLNet.Torch.Inflation;
 /// </summary>
 public static class ResNet18Inflation
 {
+    /// <summary>A ResNet3d18 inflated from ResNet18.onnx at <paramref name="onnxPath"/>; <paramref name="numClasses"/> &gt; 0 adds a fresh classifier.</summary>
     public static ResNet3d18 FromOnnx(string onnxPath, int numClasses = 0)
     {
         var graph = OnnxGraph.Read(onnxPath);

@@ -16,6 +16,11 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     private readonly BatchNorm3d? bn;
     private readonly long[] kernel, stride;
 
+    /// <summary>A unit of <paramref name="kernel"/> (T, H, W) and <paramref name="stride"/> (default 1).</summary>
+    /// <param name="inChannels">Channels of the input.</param>
+    /// <param name="outChannels">Channels of the output.</param>
+    /// <param name="kernel">Kernel size (T, H, W).</param>
+    /// <param name="stride">Stride (T, H, W); null for 1, 1, 1.</param>
     /// <param name="logits">The class-score layer: bias, no BatchNorm, no ReLU (section 2.5: every other convolution is followed by BatchNorm and ReLU).</param>
     public Unit3D(long inChannels, long outChannels, long[] kernel, long[]? stride = null, bool logits = false)
         : base(nameof(Unit3D))
@@ -28,6 +33,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The convolution (weights <c>conv3d.weight</c>).</summary>
     public Conv3d Conv => conv3d;
 
     /// <summary>The module path in the network (<c>Mixed_4c.b2b</c>), named by the convolution check's notices.</summary>
@@ -35,10 +41,12 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
 
     /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
     public bool FoldBatchNorm { get; set; }
+    /// <summary>The BatchNorm after the convolution; null for the logits layer.</summary>
     public BatchNorm3d? BatchNorm => bn;
     internal long[] Kernel => kernel;
     internal long[] Stride => stride;
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -64,6 +72,7 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
 {
     private readonly long[] kernel, stride;
 
+    /// <summary>A pool of <paramref name="kernel"/> (T, H, W) and <paramref name="stride"/>.</summary>
     public MaxPool3dSamePadding(long[] kernel, long[] stride) : base(nameof(MaxPool3dSamePadding))
     {
         this.kernel = kernel;
@@ -73,6 +82,7 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     internal long[] Kernel => kernel;
     internal long[] Stride => stride;
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         // Every pool follows a ReLU, so padding with zeros (the reference) equals TensorFlow's "ignore the padding".
@@ -108,6 +118,7 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
     private readonly Unit3D b0, b1a, b1b, b2a, b2b, b3b;
     private readonly MaxPool3dSamePadding b3a;
 
+    /// <param name="inChannels">Channels of the input.</param>
     /// <param name="c">Output channels: b0, b1a, b1b, b2a, b2b, b3b.</param>
     public InceptionModule(long inChannels, params long[] c) : base(nameof(InceptionModule))
     {
@@ -122,12 +133,14 @@ public sealed class InceptionModule : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Channels of the concatenated output.</summary>
     public long OutChannels { get; }
 
     /// <summary>The four branches in concatenation order (for export).</summary>
     internal (Unit3D[] Branch0, Unit3D[] Branch1, Unit3D[] Branch2, MaxPool3dSamePadding Pool3, Unit3D Branch3) Branches
         => ([b0], [b1a, b1b], [b2a, b2b], b3a, b3b);
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -184,6 +197,9 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 
     private readonly (string Name, nn.Module<Tensor, Tensor> Module)[] endpoints;
 
+    /// <summary>The network with random weights (callers seed torch first).</summary>
+    /// <param name="numClasses">Classes of the logits layer (400 for Kinetics-400).</param>
+    /// <param name="inChannels">3 for RGB, 2 for optical flow.</param>
     public InceptionI3d(int numClasses = 400, int inChannels = 3) : base(nameof(InceptionI3d))
     {
         if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels));
@@ -206,7 +222,9 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
             if (module is Unit3D unit) unit.LayerName = name;
     }
 
+    /// <summary>Classes of the logits layer.</summary>
     public int NumClasses { get; }
+    /// <summary>Input channels: 3 for RGB, 2 for flow.</summary>
     public int InChannels { get; }
 
     /// <summary>The layers up to <c>Mixed_5c</c> in order, then the classifier (for export).</summary>

@@ -17,6 +17,7 @@ namespace I3D.MLNet.Torch.Models;
 /// </summary>
 public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Channels of the pooled features.</summary>
     public const int FeatureChannels = 512;
 
     private readonly Conv3d conv1;
@@ -24,6 +25,9 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly Linear? fc;
 
+    /// <summary>The network with random weights.</summary>
+    /// <param name="numClasses">Classes of a new linear classifier <c>fc</c>; 0 for none (features out).</param>
+    /// <param name="inChannels">3 for RGB, 2 for optical flow.</param>
     /// <param name="blocksPerLayer">Basic blocks in each of the four stages: 2, 2, 2, 2 in He et al.'s ResNet-18;
     /// the CNTK model in Microsoft.ML.DnnImageFeaturizer.ResNet18 has 2, 2, 2, 3.</param>
     public ResNet3d18(int numClasses = 0, int inChannels = 3, int[]? blocksPerLayer = null) : base(nameof(ResNet3d18))
@@ -43,7 +47,9 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
             if (module is BasicBlock3d block) block.LayerName = name;
     }
 
+    /// <summary>Classes of the classifier; 0 when there is none (features out).</summary>
     public int NumClasses { get; }
+    /// <summary>Basic blocks in each of the four stages.</summary>
     public int[] BlocksPerLayer { get; }
 
     /// <summary>The stem, the four stages' blocks in order and the classifier (for export).</summary>
@@ -93,6 +99,7 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     private readonly Sequential? downsample;
     private readonly long stride;
 
+    /// <summary>Two 3x3x3 convolutions with BatchNorm and a shortcut (a 1x1x1 projection when the shape changes).</summary>
     public BasicBlock3d(long inChannels, long outChannels, long stride) : base(nameof(BasicBlock3d))
     {
         this.stride = stride;
@@ -110,6 +117,7 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     /// <summary>The module path in the network (<c>layer2.0</c>), named by the convolution check's notices.</summary>
     internal string LayerName { get; set; } = nameof(BasicBlock3d);
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -20,6 +20,11 @@ internal static class Conv3dGuard
 
     /// <summary>The convolution of <paramref name="x"/> by <paramref name="weight"/> as <c>conv3d</c> computes it when right.</summary>
     /// <param name="layer">The layer's module path (<c>Mixed_4c.b2b</c>), named in the notice.</param>
+    /// <param name="x">Input (N, C, T, H, W).</param>
+    /// <param name="weight">Filters (O, C, kT, kH, kW).</param>
+    /// <param name="bias">Bias (O) or null.</param>
+    /// <param name="stride">Stride (T, H, W).</param>
+    /// <param name="padding">Symmetric zero padding (T, H, W).</param>
     public static Tensor Conv3d(string layer, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
     {
         var mode = ConvolutionCheck.Mode;

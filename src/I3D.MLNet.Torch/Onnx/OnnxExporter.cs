@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using I3D.MLNet.Onnx;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Training;
@@ -46,10 +47,10 @@ public static class OnnxExporter
         => Build(net, options ?? new OnnxExportOptions(), inputScale).ToByteArray();
 
     /// <summary>One ONNX model per stream (rgb, flow) of a trained classifier, with its class names.</summary>
-    public static IReadOnlyList<(string Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size)
+    public static IReadOnlyList<(VideoStream Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size)
     {
         var options = new OnnxExportOptions { Classes = classifier.Classes, Size = size };
-        return [.. classifier.StreamNetworks.Select(s => (s.Name, s.Module switch
+        return [.. classifier.StreamNetworks.Select(s => (s.Stream, s.Module switch
         {
             InceptionI3d inception => Export(inception, options),
             ResNet3d18 resnet => Export(resnet, options, StreamNetwork.ResNetInputScale),
@@ -57,6 +58,7 @@ public static class OnnxExporter
         }))];
     }
 
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>, creating its folder.</summary>
     public static void Save(byte[] model, string path)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -113,7 +115,7 @@ public static class OnnxExporter
         y = b.Node("ReduceMean", "logits_per_time", [y], Ints("axes", 3, 4), Int("keepdims", 0));
         b.Node("ReduceMean", I3DOnnxFormat.OutputName, [y], Ints("axes", 2), Int("keepdims", 0));
         return Finish(b, nameof(InceptionI3d), net.InChannels, net.NumClasses, options,
-            $"I3D (Carreira and Zisserman, CVPR 2017) {I3DOnnxFormat.StreamOf(net.InChannels)} stream: clip [batch, {net.InChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}] averaged over time; any time >= 1 (clips under {InceptionI3d.MinFrames} frames are looped)");
+            $"I3D (Carreira and Zisserman, CVPR 2017) {VideoStreams.OfChannels(net.InChannels).Name()} stream: clip [batch, {net.InChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}] averaged over time; any time >= 1 (clips under {InceptionI3d.MinFrames} frames are looped)");
     }
 
     internal static ModelProto Build(ResNet3d18 net, OnnxExportOptions options, float inputScale)
@@ -150,13 +152,13 @@ public static class OnnxExporter
         y = b.Node("ReduceMean", "features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
         b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
         return Finish(b, nameof(ResNet3d18), inChannels, net.NumClasses, options,
-            $"Inflated ResNet-18 {I3DOnnxFormat.StreamOf(inChannels)} stream: clip [batch, {inChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}]");
+            $"Inflated ResNet-18 {VideoStreams.OfChannels(inChannels).Name()} stream: clip [batch, {inChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}]");
     }
 
     private static (OnnxModelBuilder Builder, string Input) Start(string graphName, long channels, OnnxExportOptions options)
     {
         if (options.Size < 1) throw new ArgumentException($"the frame size must be positive, not {options.Size}");
-        I3DOnnxFormat.StreamOf(channels);
+        VideoStreams.OfChannels(channels);
         var b = new OnnxModelBuilder(graphName);
         b.Input(Value(I3DOnnxFormat.InputName, OnnxModelBuilder.Float, I3DOnnxFormat.BatchDimension, channels, I3DOnnxFormat.TimeDimension, (long)options.Size, (long)options.Size));
         return (b, I3DOnnxFormat.InputName);
@@ -171,7 +173,7 @@ public static class OnnxExporter
         return b.Build(I3DOnnxFormat.Opset,
         [
             new(I3DOnnxFormat.ClassesKey, I3DOnnxFormat.JoinClasses(names)),
-            new(I3DOnnxFormat.StreamKey, I3DOnnxFormat.StreamOf(channels)),
+            new(I3DOnnxFormat.StreamKey, VideoStreams.OfChannels(channels).Name()),
             new(I3DOnnxFormat.LayoutKey, I3DOnnxFormat.Layout),
             new(I3DOnnxFormat.InputRangeKey, I3DOnnxFormat.InputRange),
             new(I3DOnnxFormat.BackboneKey, backbone),

@@ -37,16 +37,18 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     {
         /// <summary>The description of a classifier made of <paramref name="streams"/> (the trainer's, or ScoreI3D's on weight files).</summary>
         public static Description Of(string scoreColumnName, string predictedLabelColumnName, string[] classes, IEnumerable<StreamNetwork> streams)
-            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Name, s.Column, s.Backbone, s.InChannels))]);
+            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Stream, s.Column, s.Backbone, s.InChannels))]);
     }
 
-    internal sealed record StreamDescription(string Name, string Column, I3DBackbone Backbone, int InChannels);
+    internal sealed record StreamDescription(VideoStream Name, string Column, I3DBackbone Backbone, int InChannels);
 
     internal Description Info { get; }
 
+    /// <summary>Class names in class order.</summary>
     public IReadOnlyList<string> Classes => Info.Classes;
 
-    public IReadOnlyList<string> Streams => [.. _streams.Select(s => s.Name)];
+    /// <summary>The streams (rgb, flow) the classifier has.</summary>
+    public IReadOnlyList<VideoStream> Streams => [.. _streams.Select(s => s.Stream)];
 
     internal IReadOnlyList<StreamNetwork> StreamNetworks => _streams;
 
@@ -63,14 +65,14 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
         if (info.Classes is not { Length: > 1 } || info.Streams is not { Length: > 0 }
-            || info.Streams.Any(s => s.Name is not ("rgb" or "flow") || string.IsNullOrEmpty(s.Column) || !Enum.IsDefined(s.Backbone) || s.InChannels is < 1 or > 64))
+            || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column) || !Enum.IsDefined(s.Backbone) || s.InChannels is < 1 or > 64))
             throw new InvalidDataException("the model zip's I3D classifier has an invalid description (classes, streams, backbones or channels)");
         var streams = new List<StreamNetwork>();
         foreach (var s in info.Streams)
         {
             var stream = new StreamNetwork(s.Name, s.Column, s.Backbone, info.Classes.Length, s.InChannels, StreamNetwork.Build(s.Backbone, info.Classes.Length, s.InChannels));
-            if (!ctx.TryLoadBinaryStream($"Stream_{s.Name}", stream.Load))
-                throw new InvalidDataException($"the model zip has no weights for the {s.Name} stream (entry Stream_{s.Name})");
+            if (!ctx.TryLoadBinaryStream(EntryName(s.Name), stream.Load))
+                throw new InvalidDataException($"the model zip has no weights for the {s.Name.Name()} stream (entry {EntryName(s.Name)})");
             streams.Add(stream);
         }
         var transformer = new I3DPredictionTransformer(env, info, [.. streams]);
@@ -81,6 +83,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
+    /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
@@ -90,16 +93,19 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         {
             var device = s.Module.parameters().First().device;
             if (device.type != DeviceType.CPU) s.MoveTo(CPU);
-            ctx.SaveBinaryStream($"Stream_{s.Name}", s.Save);
+            ctx.SaveBinaryStream(EntryName(s.Stream), s.Save);
             if (device.type != DeviceType.CPU) s.MoveTo(device);
         }
     }
+
+    private static string EntryName(VideoStream stream) => $"Stream_{stream.Name()}";
 
     internal void MoveTo(Device device)
     {
         foreach (var s in _streams) s.MoveTo(device);
     }
 
+    /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <summary>Joint logits (time- and clip-averaged per stream, summed over streams) of one row's clips.</summary>
@@ -122,15 +128,16 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     }
 
     /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips.</summary>
-    public float[] StreamLogits(string stream, float[] clips, long[] shape)
+    public float[] StreamLogits(VideoStream stream, float[] clips, long[] shape)
     {
-        var network = _streams.FirstOrDefault(s => s.Name == stream) ?? throw new ArgumentException($"the model has no {stream} stream (it has {string.Join(", ", Streams)})");
+        var network = _streams.FirstOrDefault(s => s.Stream == stream) ?? throw new ArgumentException($"the model has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Name))})");
         return JointLogits([(network, clips, shape)]);
     }
 
     /// <summary>The clip column each stream reads.</summary>
-    public IReadOnlyDictionary<string, string> StreamColumns => _streams.ToDictionary(s => s.Name, s => s.Column);
+    public IReadOnlyDictionary<VideoStream, string> StreamColumns => _streams.ToDictionary(s => s.Stream, s => s.Column);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var s in _streams) s.Dispose();

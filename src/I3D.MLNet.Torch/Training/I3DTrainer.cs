@@ -24,6 +24,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
 {
     private readonly IHost _host;
 
+    /// <summary>The options the trainer was made with.</summary>
     public I3DTrainerOptions Options { get; }
 
     internal I3DTrainer(IHostEnvironment env, I3DTrainerOptions options)
@@ -33,6 +34,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         Options = options;
     }
 
+    /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var result = inputSchema.ToDictionary(c => c.Name);
@@ -47,6 +49,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         return new SchemaShape(result.Values);
     }
 
+    /// <summary>Trains the streams on <paramref name="input"/>'s clip and label columns (resuming from the checkpoint when one matches) and returns the classifier.</summary>
     public I3DPredictionTransformer Fit(IDataView input)
     {
         using var channel = _host.Start("I3D training");
@@ -58,13 +61,13 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         if (numClasses < 2) throw new ArgumentException($"label column '{labelColumn.Name}' has {numClasses} class; a classifier needs at least two");
         string[] classes = ClassNames(labelColumn, numClasses);
 
-        var streamColumns = new List<(string Name, DataViewSchema.Column Column, long[] Shape)>();
-        if (Options.RgbColumnName is { } rgb) streamColumns.Add(("rgb", Column(input, rgb), []));
-        if (Options.FlowColumnName is { } flow) streamColumns.Add(("flow", Column(input, flow), []));
+        var streamColumns = new List<(VideoStream Stream, DataViewSchema.Column Column, long[] Shape)>();
+        if (Options.RgbColumnName is { } rgb) streamColumns.Add((VideoStream.Rgb, Column(input, rgb), []));
+        if (Options.FlowColumnName is { } flow) streamColumns.Add((VideoStream.Flow, Column(input, flow), []));
         for (int i = 0; i < streamColumns.Count; i++)
         {
-            var (name, column, _) = streamColumns[i];
-            streamColumns[i] = (name, column, ClipColumns.Shape(column, name == "rgb" ? 3 : 2, name));
+            var (stream, column, _) = streamColumns[i];
+            streamColumns[i] = (stream, column, ClipColumns.Shape(column, stream.Channels(), stream.Name()));
         }
 
         var device = TorchDevices.Resolve(Options.Device);
@@ -312,6 +315,11 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     /// The training pass yields every row after the first <paramref name="skipRows"/> (those were trained on before an
     /// interruption and are not read), with label -1 for rows it does not train on, so rows can be counted.
     /// </summary>
+    /// <param name="input">The training data.</param>
+    /// <param name="labelColumn">The key column of labels.</param>
+    /// <param name="streams">The streams whose clip columns are read.</param>
+    /// <param name="validation">The held-out rows (true) or the training rows (false).</param>
+    /// <param name="skipRows">Training rows already trained on in this epoch (resume).</param>
     /// <param name="trainingEpoch">For a training pass: clip columns that SampleClips wrote in Train or Auto mode are
     /// drawn from their video column by the training protocol of this epoch (section 3: random start, crop and flip;
     /// a new draw each epoch, the same draw for the same epoch). Null: every clip column as it is (Auto: the test protocol).</param>

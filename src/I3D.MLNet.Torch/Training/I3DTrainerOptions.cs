@@ -39,12 +39,16 @@ public sealed record I3DTrainerOptions
     /// <summary>Flow clip column from SampleClips over ExtractOpticalFlow (N x 2 x T x H x W); <c>null</c> for no flow stream.</summary>
     public string? FlowColumnName { get; init; }
 
+    /// <summary>The output column of class probabilities.</summary>
     public string ScoreColumnName { get; init; } = "Score";
 
+    /// <summary>The output column of the predicted class (a key over the class names).</summary>
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
+    /// <summary>The network of each stream.</summary>
     public I3DBackbone Backbone { get; init; } = I3DBackbone.InceptionI3d;
 
+    /// <summary>Where the streams' starting weights come from.</summary>
     public I3DInitialization Initialization { get; init; } = I3DInitialization.Scratch;
 
     /// <summary>Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint prefix for <see cref="I3DInitialization.Checkpoint"/>,
@@ -57,6 +61,7 @@ public sealed record I3DTrainerOptions
     /// <summary>The paper's "Fixed" mode: only the last (logits) layer trains, the rest is a fixed feature extractor.</summary>
     public bool FixedFeatures { get; init; }
 
+    /// <summary>Passes over the training rows.</summary>
     public int Epochs { get; init; } = 10;
 
     /// <summary>Clips per SGD step.</summary>
@@ -69,18 +74,22 @@ public sealed record I3DTrainerOptions
     /// <summary>SGD learning rate (section 3: SGD with momentum 0.9).</summary>
     public double LearningRate { get; init; } = 0.01;
 
+    /// <summary>SGD momentum (section 3: 0.9).</summary>
     public double Momentum { get; init; } = 0.9;
 
+    /// <summary>L2 weight decay.</summary>
     public double WeightDecay { get; init; } = 1e-7;
 
     /// <summary>Epochs without a better validation loss before the learning rate is divided by 10 (section 3).</summary>
     public int Patience { get; init; } = 2;
 
+    /// <summary>What the learning rate is multiplied by when the validation loss stops improving (section 3: 1/10).</summary>
     public double LearningRateFactor { get; init; } = 0.1;
 
     /// <summary>Share of the training rows (chosen by the row id and the seed) held out to measure the validation loss.</summary>
     public double ValidationFraction { get; init; } = 0.1;
 
+    /// <summary>Seed of the initial weights, the row order and the validation split.</summary>
     public int Seed { get; init; } = 1;
 
     /// <summary>
@@ -141,6 +150,7 @@ public sealed record I3DTrainingProgress(
     string Phase, int Epoch, int Epochs, long Step, string Stream, double Loss, double LearningRate, double ClipsPerSecond,
     double? ValidationLoss = null, double? ValidationAccuracy = null)
 {
+    /// <inheritdoc/>
     public override string ToString() => Phase == "train"
         ? $"epoch {Epoch + 1}/{Epochs} step {Step} {Stream}: loss {Loss:0.0000} lr {LearningRate:g3} {ClipsPerSecond:0.0} clips/s"
         : $"epoch {Epoch + 1}/{Epochs} {Stream}: train loss {Loss:0.0000}, "

@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Weights;
@@ -9,9 +10,9 @@ namespace I3D.MLNet.Torch.Training;
 /// <summary>One stream (RGB or flow) of a two-stream I3D: its network and how clips in [-1, 1] enter it.</summary>
 internal sealed class StreamNetwork : IDisposable
 {
-    public StreamNetwork(string name, string column, I3DBackbone backbone, int numClasses, int inChannels, nn.Module<Tensor, Tensor> module)
+    public StreamNetwork(VideoStream stream, string column, I3DBackbone backbone, int numClasses, int inChannels, nn.Module<Tensor, Tensor> module)
     {
-        Name = name;
+        Stream = stream;
         Column = column;
         Backbone = backbone;
         NumClasses = numClasses;
@@ -19,7 +20,10 @@ internal sealed class StreamNetwork : IDisposable
         Module = module;
     }
 
-    public string Name { get; }
+    public VideoStream Stream { get; }
+
+    /// <summary>The stream's name in zips and messages: rgb or flow.</summary>
+    public string Name => Stream.Name();
     public string Column { get; }
     public I3DBackbone Backbone { get; }
     public int NumClasses { get; }
@@ -34,12 +38,12 @@ internal sealed class StreamNetwork : IDisposable
     };
 
     /// <summary>Builds and initialises a stream as the options say.</summary>
-    public static StreamNetwork Create(string name, string column, int numClasses, int inChannels, I3DTrainerOptions options)
+    public static StreamNetwork Create(VideoStream stream, string column, int numClasses, int inChannels, I3DTrainerOptions options)
     {
         var module = Build(options.Backbone, numClasses, inChannels);
         try
         {
-            string? weights = name == "rgb" ? options.RgbWeights : options.FlowWeights ?? (options.Initialization == I3DInitialization.InflatedImageNet ? options.RgbWeights : null);
+            string? weights = stream == VideoStream.Rgb ? options.RgbWeights : options.FlowWeights ?? (options.Initialization == I3DInitialization.InflatedImageNet ? options.RgbWeights : null);
             switch (options.Initialization)
             {
                 case I3DInitialization.Checkpoint:
@@ -51,7 +55,7 @@ internal sealed class StreamNetwork : IDisposable
                     finally { foreach (var kv in inflated) kv.Value.Dispose(); }
                     break;
             }
-            return new StreamNetwork(name, column, options.Backbone, numClasses, inChannels, module);
+            return new StreamNetwork(stream, column, options.Backbone, numClasses, inChannels, module);
         }
         catch
         {

@@ -10,36 +10,46 @@ namespace I3D.MLNet.Torch.Training;
 /// <summary>Which streams a classifier has.</summary>
 public enum I3DStreams
 {
+    /// <summary>The RGB stream only.</summary>
     Rgb,
+    /// <summary>The optical flow stream only.</summary>
     Flow,
+    /// <summary>Both streams, scores fused (section 2.5).</summary>
     Both,
 }
 
 /// <summary>How videos become clips for a classifier (the paper's values by default: 25 fps, 256 then 224, 64 frames).</summary>
 public sealed record ClipPipelineOptions
 {
+    /// <summary>Which streams to train.</summary>
     public I3DStreams Streams { get; init; } = I3DStreams.Both;
 
+    /// <summary>Frames per clip (section 2.5: 64).</summary>
     public int Frames { get; init; } = 64;
 
+    /// <summary>Crop size of the clips (section 2.5: 224).</summary>
     public int Size { get; init; } = 224;
 
     /// <summary>Shorter side before cropping; <c>null</c> for Size x 256 / 224 (the paper's 256 for 224).</summary>
     public int? ShorterSide { get; init; }
 
+    /// <summary>Frame rate the videos are decoded at (section 2.5: 25).</summary>
     public double FramesPerSecond { get; init; } = 25;
 
     /// <summary>Clips per video at test time (evenly spaced, predictions averaged).</summary>
     public int ClipsPerVideo { get; init; } = 1;
 
+    /// <summary>How the flow stream's optical flow is computed.</summary>
     public FlowOptions Flow { get; init; } = new();
 
+    /// <summary>Seed of the training clips' random start, crop and flip.</summary>
     public int Seed { get; init; } = 1;
 
     /// <summary>Training: probability of the left-right flip (the paper's augmentation, 0.5). Classes that a mirror
     /// changes (moving left vs right, turning clockwise vs anticlockwise) need 0.</summary>
     public double FlipProbability { get; init; } = 0.5;
 
+    /// <summary>What to do with a video that cannot be decoded.</summary>
     public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
 }
 
@@ -51,8 +61,32 @@ public sealed record ClipPipelineOptions
 /// </summary>
 public static class VideoClassification
 {
-    public const string PathColumn = "Path", LabelColumn = "Label", FramesColumn = "Frames", FlowColumn = "Flow", RgbClipColumn = "RgbClip", FlowClipColumn = "FlowClip";
+    /// <summary>The input column of video paths (text).</summary>
+    public const string PathColumn = "Path";
 
+    /// <summary>The input column of labels (a key: see <see cref="MapLabels"/>).</summary>
+    public const string LabelColumn = "Label";
+
+    /// <summary>The decoded RGB frames.</summary>
+    public const string FramesColumn = "Frames";
+
+    /// <summary>The optical flow frames.</summary>
+    public const string FlowColumn = "Flow";
+
+    /// <summary>The RGB clips (N x 3 x T x H x W).</summary>
+    public const string RgbClipColumn = "RgbClip";
+
+    /// <summary>The flow clips (N x 2 x T x H x W).</summary>
+    public const string FlowClipColumn = "FlowClip";
+
+    /// <summary>LoadVideo -> (ExtractOpticalFlow) -> SampleClips -> the I3D trainer, as one estimator.</summary>
+    /// <param name="ml">The context.</param>
+    /// <param name="clips">How videos become clips (streams, frames, crop, frame rate, flow).</param>
+    /// <param name="trainer">How the classifier trains.</param>
+    /// <example><code>
+    /// var pipeline = VideoClassification.Create(ml, new ClipPipelineOptions { Frames = 16, Size = 112 }, new I3DTrainerOptions { Epochs = 3 });
+    /// var model = pipeline.Fit(VideoClassification.MapLabels(ml, train, train.Classes));
+    /// </code></example>
     public static IEstimator<ITransformer> Create(MLContext ml, ClipPipelineOptions clips, I3DTrainerOptions trainer)
     {
         var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? VideoDecodeOptions.ShorterSideForCrop(clips.Size) };

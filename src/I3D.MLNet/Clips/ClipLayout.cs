@@ -4,7 +4,7 @@ namespace I3D.MLNet.Clips;
 /// Converts between our clip layout N x C x T x H x W (TorchSharp / ONNX) and kinetics-i3d's sample layout
 /// N x T x H x W x C (its .npy files).
 /// </summary>
-public static class ClipLayout
+internal static class ClipLayout
 {
     public static float[] ToChannelsLast(ReadOnlySpan<float> ncthw, int n, int c, int t, int h, int w)
     {

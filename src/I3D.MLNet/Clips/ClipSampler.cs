@@ -51,6 +51,7 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
+    /// <inheritdoc/>
     protected override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
     {
         if (inputSchema[srcCol].Type is not VideoDataViewType)
@@ -59,6 +60,7 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
 
     private protected override VersionInfo Version => GetVersionInfo();
 
+    /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <summary>The output column type for an input of <paramref name="kind"/>.</summary>
@@ -125,6 +127,7 @@ public sealed class ClipSamplingEstimator : TrivialEstimator<ClipSamplingTransfo
     {
     }
 
+    /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
         => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "video", "Video<Rgb24> or Video<Flow> (from LoadVideo or ExtractOpticalFlow)",
             col => col.ItemType is VideoDataViewType,

@@ -18,6 +18,7 @@ public enum ClipSamplingMode
 /// <summary>Options of <c>mlContext.Transforms.SampleClips</c>.</summary>
 public sealed record ClipSamplerOptions
 {
+    /// <summary>Test: fixed, centred clips over the whole video (section 2.5); Train: a random start, crop and flip per (seed, row, epoch); Auto: the trainer picks per phase.</summary>
     public ClipSamplingMode Mode { get; init; } = ClipSamplingMode.Test;
 
     /// <summary>Frames per clip (T). Default 64, the paper's. Ignored when <see cref="WholeVideo"/>.</summary>

@@ -11,12 +11,16 @@ public sealed record SyntheticMotionOptions
     /// <summary>Test videos per class; <c>null</c> for max(1, PerClass / 2).</summary>
     public int? TestPerClass { get; init; }
 
+    /// <summary>Frames per video.</summary>
     public int Frames { get; init; } = 32;
 
+    /// <summary>Frame height and width in pixels (square frames), 32..1024.</summary>
     public int Size { get; init; } = 128;
 
+    /// <summary>Frame rate written into the files.</summary>
     public double FramesPerSecond { get; init; } = 25;
 
+    /// <summary>Seed of every random choice: the same seed writes the same videos.</summary>
     public int Seed { get; init; } = 1;
 
     /// <summary>How many of <see cref="SyntheticMotion.Classes"/> to write, in order: 4 (the four directions of
@@ -41,6 +45,7 @@ public sealed record SyntheticMotionOptions
 /// </summary>
 public static class SyntheticMotion
 {
+    /// <summary>The class names, in class order (folder names under <c>train</c> and <c>test</c>).</summary>
     public static readonly IReadOnlyList<string> Classes = ["move_left", "move_right", "move_up", "move_down", "turn_clockwise", "turn_anticlockwise"];
 
     /// <summary>Writes the dataset; returns the number of videos written. Reports (done, total) progress.</summary>

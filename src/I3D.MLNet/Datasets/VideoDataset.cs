@@ -5,8 +5,10 @@ namespace I3D.MLNet.Datasets;
 /// <summary>One labelled video.</summary>
 public sealed class LabelledVideo
 {
+    /// <summary>The video file's path.</summary>
     public string Path { get; set; } = "";
 
+    /// <summary>The class name.</summary>
     public string Label { get; set; } = "";
 }
 
@@ -17,6 +19,7 @@ public sealed class LabelledVideo
 /// </summary>
 public sealed record VideoDataset(IReadOnlyList<LabelledVideo> Videos, IReadOnlyList<string> Classes)
 {
+    /// <summary>File extensions taken as videos when a folder is listed (case-insensitive).</summary>
     public static readonly string[] VideoExtensions = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"];
 
     /// <summary>The rows as a view that can shuffle (the trainer reads each epoch in a new seeded order).</summary>

@@ -25,6 +25,7 @@ public sealed class FlowCache
     private const int HeaderLength = 8 + 32 + 4 * 3 + 8 + 1;
     private int _hits, _misses, _corrupt, _stores, _writeFailures;
 
+    /// <summary>The cache folder (flow files named by the hash of the frames and the flow options).</summary>
     public string Directory { get; }
 
     /// <summary>Entries read back.</summary>
@@ -42,6 +43,7 @@ public sealed class FlowCache
     /// <summary>Entries that could not be written (full disk, no permission): the flow is still returned, just not kept.</summary>
     public int WriteFailures => _writeFailures;
 
+    /// <summary>A cache in <paramref name="directory"/>, created if absent.</summary>
     public FlowCache(string directory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);

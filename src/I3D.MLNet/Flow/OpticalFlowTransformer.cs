@@ -56,6 +56,7 @@ public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
+    /// <inheritdoc/>
     protected override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
     {
         if (!inputSchema[srcCol].Type.Equals(VideoDataViewType.Rgb))
@@ -64,6 +65,7 @@ public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
 
     private protected override VersionInfo Version => GetVersionInfo();
 
+    /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     private sealed class Mapper : OneToOneMapperBase
@@ -116,6 +118,7 @@ public sealed class OpticalFlowEstimator : TrivialEstimator<OpticalFlowTransform
     {
     }
 
+    /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
         => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "RGB video", VideoDataViewType.Rgb.ToString(),
             col => col.ItemType.Equals(VideoDataViewType.Rgb),

@@ -5,10 +5,11 @@ using System.Text.RegularExpressions;
 namespace I3D.MLNet.IO;
 
 /// <summary>A float32 array with its shape, as read from or written to a NumPy <c>.npy</c> file (C order).</summary>
-public sealed record NpyArray(int[] Shape, float[] Data)
+internal sealed record NpyArray(int[] Shape, float[] Data)
 {
     public long Count => Shape.Aggregate(1L, (a, b) => a * b);
 
+    /// <inheritdoc/>
     public override string ToString() => $"float32 ({string.Join(", ", Shape)})";
 }
 
@@ -16,7 +17,7 @@ public sealed record NpyArray(int[] Shape, float[] Data)
 /// Reads and writes NumPy <c>.npy</c> files (format versions 1-3): little- or big-endian float32 and float64,
 /// C order. Enough for kinetics-i3d's sample clips and logits; anything else is refused with a message naming the file.
 /// </summary>
-public static partial class Npy
+internal static partial class Npy
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 

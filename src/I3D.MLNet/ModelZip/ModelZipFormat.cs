@@ -45,7 +45,10 @@ internal static class ModelZipFormat
     public static void WriteOptions<T>(ModelSaveContext ctx, T options) => ctx.Writer.Write(JsonSerializer.Serialize(options, Json));
 
     public static T ReadOptions<T>(ModelLoadContext ctx)
-        => JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException($"the model zip holds no {typeof(T).Name}");
+    {
+        try { return JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException($"the model zip holds no {typeof(T).Name}"); }
+        catch (JsonException e) { throw new InvalidDataException($"the model zip's {typeof(T).Name} is damaged or of another release: {e.Message}", e); }
+    }
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 

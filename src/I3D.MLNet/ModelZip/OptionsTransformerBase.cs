@@ -12,8 +12,10 @@ namespace I3D.MLNet.ModelZip;
 public abstract class OptionsTransformerBase<TOptions> : OneToOneTransformerBase
     where TOptions : class
 {
+    /// <summary>The options the transformer was made with (what its model zip stores).</summary>
     public TOptions Options { get; }
 
+    /// <summary>The (output, input) column pairs.</summary>
     public IReadOnlyCollection<(string outputColumnName, string inputColumnName)> Columns => ColumnPairs.AsReadOnly();
 
     internal OptionsTransformerBase(IHost host, TOptions options, (string outputColumnName, string inputColumnName)[] columns)
@@ -35,6 +37,7 @@ public abstract class OptionsTransformerBase<TOptions> : OneToOneTransformerBase
     /// <summary>The format version (model and loader signatures) written into the zip.</summary>
     private protected abstract VersionInfo Version { get; }
 
+    /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();

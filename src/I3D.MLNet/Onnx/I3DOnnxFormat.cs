@@ -9,40 +9,45 @@ namespace I3D.MLNet.Onnx;
 /// </summary>
 public static class I3DOnnxFormat
 {
+    /// <summary>ONNX opset of the exported graphs.</summary>
     public const int Opset = 17;
+
+    /// <summary>The input's name: clips [batch, C, time, H, W].</summary>
     public const string InputName = "clip";
+
+    /// <summary>The output's name: logits [batch, classes].</summary>
     public const string OutputName = "logits";
+
+    /// <summary>The symbolic batch dimension's name.</summary>
     public const string BatchDimension = "batch";
+
+    /// <summary>The symbolic time dimension's name.</summary>
     public const string TimeDimension = "time";
 
+    /// <summary>Metadata key of the class names (newline-joined, class order).</summary>
     public const string ClassesKey = "classes";
+
+    /// <summary>Metadata key of the stream (rgb or flow).</summary>
     public const string StreamKey = "stream";
+
+    /// <summary>Metadata key of the input layout (<see cref="Layout"/>).</summary>
     public const string LayoutKey = "layout";
+
+    /// <summary>Metadata key of the input value range (<see cref="InputRange"/>).</summary>
     public const string InputRangeKey = "input_range";
+
+    /// <summary>Metadata key of the network's architecture name.</summary>
     public const string BackboneKey = "backbone";
+
+    /// <summary>The input layout: batch, channels, time, height, width.</summary>
     public const string Layout = "NCTHW";
+
+    /// <summary>The input value range (section 2.5: RGB and flow scaled to [-1, 1]).</summary>
     public const string InputRange = "[-1, 1]";
 
-    public const string RgbStream = "rgb";
-    public const string FlowStream = "flow";
-
-    /// <summary>Channels per frame of a stream: 3 for rgb, 2 for flow.</summary>
-    public static int Channels(string stream) => stream switch
-    {
-        RgbStream => 3,
-        FlowStream => 2,
-        _ => throw new ArgumentException($"unknown stream '{stream}' (rgb or flow)"),
-    };
-
-    /// <summary>The stream of a channel count: rgb for 3, flow for 2.</summary>
-    public static string StreamOf(long channels) => channels switch
-    {
-        3 => RgbStream,
-        2 => FlowStream,
-        _ => throw new ArgumentException($"a {channels}-channel network is neither an RGB (3) nor an optical flow (2) stream"),
-    };
-
+    /// <summary>The metadata value of <see cref="ClassesKey"/> for class names in class order.</summary>
     public static string JoinClasses(IEnumerable<string> classes) => string.Join('\n', classes);
 
+    /// <summary>The class names in a <see cref="ClassesKey"/> metadata value.</summary>
     public static string[] SplitClasses(string joined) => joined.Split('\n');
 }

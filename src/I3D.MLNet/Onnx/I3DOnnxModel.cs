@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -19,6 +20,7 @@ public enum OnnxExecutionProvider
 /// <summary>How ONNX Runtime sessions are made.</summary>
 public sealed record OnnxSessionSettings
 {
+    /// <summary>Where sessions run: CPU (default), CUDA, or CUDA when it loads (Auto).</summary>
     public OnnxExecutionProvider ExecutionProvider { get; init; } = OnnxExecutionProvider.Cpu;
 
     /// <summary>CUDA device ordinal.</summary>
@@ -27,6 +29,7 @@ public sealed record OnnxSessionSettings
     /// <summary>Threads inside one operator; 0 lets ONNX Runtime choose (one per core).</summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>ONNX Runtime's graph optimisation level.</summary>
     public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 }
 
@@ -49,11 +52,11 @@ public sealed class I3DOnnxModel : IDisposable
         Height = input[3];
         Width = input[4];
         var meta = session.ModelMetadata.CustomMetadataMap;
-        Stream = meta.TryGetValue(I3DOnnxFormat.StreamKey, out var stream) ? stream : I3DOnnxFormat.StreamOf(Channels);
-        if (Stream is not (I3DOnnxFormat.RgbStream or I3DOnnxFormat.FlowStream))
-            throw new InvalidDataException($"{source}: its metadata says stream '{Stream}'; this scorer knows rgb and flow");
-        if (I3DOnnxFormat.Channels(Stream) != Channels)
-            throw new InvalidDataException($"{source}: its metadata says stream '{Stream}' but its input has {Channels} channels");
+        Stream = meta.TryGetValue(I3DOnnxFormat.StreamKey, out var stream)
+            ? VideoStreams.Parse(stream, $"{source}: its metadata")
+            : VideoStreams.OfChannels(Channels);
+        if (Stream.Channels() != Channels)
+            throw new InvalidDataException($"{source}: its metadata says stream '{Stream.Name()}' but its input has {Channels} channels");
         if (meta.TryGetValue(I3DOnnxFormat.LayoutKey, out var layout) && layout != I3DOnnxFormat.Layout)
             throw new InvalidDataException($"{source}: its input layout is {layout}; this scorer feeds {I3DOnnxFormat.Layout} clips");
         Classes = meta.TryGetValue(I3DOnnxFormat.ClassesKey, out var names) ? I3DOnnxFormat.SplitClasses(names)
@@ -125,18 +128,22 @@ public sealed class I3DOnnxModel : IDisposable
     /// <summary>The model file's bytes (saved into model zips).</summary>
     public byte[] Bytes { get; }
 
+    /// <summary>Where the model came from (a path, or a description of the bytes), for messages.</summary>
     public string Source { get; }
 
     /// <summary>rgb or flow.</summary>
-    public string Stream { get; }
+    public VideoStream Stream { get; }
 
+    /// <summary>Input channels: 3 for RGB, 2 for flow.</summary>
     public int Channels { get; }
 
     /// <summary>Frame height and width the model takes; -1 where it takes any.</summary>
     public int Height { get; }
 
+    /// <summary>Frame width the model takes; -1 where it takes any.</summary>
     public int Width { get; }
 
+    /// <summary>Class names in class order (the model's metadata).</summary>
     public IReadOnlyList<string> Classes { get; }
 
     /// <summary>CPU or CUDA: where the session runs.</summary>
@@ -153,7 +160,7 @@ public sealed class I3DOnnxModel : IDisposable
         bool ok = shape.Length == 5 && shape[0] >= 1 && shape[1] == Channels && shape[2] >= 1
             && (Height < 0 || shape[3] == Height) && (Width < 0 || shape[4] == Width) && shape[3] >= 1 && shape[4] >= 1;
         if (!ok)
-            throw new ArgumentException($"{what} have shape N x C x T x H x W = {string.Join(" x ", shape.ToArray())}; {Source} ({Stream}) takes {InputDescription}");
+            throw new ArgumentException($"{what} have shape N x C x T x H x W = {string.Join(" x ", shape.ToArray())}; {Source} ({Stream.Name()}) takes {InputDescription}");
     }
 
     /// <summary>Time-averaged logits of each of the N clips (N, C, T, H, W), averaged over the clips.</summary>
@@ -183,7 +190,7 @@ public sealed class I3DOnnxModel : IDisposable
         {
             var (first, other) = (models[0], models[i]);
             if (other.Stream == first.Stream)
-                throw new ArgumentException($"{first.Source} and {other.Source} are both {first.Stream} models; give one RGB and one flow model");
+                throw new ArgumentException($"{first.Source} and {other.Source} are both {first.Stream.Name()} models; give one RGB and one flow model");
             if (!other.Classes.SequenceEqual(first.Classes))
                 throw new ArgumentException($"{first.Source} has {first.Classes.Count} classes and {other.Source} {other.Classes.Count} (or other names): their logits cannot be summed");
         }
@@ -206,5 +213,6 @@ public sealed class I3DOnnxModel : IDisposable
         classes = o.Dimensions[1];
     }
 
+    /// <inheritdoc/>
     public void Dispose() => session.Dispose();
 }

@@ -16,22 +16,28 @@ public sealed record I3DOnnxScorerOptions
     /// <summary>The RGB stream's ONNX file (or give <see cref="RgbModel"/>).</summary>
     public string? RgbModelPath { get; init; }
 
+    /// <summary>The flow stream's ONNX file (or give <see cref="FlowModel"/>).</summary>
     public string? FlowModelPath { get; init; }
 
     /// <summary>The RGB stream's ONNX bytes (instead of <see cref="RgbModelPath"/>).</summary>
     public byte[]? RgbModel { get; init; }
 
+    /// <summary>The flow stream's ONNX bytes (instead of <see cref="FlowModelPath"/>).</summary>
     public byte[]? FlowModel { get; init; }
 
     /// <summary>RGB clips N x 3 x T x H x W from SampleClips (the names <c>VideoClassification</c> uses by default).</summary>
     public string RgbColumnName { get; init; } = "RgbClip";
 
+    /// <summary>Flow clips N x 2 x T x H x W from SampleClips.</summary>
     public string FlowColumnName { get; init; } = "FlowClip";
 
+    /// <summary>The output column of class probabilities (softmax of the fused logits).</summary>
     public string ScoreColumnName { get; init; } = "Score";
 
+    /// <summary>The output column of the most probable class (a key over the class names).</summary>
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
+    /// <summary>How sessions are made here; not saved in model zips (a loaded zip takes them from the loading MLContext's GPU settings).</summary>
     public OnnxSessionSettings Session { get; init; } = new();
 }
 
@@ -55,7 +61,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     /// <summary>What the zip stores besides the ONNX bytes: what the model is, not where it runs.</summary>
     internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, StreamDescription[] Streams);
 
-    internal sealed record StreamDescription(string Name, string Column);
+    internal sealed record StreamDescription(VideoStream Name, string Column);
 
     private readonly Description _info;
     private readonly (I3DOnnxModel Model, string Column)[] _streams;
@@ -66,7 +72,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     {
     }
 
-    private I3DOnnxScoringTransformer(IHost host, string score, string predicted, OnnxSessionSettings session, List<(string Stream, string Column, byte[] Bytes, string Source)> sources)
+    private I3DOnnxScoringTransformer(IHost host, string score, string predicted, OnnxSessionSettings session, List<(VideoStream Stream, string Column, byte[] Bytes, string Source)> sources)
         : base(host)
     {
         if (sources.Count == 0) throw new ArgumentException("ScoreI3D needs an RGB model, a flow model or both");
@@ -80,8 +86,8 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
                 var model = I3DOnnxModel.Load(bytes, source, session, log);
                 streams.Add((model, column));
                 if (model.Stream != stream)
-                    throw new ArgumentException($"{source}: given as the {stream} model but it is a {model.Stream} model ({model.InputDescription})");
-                ch.Info($"{source}: {stream} stream, input {model.InputDescription}, {model.Classes.Count} classes, on {model.ExecutionProvider}");
+                    throw new ArgumentException($"{source}: given as the {stream.Name()} model but it is a {model.Stream.Name()} model ({model.InputDescription})");
+                ch.Info($"{source}: {stream.Name()} stream, input {model.InputDescription}, {model.Classes.Count} classes, on {model.ExecutionProvider}");
             }
             I3DOnnxModel.CheckCanCombine([.. streams.Select(s => s.Item1)]);
         }
@@ -94,18 +100,18 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
         _info = new Description(score, predicted, [.. streams.Select(s => new StreamDescription(s.Item1.Stream, s.Item2))]);
     }
 
-    private static List<(string, string, byte[], string)> Sources(I3DOnnxScorerOptions o)
+    private static List<(VideoStream, string, byte[], string)> Sources(I3DOnnxScorerOptions o)
     {
-        var result = new List<(string, string, byte[], string)>();
-        foreach (var (stream, path, bytes, column) in new[] { (I3DOnnxFormat.RgbStream, o.RgbModelPath, o.RgbModel, o.RgbColumnName), (I3DOnnxFormat.FlowStream, o.FlowModelPath, o.FlowModel, o.FlowColumnName) })
+        var result = new List<(VideoStream, string, byte[], string)>();
+        foreach (var (stream, path, bytes, column) in new[] { (VideoStream.Rgb, o.RgbModelPath, o.RgbModel, o.RgbColumnName), (VideoStream.Flow, o.FlowModelPath, o.FlowModel, o.FlowColumnName) })
         {
-            if (path is not null && bytes is not null) throw new ArgumentException($"give the {stream} model as a path or as bytes, not both");
+            if (path is not null && bytes is not null) throw new ArgumentException($"give the {stream.Name()} model as a path or as bytes, not both");
             if (path is not null)
             {
                 if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such ONNX model", path);
                 result.Add((stream, column, File.ReadAllBytes(path), path));
             }
-            else if (bytes is not null) result.Add((stream, column, bytes, $"the {stream} ONNX model"));
+            else if (bytes is not null) result.Add((stream, column, bytes, $"the {stream.Name()} ONNX model"));
         }
         return result;
     }
@@ -113,31 +119,33 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     /// <summary>Class names in class order (from the models' metadata).</summary>
     public IReadOnlyList<string> Classes => _streams[0].Model.Classes;
 
-    public IReadOnlyDictionary<string, string> StreamColumns => _streams.ToDictionary(s => s.Model.Stream, s => s.Column);
+    /// <summary>The clip column each stream (rgb, flow) reads.</summary>
+    public IReadOnlyDictionary<VideoStream, string> StreamColumns => _streams.ToDictionary(s => s.Model.Stream, s => s.Column);
 
     /// <summary>Where each stream runs (CPU or CUDA), after any fallback.</summary>
-    public IReadOnlyDictionary<string, string> ExecutionProviders => _streams.ToDictionary(s => s.Model.Stream, s => s.Model.ExecutionProvider);
+    public IReadOnlyDictionary<VideoStream, string> ExecutionProviders => _streams.ToDictionary(s => s.Model.Stream, s => s.Model.ExecutionProvider);
 
-    public float[] StreamLogits(string stream, float[] clips, long[] shape)
+    /// <summary>One stream's logits (N, classes) for clips of <paramref name="shape"/> (N, C, T, H, W).</summary>
+    public float[] StreamLogits(VideoStream stream, float[] clips, long[] shape)
     {
         var (model, column) = _streams.FirstOrDefault(s => s.Model.Stream == stream);
-        if (model is null) throw new ArgumentException($"the scorer has no {stream} stream (it has {string.Join(", ", _streams.Select(s => s.Model.Stream))})");
-        return model.Logits(clips, shape, $"the {stream} clips (column '{column}')");
+        if (model is null) throw new ArgumentException($"the scorer has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Model.Stream.Name()))})");
+        return model.Logits(clips, shape, $"the {stream.Name()} clips (column '{column}')");
     }
 
     private static I3DOnnxScoringTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
-        if (info.Streams is not { Length: > 0 } || info.Streams.Any(s => s.Name is not (I3DOnnxFormat.RgbStream or I3DOnnxFormat.FlowStream) || string.IsNullOrEmpty(s.Column)))
+        if (info.Streams is not { Length: > 0 } || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column)))
             throw new InvalidDataException("the model zip's ONNX scorer describes no valid streams (rgb, flow), each with its clip column");
-        var sources = new List<(string, string, byte[], string)>();
+        var sources = new List<(VideoStream, string, byte[], string)>();
         foreach (var s in info.Streams)
         {
             byte[]? bytes = null;
             if (!ctx.TryLoadBinaryStream(EntryName(s.Name), r => bytes = r.ReadBytes(r.ReadInt32())))
-                throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name} stream (entry {EntryName(s.Name)})");
-            sources.Add((s.Name, s.Column, bytes!, $"the {s.Name} ONNX model in the model zip"));
+                throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name.Name()} stream (entry {EntryName(s.Name)})");
+            sources.Add((s.Name, s.Column, bytes!, $"the {s.Name.Name()} ONNX model in the model zip"));
         }
         return new I3DOnnxScoringTransformer(env.Register(nameof(I3DOnnxScoringTransformer)), info.ScoreColumnName, info.PredictedLabelColumnName, SessionAtLoad(env), sources);
     }
@@ -150,8 +158,9 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     private static OnnxSessionSettings SessionAtLoad(IHostEnvironment env)
         => env is IHostEnvironmentInternal { GpuDeviceId: int gpu } ? new OnnxSessionSettings { ExecutionProvider = OnnxExecutionProvider.Cuda, GpuDeviceId = gpu } : new OnnxSessionSettings();
 
-    private static string EntryName(string stream) => $"Onnx_{stream}";
+    private static string EntryName(VideoStream stream) => $"Onnx_{stream.Name()}";
 
+    /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
@@ -165,8 +174,10 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
             });
     }
 
+    /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var (m, _) in _streams) m.Dispose();
@@ -178,12 +189,12 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
 
         public Mapper(I3DOnnxScoringTransformer owner, DataViewSchema inputSchema)
             : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
-                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream, s.Column, s.Model.Channels, $"the {s.Model.Stream} clips for {s.Model.Source}"))],
+                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream.Name(), s.Column, s.Model.Channels, $"the {s.Model.Stream.Name()} clips for {s.Model.Source}"))],
                 owner._info.ScoreColumnName, owner._info.PredictedLabelColumnName, owner.Classes)
         {
             _owner = owner;
             for (int i = 0; i < owner._streams.Length; i++)
-                owner._streams[i].Model.CheckClipShape(ColumnShape(i), $"the {owner._streams[i].Model.Stream} clips of column '{owner._streams[i].Column}'");
+                owner._streams[i].Model.CheckClipShape(ColumnShape(i), $"the {owner._streams[i].Model.Stream.Name()} clips of column '{owner._streams[i].Column}'");
         }
 
         protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
@@ -192,7 +203,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
             for (int i = 0; i < clips.Count; i++)
             {
                 var (model, column) = _owner._streams[i];
-                var logits = model.Logits(clips[i].Data, clips[i].Shape, $"row {row}: the {model.Stream} clips of column '{column}'");
+                var logits = model.Logits(clips[i].Data, clips[i].Shape, $"row {row}: the {model.Stream.Name()} clips of column '{column}'");
                 if (sum is null) sum = logits;
                 else for (int c = 0; c < sum.Length; c++) sum[c] += logits[c];
             }
@@ -212,6 +223,7 @@ public sealed class I3DOnnxScoringEstimator : TrivialEstimator<I3DOnnxScoringTra
         _options = options;
     }
 
+    /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var result = inputSchema.ToDictionary(c => c.Name);

@@ -11,13 +11,14 @@ namespace I3D.MLNet.Scoring;
 /// </summary>
 public interface IVideoClassifier
 {
+    /// <summary>Class names in class order.</summary>
     IReadOnlyList<string> Classes { get; }
 
     /// <summary>The clip column each stream (rgb, flow) reads.</summary>
-    IReadOnlyDictionary<string, string> StreamColumns { get; }
+    IReadOnlyDictionary<VideoStream, string> StreamColumns { get; }
 
     /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips.</summary>
-    float[] StreamLogits(string stream, float[] clips, long[] shape);
+    float[] StreamLogits(VideoStream stream, float[] clips, long[] shape);
 }
 
 /// <summary>The outputs of our classifiers, as ML.NET's multiclass trainers write them.</summary>

@@ -8,20 +8,28 @@ namespace I3D.MLNet.Video;
 /// </summary>
 public sealed class VideoDataViewType : StructuredDataViewType
 {
+    /// <summary>The type of decoded RGB videos (bytes).</summary>
     public static VideoDataViewType Rgb { get; } = new(FrameElementKind.Rgb24);
+    /// <summary>The type of optical flow videos (two floats per pixel).</summary>
     public static VideoDataViewType Flow { get; } = new(FrameElementKind.Flow);
 
+    /// <summary>What each pixel holds.</summary>
     public FrameElementKind Kind { get; }
 
     private VideoDataViewType(FrameElementKind kind) : base(typeof(VideoFrames)) => Kind = kind;
 
+    /// <summary>The instance for <paramref name="kind"/>.</summary>
     public static VideoDataViewType For(FrameElementKind kind) => kind == FrameElementKind.Rgb24 ? Rgb : Flow;
 
+    /// <inheritdoc/>
     public override bool Equals(DataViewType? other) => other is VideoDataViewType v && v.Kind == Kind;
 
+    /// <inheritdoc/>
     public override bool Equals(object? other) => other is DataViewType t && Equals(t);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(typeof(VideoDataViewType), Kind);
 
+    /// <inheritdoc/>
     public override string ToString() => Kind == FrameElementKind.Rgb24 ? "Video<Rgb24>" : "Video<Flow>";
 }

@@ -4,7 +4,9 @@ namespace I3D.MLNet.Video;
 public sealed class VideoDecodeException(string path, string problem, Exception? inner = null)
     : Exception($"{path}: {problem}", inner)
 {
+    /// <summary>The file that failed.</summary>
     public string Path { get; } = path;
 
+    /// <summary>What is wrong with it (the message without the path).</summary>
     public string Problem { get; } = problem;
 }

@@ -18,13 +18,16 @@ public sealed class VideoDecoder : IDisposable
     private readonly Mat _next = new();
     private readonly Mat _resized = new();
 
+    /// <summary>The video file.</summary>
     public string Path { get; }
 
     /// <summary>The native frame rate the container declares.</summary>
     public double NativeFramesPerSecond { get; }
 
+    /// <summary>Frame width the container declares, in pixels.</summary>
     public int Width { get; }
 
+    /// <summary>Frame height the container declares, in pixels.</summary>
     public int Height { get; }
 
     /// <summary>The codec as ffprobe names it (h264, mpeg4, gif, ...), from the FourCC.</summary>
@@ -277,6 +280,7 @@ public sealed class VideoDecoder : IDisposable
         };
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _capture.Dispose();

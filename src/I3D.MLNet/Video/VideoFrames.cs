@@ -26,10 +26,15 @@ public sealed class VideoFrames
     private byte[] _bytes = [];
     private float[] _floats = [];
 
+    /// <summary>RGB bytes or flow floats.</summary>
     public FrameElementKind Kind { get; private set; }
+    /// <summary>Number of frames.</summary>
     public int FrameCount { get; private set; }
+    /// <summary>Frame height in pixels.</summary>
     public int Height { get; private set; }
+    /// <summary>Frame width in pixels.</summary>
     public int Width { get; private set; }
+    /// <summary>Values per pixel: 3 for RGB, 2 for flow.</summary>
     public int Channels => Kind == FrameElementKind.Rgb24 ? 3 : 2;
 
     /// <summary>Frames per second of these frames (after any resampling); <c>NaN</c> when unknown.</summary>
@@ -51,14 +56,18 @@ public sealed class VideoFrames
         ? _floats.AsSpan(0, FrameCount * FrameLength)
         : throw new InvalidOperationException($"{Source}: these frames hold {Kind}, not floats");
 
+    /// <summary>The bytes of frame <paramref name="t"/> (H, W, 3).</summary>
     public Span<byte> FrameBytes(int t) => Bytes.Slice(t * FrameLength, FrameLength);
 
+    /// <summary>The flow of frame <paramref name="t"/> (H, W, 2).</summary>
     public Span<float> FrameFloats(int t) => Floats.Slice(t * FrameLength, FrameLength);
 
+    /// <summary>An empty value (ML.NET's cursors fill it with <see cref="Reset"/>).</summary>
     public VideoFrames()
     {
     }
 
+    /// <summary>Frames of the given kind and shape (zeros).</summary>
     public VideoFrames(FrameElementKind kind, int frameCount, int height, int width) => Reset(kind, frameCount, height, width);
 
     /// <summary>Sets the shape, growing the buffer only when it is too small (buffers are reused across rows).</summary>
@@ -143,5 +152,6 @@ public sealed class VideoFrames
         };
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Kind} video {FrameCount}x{Height}x{Width}x{Channels} @ {FramesPerSecond:0.###} fps ({Source})";
 }

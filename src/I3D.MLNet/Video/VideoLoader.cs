@@ -69,6 +69,7 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
+    /// <inheritdoc/>
     protected override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
     {
         if (inputSchema[srcCol].Type is not TextDataViewType)
@@ -77,6 +78,7 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
 
     private protected override VersionInfo Version => GetVersionInfo();
 
+    /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <summary>Decodes one path (resolved against <see cref="VideoLoaderOptions.VideoFolder"/>) into <paramref name="frames"/>.</summary>
@@ -140,6 +142,7 @@ public sealed class VideoLoadingEstimator : TrivialEstimator<VideoLoadingTransfo
     {
     }
 
+    /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
         => ColumnSchema.Map(Host, inputSchema, Transformer.Columns, "video path", TextDataViewType.Instance.ToString(),
             col => col.ItemType is TextDataViewType,

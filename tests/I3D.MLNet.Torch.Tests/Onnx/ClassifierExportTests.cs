@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Onnx;
@@ -17,24 +18,24 @@ public sealed class ClassifierExportTests(ITestOutputHelper log)
     {
         string[] classes = ["x", "y", "z"];
         manual_seed(30);
-        var rgb = new StreamNetwork("rgb", "RgbClip", I3DBackbone.InceptionI3d, 3, 3, RandomizeBatchNorms(new InceptionI3d(3, 3), 1));
-        var flow = new StreamNetwork("flow", "FlowClip", I3DBackbone.ResNet18, 3, 2, RandomizeBatchNorms(new ResNet3d18(3, 2, [2, 2, 2, 3]), 2));
+        var rgb = new StreamNetwork(VideoStream.Rgb, "RgbClip", I3DBackbone.InceptionI3d, 3, 3, RandomizeBatchNorms(new InceptionI3d(3, 3), 1));
+        var flow = new StreamNetwork(VideoStream.Flow, "FlowClip", I3DBackbone.ResNet18, 3, 2, RandomizeBatchNorms(new ResNet3d18(3, 2, [2, 2, 2, 3]), 2));
         using var classifier = new I3DPredictionTransformer(new MLContext(), new I3DPredictionTransformer.Description("Score", "PredictedLabel", classes,
-            [new("rgb", "RgbClip", I3DBackbone.InceptionI3d, 3), new("flow", "FlowClip", I3DBackbone.ResNet18, 2)]), [rgb, flow]);
+            [new(VideoStream.Rgb, "RgbClip", I3DBackbone.InceptionI3d, 3), new(VideoStream.Flow, "FlowClip", I3DBackbone.ResNet18, 2)]), [rgb, flow]);
         var exported = OnnxExporter.Export(classifier, 96);
-        Assert.Equal(["rgb", "flow"], exported.Select(e => e.Stream));
+        Assert.Equal([VideoStream.Rgb, VideoStream.Flow], exported.Select(e => e.Stream));
         foreach (var (stream, bytes) in exported)
         {
-            using var model = I3DOnnxModel.Load(bytes, stream);
+            using var model = I3DOnnxModel.Load(bytes, stream.Name());
             Assert.Equal(stream, model.Stream);
             Assert.Equal(classes, model.Classes);
-            int channels = I3DOnnxFormat.Channels(stream);
+            int channels = stream.Channels();
             long[] shape = [2, channels, 12, 96, 96];
             var clips = (rand(shape) * 2 - 1).data<float>().ToArray();
             var onnx = model.Logits(clips, shape);
             var torch = classifier.StreamLogits(stream, clips, shape);
             double err = RelativeL2(onnx, torch);
-            log.WriteLine($"{stream} stream ({(stream == "rgb" ? "InceptionI3d" : "ResNet3d18, x127.5")}): relative L2 {err:E2}");
+            log.WriteLine($"{stream} stream ({(stream == VideoStream.Rgb ? "InceptionI3d" : "ResNet3d18, x127.5")}): relative L2 {err:E2}");
             Assert.True(err < 1e-4, $"{stream}: relative error {err}");
         }
     }

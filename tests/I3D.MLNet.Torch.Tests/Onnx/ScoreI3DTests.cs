@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Datasets;
 using I3D.MLNet.Onnx;
@@ -118,7 +119,7 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
         bool hasGpu = File.Exists("/dev/nvidia0");
         Skip.If(hasGpu, "a GPU is present: the fallback cannot be exercised");
         var transformer = estimator.Fit(Clips(ml).Fit(data).Transform(data));
-        Assert.Equal("CPU", transformer.ExecutionProviders["rgb"]);
+        Assert.Equal("CPU", transformer.ExecutionProviders[VideoStream.Rgb]);
         var warning = Assert.Single(warnings, w => w.Contains("CUDA"));
         log.WriteLine(warning);
         Assert.Contains("running on the CPU", warning);

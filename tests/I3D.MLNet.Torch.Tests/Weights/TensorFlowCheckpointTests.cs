@@ -299,7 +299,7 @@ public sealed class TensorFlowCheckpointTests(ITestOutputHelper log) : IDisposab
     {
         SmallCheckpoint(out string prefix);
         var options = new I3D.MLNet.Torch.Training.I3DTrainerOptions { Initialization = I3D.MLNet.Torch.Training.I3DInitialization.Checkpoint, RgbWeights = prefix, RgbColumnName = "RgbClip", FlowColumnName = null };
-        using var stream = I3D.MLNet.Torch.Training.StreamNetwork.Create("rgb", "RgbClip", 3, 3, options);
+        using var stream = I3D.MLNet.Torch.Training.StreamNetwork.Create(I3D.MLNet.Scoring.VideoStream.Rgb, "RgbClip", 3, 3, options);
         using var expected = ModuleWeights.LoadInceptionI3d(prefix);
         var mine = stream.Module.state_dict();
         foreach (var (key, value) in expected.state_dict())
