@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Runtime.CompilerServices;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Flow;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
 
 namespace I3D.MLNet.Cli;
@@ -59,6 +60,11 @@ internal static class CliOptions
     public static ChoiceOption<string> Device(string description) =>
         new("--device", description, "auto", [.. TorchDevices.Names.Select(n => (n, n))]);
 
+    /// <summary><c>--architecture</c>: the registry's names (<see cref="VideoBackbones"/>); <c>inception-i3d</c> is the old word for <c>i3d</c>.</summary>
+    public static ChoiceOption<VideoBackbone> Architecture() =>
+        new("--architecture", $"the network: {string.Join(", ", VideoBackbones.All.Select(b => b.CliName))} (each brings the paper's clips of Table 1 unless given)", VideoBackbones.InceptionI3d.CliName,
+            [.. VideoBackbones.All.Select(b => (b.CliName, b)), ("inception-i3d", VideoBackbones.InceptionI3d)]);
+
     public static ChoiceOption<I3DStreams> Streams(string description) =>
         new("--streams", description, "both", ("rgb", I3DStreams.Rgb), ("flow", I3DStreams.Flow), ("both", I3DStreams.Both));
 
@@ -97,6 +103,10 @@ internal static class OldSpellings
     /// <summary>The option's value, read from its old spelling where that was given.</summary>
     public static T? Value<T>(this ParseResult parse, Option<T> option)
         => OldOf.TryGetValue(option, out var old) && Given(parse.GetResult(old)) ? parse.GetValue((Option<T>)old) : parse.GetValue(option);
+
+    /// <summary>True when <paramref name="option"/> (or its old spelling) is on the command line, not just at its default.</summary>
+    public static bool Given(ParseResult parse, Option option)
+        => Given(parse.GetResult(option)) || OldOf.TryGetValue(option, out var old) && Given(parse.GetResult(old));
 
     /// <summary>The option <paramref name="old"/> is the old spelling of, if it is one.</summary>
     public static Option? CurrentName(Option old) => CurrentOf.TryGetValue(old, out var current) ? current : null;

@@ -51,7 +51,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--micro-batch"] = "clips per forward pass",
         ["--patience"] = "epochs before the learning rate drops",
         ["--validation-fraction"] = "share of training videos held out",
-        ["--backbone"] = "the network",
+        ["--architecture"] = "the network's architecture",
         ["--init"] = "initial weights",
         ["--fixed"] = "train only the last layer",
         ["--flow-algorithm"] = "optical flow algorithm",
@@ -71,7 +71,7 @@ public sealed class CliVocabularyTests : IDisposable
     };
 
     /// <summary>Old spellings, hidden, kept for a release: they meant different things in different commands.</summary>
-    private static readonly string[] OldNames = ["--size", "--frames", "--algorithm"];
+    private static readonly string[] OldNames = ["--size", "--frames", "--algorithm", "--backbone"];
 
     private static IEnumerable<(Command Command, Option Option)> AllOptions()
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using I3D.MLNet.Flow;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
 using I3D.MLNet.Video;
 
@@ -18,8 +19,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9; divided by 10 when the validation loss stops improving)", DefaultValueFactory = _ => learningRate };
     public Option<int> Patience { get; } = new("--patience") { Description = "Epochs without improvement before the learning rate drops", DefaultValueFactory = _ => 2 };
     public Option<double> Validation { get; } = new("--validation-fraction") { Description = "Share of training videos held out for the validation loss", DefaultValueFactory = _ => 0.1 };
-    public ChoiceOption<I3DBackbone> Backbone { get; } = new("--backbone", "inception-i3d (the paper's) or resnet18 (inflated)", "inception-i3d",
-        ("inception-i3d", I3DBackbone.InceptionI3d), ("resnet18", I3DBackbone.ResNet18));
+    public ChoiceOption<VideoBackbone> Architecture { get; } = CliOptions.Architecture();
     public ChoiceOption<I3DInitialization> Init { get; } = new("--init", "scratch, checkpoint (pretrained I3D weights; logits replaced) or inflated-imagenet (2-D weights inflated)", "scratch",
         ("scratch", I3DInitialization.Scratch), ("checkpoint", I3DInitialization.Checkpoint), ("inflated-imagenet", I3DInitialization.InflatedImageNet));
     public Option<string?> RgbWeights { get; } = new("--rgb-weights") { Description = "Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint; ResNet18.onnx / GoogLeNet for inflated-imagenet)" };
@@ -42,21 +42,30 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
         command.Options.Add(Streams);
         command.AddRenamed(Frames, "--frames");
         command.AddRenamed(Size, "--size");
+        command.AddRenamed(Architecture, "--backbone");
         foreach (var o in Others) command.Options.Add(o);
     }
 
-    private IEnumerable<Option> Others => [Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Backbone, Init,
+    private IEnumerable<Option> Others => [Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, Validation, Init,
         RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Threads, Seed, Device, SkipInvalid];
 
+    /// <summary>
+    /// The options given. An explicit --architecture brings its paper protocol (Table 1: streams, frames, stride, crop,
+    /// test views) for every clip option not given; without one, the defaults of this command.
+    /// </summary>
     public (ClipPipelineOptions Clips, I3DTrainerOptions Trainer) Read(ParseResult parse, IProgress<I3DTrainingProgress>? progress)
     {
         int seed = parse.GetValue(Seed);
+        var architecture = Architecture.Read(parse);
+        var paper = Given(parse, Architecture) ? ClipPipelineOptions.For(architecture) : null;
         var clips = new ClipPipelineOptions
         {
-            Streams = Streams.Read(parse),
-            Frames = parse.Value(Frames),
-            Size = parse.Value(Size),
-            ClipsPerVideo = parse.GetValue(Clips),
+            Streams = paper is not null && !Given(parse, Streams) ? paper.Streams : Streams.Read(parse),
+            Frames = paper is not null && !Given(parse, Frames) ? paper.Frames : parse.Value(Frames),
+            FlowFrames = paper is not null && !Given(parse, Frames) ? paper.FlowFrames : null,
+            FrameStride = paper?.FrameStride ?? 1,
+            Size = paper is not null && !Given(parse, Size) ? paper.Size : parse.Value(Size),
+            ClipsPerVideo = paper is not null && !Given(parse, Clips) ? paper.ClipsPerVideo : parse.GetValue(Clips),
             Seed = seed,
             FlipProbability = parse.GetValue(NoFlip) ? 0 : 0.5,
             Flow = new FlowOptions { Algorithm = FlowAlgorithm.Read(parse), CacheDirectory = parse.GetValue(CacheDir) },
@@ -70,7 +79,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             LearningRate = parse.GetValue(LearningRate),
             Patience = parse.GetValue(Patience),
             ValidationFraction = parse.GetValue(Validation),
-            Backbone = Backbone.Read(parse),
+            Backbone = architecture.Name,
             Initialization = Init.Read(parse),
             RgbWeights = parse.GetValue(RgbWeights),
             FlowWeights = parse.GetValue(FlowWeights),
@@ -85,4 +94,6 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
         };
         return (clips, trainer);
     }
+
+    private static bool Given(ParseResult parse, Option option) => OldSpellings.Given(parse, option);
 }

@@ -79,7 +79,7 @@ internal static class TorchScoring
             foreach (var (stream, path, column) in sources)
             {
                 var net = ModuleWeights.LoadInceptionI3d(path!);
-                streams.Add(new StreamNetwork(stream, column, I3DBackbone.InceptionI3d, net.NumClasses, net.InChannels, net));
+                streams.Add(new StreamNetwork(stream, column, Backbones.VideoBackbones.InceptionI3d, net.NumClasses, net.InChannels, net));
                 if (net.InChannels != stream.Channels())
                     throw new WeightFileException($"{path}: given as the {stream.Name()} weights, but it is a {net.InChannels}-channel network (the {stream.Name()} stream takes {stream.Channels()})");
             }

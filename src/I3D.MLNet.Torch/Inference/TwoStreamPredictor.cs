@@ -72,7 +72,7 @@ internal sealed class TwoStreamPredictor : IDisposable
         var net = ModuleWeights.LoadInceptionI3d(path);
         if (net.InChannels == stream.Channels()) return net;
         net.Dispose();
-        throw new WeightFileException($"{path}: given as {stream.Name()} weights but holds an {InceptionI3d.StreamName(net.InChannels)} network ({net.InChannels} input channels, {stream.Name()} needs {stream.Channels()})");
+        throw new WeightFileException($"{path}: given as {stream.Label()} weights but holds an {InceptionI3d.StreamName(net.InChannels)} network ({net.InChannels} input channels, {stream.Label()} needs {stream.Channels()})");
     }
 
     public Device Device { get; }

@@ -1,3 +1,7 @@
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Inflation;
+using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -305,4 +309,39 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
         using var pooled = F.avg_pool3d(wide, kernel, [1, 1, 1]);
         return pooled.to(x.dtype);
     }
+}
+
+/// <summary>The paper's Two-Stream I3D (section 2.4, Table 1 (e)) as a <see cref="VideoBackbone"/>.</summary>
+public sealed class InceptionI3dBackbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => "InceptionI3d";
+
+    /// <inheritdoc/>
+    public override string CliName => "i3d";
+
+    /// <inheritdoc/>
+    public override string Summary => "Two-Stream I3D: Inception-v1 inflated to 3-D, one network per stream, scores summed (Table 1 (e): 25M parameters with both streams; 64 RGB + 64 flow frames at training, the whole video at test)";
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream) => new(Frames: 64, FrameStride: 1, CropSize: 224, TestViews: 1);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new InceptionI3d(classes, inChannels);
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => "logits.";
+
+    /// <inheritdoc/>
+    public override bool HasImageNetStart => true;
+
+    /// <summary>A torchvision GoogLeNet state_dict inflated (section 2.3: each 2-D filter repeated over time and divided by its depth).</summary>
+    public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
+    {
+        using var inflated = GoogLeNetInflation.FromStateDict(path);
+        return WithInputChannels(inflated, "Conv3d_1a_7x7.conv3d.weight", inChannels);
+    }
+
+    /// <inheritdoc/>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => OnnxExporter.Export((InceptionI3d)module, options);
 }

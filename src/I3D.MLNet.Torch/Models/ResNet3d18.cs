@@ -1,3 +1,7 @@
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Inflation;
+using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -170,4 +174,43 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
         yield return ("conv1", conv1, bn1, stride);
         yield return ("conv2", conv2, bn2, 1);
     }
+}
+
+/// <summary>An inflated ResNet-18 (not in the paper: a lighter network with an offline ImageNet start) as a <see cref="VideoBackbone"/>.</summary>
+public sealed class ResNet3d18Backbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => "ResNet18";
+
+    /// <inheritdoc/>
+    public override string CliName => "resnet18";
+
+    /// <inheritdoc/>
+    public override string Summary => "Inflated ResNet-18 (I3D's recipe on ResNet-18, the 2, 2, 2, 3 blocks of Microsoft.ML.DnnImageFeaturizer.ResNet18): one network per stream, scores summed";
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream) => new(Frames: 64, FrameStride: 1, CropSize: 224, TestViews: 1);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new ResNet3d18(classes, inChannels, [2, 2, 2, 3]);
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => "fc.";
+
+    /// <summary>The inflated CNTK ResNet-18 was trained on mean-subtracted 0..255 pixels: [-1, 1] x 127.5 is that range,
+    /// centred on mid-grey (its BatchNorms adapt to the small offset while fine-tuning).</summary>
+    public override float InputScale => 127.5f;
+
+    /// <inheritdoc/>
+    public override bool HasImageNetStart => true;
+
+    /// <summary>ResNet18.onnx (Microsoft.ML.DnnImageFeaturizer.ResNet18) inflated (section 2.3).</summary>
+    public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
+    {
+        using var inflated = ResNet18Inflation.FromOnnx(path);
+        return WithInputChannels(inflated, "conv1.weight", inChannels);
+    }
+
+    /// <inheritdoc/>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => OnnxExporter.Export((ResNet3d18)module, options, InputScale);
 }

@@ -35,10 +35,14 @@ internal sealed class Conv3dProbe : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long[] kernel = shape.KernelArray, stride = shape.StrideArray, padding = shape.PaddingArray;
-        // Two output positions per dimension: the wrong kernels seen were wrong at every size down to one position, and
-        // the cost is the weights times 16. (libtorch 2.10's oneDNN backward of a 7x7x7, stride-2 convolution padded by
-        // 3 corrupts the heap on a 5-wide input, which this rule never makes and the networks never call.)
-        long[] size = [.. Enumerable.Range(0, 3).Select(d => Math.Max(kernel[d] + stride[d] - 2 * padding[d], 1))];
+        // Two output positions in time, four in height and width: 3x3x3 kernels with 8 more input channels than a
+        // multiple of 16 were wrong at every size down to one position, but 1x7x7 stride-2 ones with 20, 24 or 36
+        // channels are right up to 2 outputs and wrong from 3 (measured on AMD Zen 5, libtorch 2.10; a probe of 2
+        // positions missed them). The cost is the weights times 2 x 4 x 4. (libtorch 2.10's oneDNN backward of a 7x7x7,
+        // stride-2 convolution padded by 3 corrupts the heap on a 5-wide input, which this rule never makes: 3 frames in
+        // time, 7 in space, and the networks never call it.)
+        long[] outputs = [2, 4, 4];
+        long[] size = [.. Enumerable.Range(0, 3).Select(d => Math.Max((outputs[d] - 1) * stride[d] + kernel[d] - 2 * padding[d], 1))];
         double scale = 1 / Math.Sqrt(shape.In * kernel[0] * kernel[1] * kernel[2]);
         var x = Random([2, shape.In, size[0], size[1], size[2]], 1, generator, device, dtype);
         var w = Random([shape.Out, shape.In, .. kernel], scale, generator, device, dtype);

@@ -50,12 +50,7 @@ public static class OnnxExporter
     public static IReadOnlyList<(VideoStream Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size)
     {
         var options = new OnnxExportOptions { Classes = classifier.Classes, Size = size };
-        return [.. classifier.StreamNetworks.Select(s => (s.Stream, s.Module switch
-        {
-            InceptionI3d inception => Export(inception, options),
-            ResNet3d18 resnet => Export(resnet, options, StreamNetwork.ResNetInputScale),
-            var other => throw new NotSupportedException($"the {s.Name} stream is a {other.GetType().Name}, which has no ONNX export"),
-        }))];
+        return [.. classifier.StreamNetworks.Select(s => (s.Stream, s.Backbone.ExportOnnx(s.Module, options)))];
     }
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>, creating its folder.</summary>

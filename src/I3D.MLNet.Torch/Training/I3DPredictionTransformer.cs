@@ -1,5 +1,6 @@
 using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -24,10 +25,15 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     internal const string LoaderSignature = "I3DPredictionTransform";
 
     // Zip layout: the Description below as one JSON string (columns, class names, each stream's name, clip column,
-    // backbone and input channels), then per stream an entry Stream_<name> with its weights (TorchSharp Module.save).
+    // architecture name (VideoBackbone.Name: InceptionI3d, ResNet18, ...) and input channels), then per stream an entry Stream_<name> with its weights (TorchSharp Module.save).
     // Nothing of the machine: a loaded classifier runs on CUDA when TorchSharp sees one, else the CPU ("auto").
-    // Versions: 0x00010001 (first). Loading checks the description and refuses weights of another shape.
-    private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer));
+    // Versions: 0x00010001 (first: InceptionI3d and ResNet18 streams); 0x00010002 (any architecture of VideoBackbones,
+    // the same layout: a release before it refuses these zips by their version instead of failing on an unknown name).
+    // Loading checks the description, names an unknown architecture, and refuses weights of another shape.
+    private const uint ArchitecturesByName = 0x00010002;
+
+    private static VersionInfo GetVersionInfo()
+        => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer), current: ArchitecturesByName, oldestReadable: ModelZipFormat.Version1);
 
     private readonly StreamNetwork[] _streams;
     private readonly object _forwardLock = new();
@@ -37,10 +43,11 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     {
         /// <summary>The description of a classifier made of <paramref name="streams"/> (the trainer's, or ScoreI3D's on weight files).</summary>
         public static Description Of(string scoreColumnName, string predictedLabelColumnName, string[] classes, IEnumerable<StreamNetwork> streams)
-            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Stream, s.Column, s.Backbone, s.InChannels))]);
+            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Stream, s.Column, s.Backbone.Name, s.InChannels))]);
     }
 
-    internal sealed record StreamDescription(VideoStream Name, string Column, I3DBackbone Backbone, int InChannels);
+    /// <summary>One stream: its name, clip column, architecture (<see cref="VideoBackbone.Name"/>) and input channels.</summary>
+    internal sealed record StreamDescription(VideoStream Name, string Column, string Backbone, int InChannels);
 
     internal Description Info { get; }
 
@@ -65,12 +72,13 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
         if (info.Classes is not { Length: > 1 } || info.Streams is not { Length: > 0 }
-            || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column) || !Enum.IsDefined(s.Backbone) || s.InChannels is < 1 or > 64))
+            || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column) || s.InChannels is < 1 or > 64))
             throw new InvalidDataException("the model zip's I3D classifier has an invalid description (classes, streams, backbones or channels)");
         var streams = new List<StreamNetwork>();
         foreach (var s in info.Streams)
         {
-            var stream = new StreamNetwork(s.Name, s.Column, s.Backbone, info.Classes.Length, s.InChannels, StreamNetwork.Build(s.Backbone, info.Classes.Length, s.InChannels));
+            var backbone = VideoBackbones.FromFile(s.Backbone, $"the model zip's {s.Name.Name()} stream");
+            var stream = new StreamNetwork(s.Name, s.Column, backbone, info.Classes.Length, s.InChannels, backbone.Build(info.Classes.Length, s.InChannels));
             if (!ctx.TryLoadBinaryStream(EntryName(s.Name), stream.Load))
                 throw new InvalidDataException($"the model zip has no weights for the {s.Name.Name()} stream (entry {EntryName(s.Name)})");
             streams.Add(stream);

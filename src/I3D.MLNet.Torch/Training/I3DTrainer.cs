@@ -85,7 +85,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 stream.MoveTo(device);
                 if (Options.BatchNormMomentum is { } momentum)
                     foreach (var (_, module) in stream.Module.named_modules())
-                        if (module is BatchNorm3d bn) bn.momentum = momentum;
+                        if (module is BatchNorm bn) bn.momentum = momentum;
                 streams.Add(stream);
                 var trainable = stream.TrainableParameters(Options.FixedFeatures);
                 parameters.Add(trainable);
@@ -168,7 +168,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     /// </summary>
     private void CalibrateBatchNorm(IDataView input, DataViewSchema.Column labelColumn, long[][] shapes, List<StreamNetwork> streams, IChannel channel)
     {
-        var norms = streams.Select(s => s.Module.named_modules().Select(m => m.module).OfType<BatchNorm3d>().ToList()).ToList();
+        var norms = streams.Select(s => s.Module.named_modules().Select(m => m.module).OfType<BatchNorm>().ToList()).ToList();
         var momenta = norms.Select(list => list.Select(bn => bn.momentum).ToList()).ToList();
         foreach (var list in norms) foreach (var bn in list) bn.reset_running_stats();
         int batches = 0, clips = 0;
@@ -271,8 +271,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 manual_seed(Options.Seed * 1_000_003L + step * 31 + i * 7 + start);
                 var x = Stack(batch.Clips[i], start, count, shapes[i]).to(device);
                 var y = tensor(batch.Labels.Skip(start).Take(count).Select(l => (long)l).ToArray()).to(device);
-                var logits = stream.Logits(x);
-                var loss = nn.functional.cross_entropy(logits, y) * (count / (float)total);
+                var loss = stream.Loss(x, y) * (count / (float)total);
                 loss.backward();
                 losses[i] += loss.item<float>();
             }

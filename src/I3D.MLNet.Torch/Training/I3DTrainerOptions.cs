@@ -1,16 +1,7 @@
 using System.Text.Json.Serialization;
+using I3D.MLNet.Torch.Backbones;
 
 namespace I3D.MLNet.Torch.Training;
-
-/// <summary>The network a stream is built on.</summary>
-public enum I3DBackbone
-{
-    /// <summary>The paper's Inflated Inception-v1 (<see cref="Models.InceptionI3d"/>).</summary>
-    InceptionI3d,
-
-    /// <summary>An inflated ResNet-18 (<see cref="Models.ResNet3d18"/>), bootstrapped from ImageNet weights that ship offline.</summary>
-    ResNet18,
-}
 
 /// <summary>Where a stream's starting weights come from.</summary>
 public enum I3DInitialization
@@ -21,8 +12,8 @@ public enum I3DInitialization
     /// <summary>A pretrained I3D state_dict (e.g. pytorch-i3d's rgb_imagenet.pt); its logits layer is replaced for the new classes.</summary>
     Checkpoint,
 
-    /// <summary>2-D ImageNet weights inflated to 3-D (section 2.3): ResNet18.onnx for <see cref="I3DBackbone.ResNet18"/>,
-    /// a torchvision GoogLeNet state_dict for <see cref="I3DBackbone.InceptionI3d"/>. The flow stream averages the
+    /// <summary>The architecture's ImageNet start (<see cref="VideoBackbone.ImageNetWeights"/>): for I3D a torchvision GoogLeNet
+    /// state_dict inflated to 3-D (section 2.3), for the inflated ResNet-18 ResNet18.onnx. The flow stream averages the
     /// first layer's RGB filters over the colour channels.</summary>
     InflatedImageNet,
 }
@@ -45,8 +36,11 @@ public sealed record I3DTrainerOptions
     /// <summary>The output column of the predicted class (a key over the class names).</summary>
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
-    /// <summary>The network of each stream.</summary>
-    public I3DBackbone Backbone { get; init; } = I3DBackbone.InceptionI3d;
+    /// <summary>The architecture of each stream, by name (<see cref="VideoBackbones"/>: <c>InceptionI3d</c>, the paper's, by default).</summary>
+    public string Backbone { get; init; } = VideoBackbones.InceptionI3d.Name;
+
+    /// <summary>The architecture <see cref="Backbone"/> names.</summary>
+    internal VideoBackbone Architecture => VideoBackbones.Get(Backbone);
 
     /// <summary>Where the streams' starting weights come from.</summary>
     public I3DInitialization Initialization { get; init; } = I3DInitialization.Scratch;
@@ -140,6 +134,9 @@ public sealed record I3DTrainerOptions
             throw new ArgumentException($"{Initialization} initialisation needs RgbWeights (a weight file)");
         if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
             throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
+        var architecture = VideoBackbones.Get(Backbone);
+        if (Initialization == I3DInitialization.InflatedImageNet && !architecture.HasImageNetStart)
+            throw new ArgumentException($"{architecture.Name} has no ImageNet initialisation (the paper trains it from scratch): use Scratch or Checkpoint");
         if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");
         TorchDevices.Check(Device);
     }

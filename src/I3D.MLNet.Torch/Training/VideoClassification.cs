@@ -1,6 +1,8 @@
 using I3D.MLNet.Clips;
 using I3D.MLNet.Datasets;
 using I3D.MLNet.Flow;
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -27,6 +29,13 @@ public sealed record ClipPipelineOptions
     /// <summary>Frames per clip (section 2.5: 64).</summary>
     public int Frames { get; init; } = 64;
 
+    /// <summary>Frames per flow clip where it differs from <see cref="Frames"/> (Table 1: the 2-D two-stream network takes
+    /// 1 RGB frame and 10 flow frames); <c>null</c> for <see cref="Frames"/>.</summary>
+    public int? FlowFrames { get; init; }
+
+    /// <summary>One frame of every <c>FrameStride</c> (Table 1: the ConvNet+LSTM takes 1 of every 5). Default 1.</summary>
+    public int FrameStride { get; init; } = 1;
+
     /// <summary>Crop size of the clips (section 2.5: 224).</summary>
     public int Size { get; init; } = 224;
 
@@ -51,6 +60,28 @@ public sealed record ClipPipelineOptions
 
     /// <summary>What to do with a video that cannot be decoded.</summary>
     public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
+
+    /// <summary>The paper's clips for <paramref name="backbone"/> (Table 1: frames, stride, crop, test views, and the
+    /// streams it is trained with), the other options at their defaults.</summary>
+    /// <example><code>
+    /// var c3d = VideoBackbones.Get("c3d");
+    /// var pipeline = VideoClassification.Create(ml, ClipPipelineOptions.For(c3d), new I3DTrainerOptions { Backbone = c3d.Name });
+    /// </code></example>
+    public static ClipPipelineOptions For(VideoBackbone backbone)
+    {
+        var rgb = backbone.Protocol(VideoStream.Rgb);
+        bool hasRgb = backbone.Streams.Contains(VideoStream.Rgb), hasFlow = backbone.Streams.Contains(VideoStream.Flow);
+        var flow = hasFlow ? backbone.Protocol(VideoStream.Flow) : rgb;
+        return new ClipPipelineOptions
+        {
+            Streams = hasRgb && hasFlow ? I3DStreams.Both : hasRgb ? I3DStreams.Rgb : I3DStreams.Flow,
+            Frames = hasRgb ? rgb.Frames : flow.Frames,
+            FlowFrames = hasRgb && hasFlow && flow.Frames != rgb.Frames ? flow.Frames : null,
+            FrameStride = rgb.FrameStride,
+            Size = rgb.CropSize,
+            ClipsPerVideo = rgb.TestViews,
+        };
+    }
 }
 
 /// <summary>
@@ -90,14 +121,18 @@ public static class VideoClassification
     public static IEstimator<ITransformer> Create(MLContext ml, ClipPipelineOptions clips, I3DTrainerOptions trainer)
     {
         var decode = new VideoDecodeOptions { FrameRate = clips.FramesPerSecond, ShorterSide = clips.ShorterSide ?? VideoDecodeOptions.ShorterSideForCrop(clips.Size) };
-        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = clips.Frames, CropSize = clips.Size, ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed, FlipProbability = clips.FlipProbability };
+        var sampling = new ClipSamplerOptions
+        {
+            Mode = ClipSamplingMode.Auto, Frames = clips.Frames, FrameStride = clips.FrameStride, CropSize = clips.Size,
+            ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed, FlipProbability = clips.FlipProbability,
+        };
         bool rgb = clips.Streams != I3DStreams.Flow, flow = clips.Streams != I3DStreams.Rgb;
         IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });
         if (flow)
         {
             // Section 2.5: TV-L1 flow of the whole (resized) video, then the same window, crop and flip as the RGB clip.
             chain = chain.Append(ml.Transforms.ExtractOpticalFlow(FlowColumn, FramesColumn, clips.Flow))
-                .Append(ml.Transforms.SampleClips(FlowClipColumn, FlowColumn, sampling));
+                .Append(ml.Transforms.SampleClips(FlowClipColumn, FlowColumn, sampling with { Frames = clips.FlowFrames ?? clips.Frames }));
         }
         if (rgb) chain = chain.Append(ml.Transforms.SampleClips(RgbClipColumn, FramesColumn, sampling));
         return chain.Append(ml.MulticlassClassification.Trainers.I3D(trainer with

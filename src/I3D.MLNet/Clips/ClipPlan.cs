@@ -14,7 +14,9 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
         if (height < crop || width < crop)
             throw new InvalidDataException($"{source}: frames of {width}x{height} are smaller than the {crop}x{crop} crop; decode with a ShorterSide of at least {crop}");
 
-        int length = options.WholeVideo && !training ? frameCount : options.Frames;
+        int stride = options.FrameStride;
+        int length = options.WholeVideo && !training ? (frameCount + stride - 1) / stride : options.Frames;
+        int span = (length - 1) * stride + 1; // video frames one clip covers
         int[][] clips = new int[options.ClipCount][];
         if (training)
         {
@@ -24,7 +26,7 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
             int left = random.Next(width - crop + 1);
             bool flip = random.NextDouble() < options.FlipProbability;
             for (int c = 0; c < clips.Length; c++)
-                clips[c] = Looped(frameCount > length ? random.Next(frameCount - length + 1) : 0, length, frameCount);
+                clips[c] = Looped(frameCount > span ? random.Next(frameCount - span + 1) : 0, length, stride, frameCount);
             return new ClipPlan(clips, top, left, flip);
         }
 
@@ -32,17 +34,18 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
         for (int i = 0; i < k; i++)
         {
             // K evenly spaced starts from the first to the last possible one; one clip is centred.
-            int room = Math.Max(0, frameCount - length);
+            int room = Math.Max(0, frameCount - span);
             int start = k == 1 ? room / 2 : (int)Math.Round((double)i * room / (k - 1), MidpointRounding.AwayFromZero);
-            clips[i] = Looped(start, length, frameCount);
+            clips[i] = Looped(start, length, stride, frameCount);
         }
         return new ClipPlan(clips, (height - crop) / 2, (width - crop) / 2, false);
     }
 
-    private static int[] Looped(int start, int length, int frameCount)
+    /// <summary>Frames start, start + stride, ... (length of them), looped over a video shorter than that (section 3: short videos are looped).</summary>
+    private static int[] Looped(int start, int length, int stride, int frameCount)
     {
         var indices = new int[length];
-        for (int t = 0; t < length; t++) indices[t] = (start + t) % frameCount;
+        for (int t = 0; t < length; t++) indices[t] = (start + t * stride) % frameCount;
         return indices;
     }
 

@@ -24,6 +24,10 @@ public sealed record ClipSamplerOptions
     /// <summary>Frames per clip (T). Default 64, the paper's. Ignored when <see cref="WholeVideo"/>.</summary>
     public int Frames { get; init; } = 64;
 
+    /// <summary>One frame of every <c>FrameStride</c> (Table 1: the ConvNet+LSTM takes 1 of every 5 frames at 25 fps): a
+    /// clip of T frames covers (T - 1) x stride + 1 frames of the video. Default 1 (consecutive frames).</summary>
+    public int FrameStride { get; init; } = 1;
+
     /// <summary>Side of the square crop (H = W). Default 224, the paper's.</summary>
     public int CropSize { get; init; } = 224;
 
@@ -51,6 +55,7 @@ public sealed record ClipSamplerOptions
     internal void Validate()
     {
         if (Frames < 1) throw new ArgumentOutOfRangeException(nameof(Frames), Frames, "a clip needs at least one frame");
+        if (FrameStride < 1) throw new ArgumentOutOfRangeException(nameof(FrameStride), FrameStride, "the frame stride is >= 1 (1: consecutive frames)");
         if (CropSize < 1) throw new ArgumentOutOfRangeException(nameof(CropSize), CropSize, "the crop size must be >= 1 pixel");
         if (ClipsPerVideo < 1) throw new ArgumentOutOfRangeException(nameof(ClipsPerVideo), ClipsPerVideo, "at least one clip per video");
         if (WholeVideo && Mode == ClipSamplingMode.Train) throw new ArgumentException("WholeVideo is a test-mode option (training samples clips of Frames frames)", nameof(WholeVideo));

@@ -32,6 +32,9 @@ public static class VideoStreams
         _ => throw new ArgumentOutOfRangeException(nameof(stream), stream, "neither rgb nor flow"),
     };
 
+    /// <summary>The stream in a sentence: <c>RGB</c> or <c>flow</c>.</summary>
+    public static string Label(this VideoStream stream) => stream == VideoStream.Rgb ? "RGB" : "flow";
+
     /// <summary>Channels per frame: 3 for RGB, 2 for flow.</summary>
     public static int Channels(this VideoStream stream) => stream == VideoStream.Rgb ? 3 : 2;
 

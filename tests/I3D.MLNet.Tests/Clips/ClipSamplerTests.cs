@@ -75,6 +75,27 @@ public class ClipSamplerTests
     }
 
     [Fact]
+    public void AFrameStrideTakesOneFrameOfEveryKAndSpacesTestViewsOverWhatTheyCover()
+    {
+        // Table 1's ConvNet+LSTM protocol in small: 1 of every 5 frames.
+        var video = Synthetic(frames: 60, height: 8, width: 8);
+        var clip = Sample(Sampler(new ClipSamplerOptions { Frames = 5, FrameStride = 5, CropSize = 8, ClipsPerVideo = 3 }), video, 0);
+        // A clip covers (5 - 1) x 5 + 1 = 21 frames; three views start at 0, (60 - 21) / 2 rounded = 20 and 39.
+        int[] starts = [0, 20, 39];
+        for (int k = 0; k < 3; k++)
+            for (int t = 0; t < 5; t++)
+                Assert.Equal(Value(starts[k] + 5 * t, 0, 0, 0) / 127.5f - 1f, At(clip, 3, 5, 8, k, 0, t, 0, 0), 1e-5f);
+        // Training: random starts, still 5 apart; a video shorter than the span loops.
+        var train = Sample(Sampler(new ClipSamplerOptions { Mode = ClipSamplingMode.Train, Frames = 4, FrameStride = 3, CropSize = 8, FlipProbability = 0, Seed = 3 }), Synthetic(frames: 7, height: 8, width: 8), 1);
+        for (int t = 0; t < 4; t++) Assert.Equal(Value(3 * t % 7, 0, 0, 0) / 127.5f - 1f, At(train, 3, 4, 8, 0, 0, t, 0, 0), 1e-5f);
+        // The whole video at a stride: every third frame.
+        var whole = Sample(Sampler(new ClipSamplerOptions { WholeVideo = true, FrameStride = 3, CropSize = 8 }), Synthetic(frames: 7, height: 8, width: 8), 0);
+        Assert.Equal(3 * 3 * 64, whole.Length);
+        Assert.Equal(Value(6, 0, 0, 0) / 127.5f - 1f, At(whole, 3, 3, 8, 0, 0, 2, 0, 0), 1e-5f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sampler(new ClipSamplerOptions { FrameStride = 0 }));
+    }
+
+    [Fact]
     public void ShortVideosAreLooped()
     {
         var video = Synthetic(frames: 5, height: 8, width: 8);

@@ -94,9 +94,11 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         File.Copy(other.FilePath!, file, overwrite: true);
         Assert.False(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|z", out _));
 
-        // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten.
-        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
-                     $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 1\n", "" })
+        // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten; so is a
+        // well-formed file of version 1, whose small probes missed kernels that are wrong from 3 output positions.
+        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
+                     $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 2\n", "",
+                     $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n" })
         {
             File.WriteAllText(file, text);
             var corrupt = Conv3dProbeCache.Open(dir, "machine A");
@@ -144,6 +146,39 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             ConvolutionCheck.CacheDirectory = previousDir;
             ConvolutionCheck.Mode = previousMode;
             ConvolutionCheck.Log = previousLog;
+            Conv3dGuard.Reset();
+        }
+    }
+
+    [Theory]
+    [InlineData(20, 7, 2, 56)] // the 2-D two-stream flow tower's conv1 (10 stacked flow frames): right up to 2 outputs, wrong from 3 on Zen 5
+    [InlineData(24, 3, 1, 28)]
+    [InlineData(3, 7, 2, 56)]
+    public void GuardedConvolutionsAtTheNetworksSizesMatchFloat64(int cin, int k, int s, int size)
+    {
+        string? previousDir = ConvolutionCheck.CacheDirectory;
+        var previousMode = ConvolutionCheck.Mode;
+        try
+        {
+            ConvolutionCheck.CacheDirectory = dir;
+            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
+            Conv3dGuard.Reset();
+            using var scope = NewDisposeScope();
+            manual_seed(5);
+            var x = randn([2, cin, 1, size, size]);
+            var w = randn([64, cin, 1, k, k]) * (1 / Math.Sqrt(cin * k * k));
+            long[] stride = [1, s, s], padding = [0, k / 2, k / 2];
+            var y = Conv3dGuard.Conv3d("test", x, w, null, stride, padding);
+            var y64 = F.conv3d(x.to(ScalarType.Float64), w.to(ScalarType.Float64), strides: stride, padding: padding);
+            var direct = F.conv3d(x, w, strides: stride, padding: padding);
+            double err = TestPaths.RelativeL2(y, y64), directErr = TestPaths.RelativeL2(direct, y64);
+            log.WriteLine($"{cin} channels, 1x{k}x{k} stride {s}, {size}x{size}, batch 2 on {MachineIdentity.Cpu}: guarded {err:E1}, libtorch's direct {directErr:E1}");
+            Assert.True(err < Conv3dProbe.Tolerance(ScalarType.Float32), $"guarded: relative error {err} (direct {directErr})");
+        }
+        finally
+        {
+            ConvolutionCheck.CacheDirectory = previousDir;
+            ConvolutionCheck.Mode = previousMode;
             Conv3dGuard.Reset();
         }
     }

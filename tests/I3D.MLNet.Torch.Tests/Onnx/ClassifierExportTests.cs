@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Torch.Models;
@@ -18,10 +19,10 @@ public sealed class ClassifierExportTests(ITestOutputHelper log)
     {
         string[] classes = ["x", "y", "z"];
         manual_seed(30);
-        var rgb = new StreamNetwork(VideoStream.Rgb, "RgbClip", I3DBackbone.InceptionI3d, 3, 3, RandomizeBatchNorms(new InceptionI3d(3, 3), 1));
-        var flow = new StreamNetwork(VideoStream.Flow, "FlowClip", I3DBackbone.ResNet18, 3, 2, RandomizeBatchNorms(new ResNet3d18(3, 2, [2, 2, 2, 3]), 2));
+        var rgb = new StreamNetwork(VideoStream.Rgb, "RgbClip", VideoBackbones.InceptionI3d, 3, 3, RandomizeBatchNorms(new InceptionI3d(3, 3), 1));
+        var flow = new StreamNetwork(VideoStream.Flow, "FlowClip", VideoBackbones.ResNet18, 3, 2, RandomizeBatchNorms(new ResNet3d18(3, 2, [2, 2, 2, 3]), 2));
         using var classifier = new I3DPredictionTransformer(new MLContext(), new I3DPredictionTransformer.Description("Score", "PredictedLabel", classes,
-            [new(VideoStream.Rgb, "RgbClip", I3DBackbone.InceptionI3d, 3), new(VideoStream.Flow, "FlowClip", I3DBackbone.ResNet18, 2)]), [rgb, flow]);
+            [new(VideoStream.Rgb, "RgbClip", VideoBackbones.InceptionI3d.Name, 3), new(VideoStream.Flow, "FlowClip", VideoBackbones.ResNet18.Name, 2)]), [rgb, flow]);
         var exported = OnnxExporter.Export(classifier, 96);
         Assert.Equal([VideoStream.Rgb, VideoStream.Flow], exported.Select(e => e.Stream));
         foreach (var (stream, bytes) in exported)

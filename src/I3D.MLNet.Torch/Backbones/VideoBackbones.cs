@@ -1,0 +1,30 @@
+using I3D.MLNet.Torch.Models;
+
+namespace I3D.MLNet.Torch.Backbones;
+
+/// <summary>The registry of architectures, keyed by the stable <see cref="VideoBackbone.Name"/> that zips store.</summary>
+public static class VideoBackbones
+{
+    /// <summary>The paper's Two-Stream I3D (Table 1 (e)).</summary>
+    public static VideoBackbone InceptionI3d { get; } = new InceptionI3dBackbone();
+
+    /// <summary>An inflated ResNet-18 (not in the paper).</summary>
+    public static VideoBackbone ResNet18 { get; } = new ResNet3d18Backbone();
+
+    /// <summary>Every architecture, the paper's first.</summary>
+    public static IReadOnlyList<VideoBackbone> All { get; } = [InceptionI3d, ResNet18];
+
+    /// <summary>The architecture named <paramref name="name"/> (its <see cref="VideoBackbone.Name"/> or <see cref="VideoBackbone.CliName"/>, any case).</summary>
+    /// <exception cref="ArgumentException">No architecture has that name; the message lists those that exist.</exception>
+    public static VideoBackbone Get(string? name)
+        => Find(name) ?? throw new ArgumentException($"unknown architecture '{name}' (known: {Known})");
+
+    /// <summary>The architecture a model zip or checkpoint names; a name of no architecture (a newer release's, or damage) is one line naming it.</summary>
+    internal static VideoBackbone FromFile(string? name, string where)
+        => Find(name) ?? throw new InvalidDataException($"{where} names the architecture '{name}', which this release does not have (known: {Known})");
+
+    private static VideoBackbone? Find(string? name)
+        => name is null ? null : All.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase) || string.Equals(b.CliName, name, StringComparison.OrdinalIgnoreCase));
+
+    private static string Known => string.Join(", ", All.Select(b => b.Name));
+}
