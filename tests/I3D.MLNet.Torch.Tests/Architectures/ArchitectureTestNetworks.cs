@@ -8,7 +8,7 @@ namespace I3D.MLNet.Torch.Tests.Architectures;
 internal static class ArchitectureTestNetworks
 {
     /// <summary>Random BatchNorm scale, shift and running statistics of every BatchNorm1d/2d/3d, then eval mode.</summary>
-    public static T RandomizeBatchNorms<T>(T net, int seed) where T : nn.Module
+    public static T RandomizeAllBatchNorms<T>(T net, int seed) where T : nn.Module
     {
         using var _ = no_grad();
         var g = new Generator((ulong)seed);
