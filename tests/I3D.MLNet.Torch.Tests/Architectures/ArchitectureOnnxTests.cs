@@ -16,7 +16,9 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
 {
     private const double Tolerance = 1e-4;
 
-    private void Compare(string what, nn.Module<Tensor, Tensor> net, byte[] model, Tensor x, int classes)
+    /// <param name="float64">Also run the network in float64 as the reference of both (C3D: skipped, ~30 s here; its
+    /// float32 measured 5.5e-7 from float64 on the AMD machine).</param>
+    private void Compare(string what, nn.Module<Tensor, Tensor> net, byte[] model, Tensor x, int classes, bool float64 = true)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -25,11 +27,16 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
         var expected = net.forward(x).data<float>().ToArray();
         double err = RelativeL2(onnx, expected);
         double spread = expected.Max() - expected.Min();
-        // The float64 network as the reference of both (libtorch's float32 kernels are wrong for some shapes on some CPUs).
-        net.to(ScalarType.Float64);
-        var reference = net.forward(x.to(ScalarType.Float64)).to(ScalarType.Float32).data<float>().ToArray();
-        net.to(ScalarType.Float32);
-        log.WriteLine($"{what}: ONNX Runtime vs TorchSharp relative L2 {err:E2}; vs TorchSharp float64: ONNX {RelativeL2(onnx, reference):E2}, TorchSharp float32 {RelativeL2(expected, reference):E2} (logit spread {spread:G3}, {model.Length / 1e6:0.0} MB)");
+        string vs64 = "";
+        if (float64)
+        {
+            // The float64 network as the reference of both (libtorch's float32 kernels are wrong for some shapes on some CPUs).
+            net.to(ScalarType.Float64);
+            var reference = net.forward(x.to(ScalarType.Float64)).to(ScalarType.Float32).data<float>().ToArray();
+            net.to(ScalarType.Float32);
+            vs64 = $"; vs TorchSharp float64: ONNX {RelativeL2(onnx, reference):E2}, TorchSharp float32 {RelativeL2(expected, reference):E2}";
+        }
+        log.WriteLine($"{what}: ONNX Runtime vs TorchSharp relative L2 {err:E2}{vs64} (logit spread {spread:G3}, {model.Length / 1e6:0.0} MB)");
         Assert.True(spread > 1e-3, $"degenerate logits (spread {spread}): the comparison would say nothing");
         Assert.True(err < Tolerance, $"{what}: relative error {err}");
     }
@@ -56,7 +63,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
         using var net = RandomizeAllBatchNorms(new C3D(5), seed: 41);
         byte[] model = ArchitectureExport.Export(net);
         using var x = Clip(2, 3, 16, 112, 112);
-        Compare("C3D 16x112x112", net, model, x, 5);
+        Compare("C3D 16x112x112", net, model, x, 5, float64: false);
         using var session = new InferenceSession(model);
         Assert.Equal([-1, 3, 16, 112, 112], session.InputMetadata[I3DOnnxFormat.InputName].Dimensions);
         Assert.Equal("C3D", session.ModelMetadata.CustomMetadataMap[I3DOnnxFormat.BackboneKey]);

@@ -43,7 +43,7 @@ public sealed class ArchitectureTrainingTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// C3D in the paper's "Fixed" mode (section 4: only the classifier trains; <see cref="C3D.ClassifierPrefix"/>):
+    /// C3D in the paper's "Fixed" mode (Table 4: only the classifier trains; <see cref="C3D.ClassifierPrefix"/>):
     /// end-to-end steps cost ~10 s each at 16 x 112 x 112 on this 2-core machine (measured: 4 steps, 39 s), too slow here.
     /// </summary>
     [Fact]
