@@ -1,0 +1,108 @@
+using I3D.MLNet.Torch.Numerics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace I3D.MLNet.Torch.Models;
+
+/// <summary>
+/// The paper's 3D-ConvNet (section 2.2 and Figure 2b): C3D (Tran et al. 2015; facebook/C3D C3D-v1.0's layers) with
+/// BatchNorm after every convolution and fully connected layer, and a temporal stride of 2 in the first pooling layer.
+/// Trained from scratch (no ImageNet counterpart); 16 x 112 x 112 clips. Keys <c>conv1a.weight</c>, <c>bn1a.weight</c>,
+/// ..., <c>fc6.weight</c>, <c>bn6.running_var</c>, ..., <c>fc8.bias</c>.
+/// </summary>
+/// <remarks>
+/// Layers: conv1a 64 | pool1 | conv2a 128 | pool2 | conv3a, conv3b 256 | pool3 | conv4a, conv4b 512 | pool4 | conv5a,
+/// conv5b 512 | pool5 | fc6 4096 | fc7 4096 | fc8, every convolution 3x3x3 with padding 1 and followed by BatchNorm and
+/// ReLU (section 2.5), fc6 and fc7 by BatchNorm1d, ReLU and dropout 0.5 (C3D's). The convolutions have no bias (the
+/// BatchNorm after each has the shift). Initialization: TorchSharp's defaults (PyTorch's: Kaiming-uniform with
+/// a = sqrt(5)), our choice; the paper does not say.
+/// </remarks>
+public sealed class C3D : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Frames per clip (section 2.2).</summary>
+    public const int Frames = 16;
+
+    /// <summary>Frame height and width (section 2.2).</summary>
+    public const int Size = 112;
+
+    /// <summary>fc6's input for 16 x 112 x 112 clips: 512 channels x 1 x 4 x 4.</summary>
+    public const int Fc6Inputs = 8192;
+
+    /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
+    public const string ClassifierPrefix = "fc8.";
+
+    private readonly Conv3d conv1a, conv2a, conv3a, conv3b, conv4a, conv4b, conv5a, conv5b;
+    private readonly BatchNorm3d bn1a, bn2a, bn3a, bn3b, bn4a, bn4b, bn5a, bn5b;
+    private readonly Linear fc6, fc7, fc8;
+    private readonly BatchNorm1d bn6, bn7;
+    private readonly Dropout dropout = nn.Dropout(0.5);
+
+    private readonly (string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)[] stages;
+
+    public C3D(int numClasses = 400, int inChannels = 3) : base(nameof(C3D))
+    {
+        if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
+        if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels));
+        NumClasses = numClasses;
+        InChannels = inChannels;
+        static Conv3d Conv(long i, long o) => nn.Conv3d(i, o, 3, padding: 1, bias: false);
+        static BatchNorm3d Bn(long c) => nn.BatchNorm3d(c);
+        (conv1a, bn1a) = (Conv(inChannels, 64), Bn(64));
+        (conv2a, bn2a) = (Conv(64, 128), Bn(128));
+        (conv3a, bn3a, conv3b, bn3b) = (Conv(128, 256), Bn(256), Conv(256, 256), Bn(256));
+        (conv4a, bn4a, conv4b, bn4b) = (Conv(256, 512), Bn(512), Conv(512, 512), Bn(512));
+        (conv5a, bn5a, conv5b, bn5b) = (Conv(512, 512), Bn(512), Conv(512, 512), Bn(512));
+        (fc6, bn6) = (nn.Linear(Fc6Inputs, 4096), nn.BatchNorm1d(4096));
+        (fc7, bn7) = (nn.Linear(4096, 4096), nn.BatchNorm1d(4096));
+        fc8 = nn.Linear(4096, numClasses);
+        // Pool kernels (= strides): pool1 2x2x2: section 2.2's temporal stride 2 (C3D's pool1 is 1x2x2, stride 1x2x2); the
+        // paper does not give the kernel: we take a temporal kernel of 2 like pool2-pool5, so that no frame is skipped
+        // (a 1x2x2 kernel with stride 2 in time would drop every other frame). pool2-pool5 2x2x2 (C3D). pool5 rounds up
+        // (Caffe's ceil pooling, which C3D-v1.0 uses: 1x7x7 -> 1x4x4, fc6 sees 512 x 4 x 4 = 8192; mmaction2's c3d.py pads
+        // pool5 by (0, 1, 1) instead, which fails here: after pool1's temporal stride only 1 frame reaches pool5).
+        stages =
+        [
+            (nameof(conv1a), conv1a, bn1a, [2, 2, 2]), (nameof(conv2a), conv2a, bn2a, [2, 2, 2]),
+            (nameof(conv3a), conv3a, bn3a, null), (nameof(conv3b), conv3b, bn3b, [2, 2, 2]),
+            (nameof(conv4a), conv4a, bn4a, null), (nameof(conv4b), conv4b, bn4b, [2, 2, 2]),
+            (nameof(conv5a), conv5a, bn5a, null), (nameof(conv5b), conv5b, bn5b, [2, 2, 2]),
+        ];
+        RegisterComponents();
+    }
+
+    public int NumClasses { get; }
+    public int InChannels { get; }
+
+    /// <summary>The convolutions in order with their BatchNorm and the pool after them, if any (for export).</summary>
+    internal IReadOnlyList<(string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)> Stages => stages;
+
+    internal (Linear Fc6, BatchNorm1d Bn6, Linear Fc7, BatchNorm1d Bn7, Linear Fc8) Head => (fc6, bn6, fc7, bn7, fc8);
+
+    /// <summary>Logits (N, classes) of one 16-frame clip each.</summary>
+    public override Tensor forward(Tensor clip)
+    {
+        using var scope = NewDisposeScope();
+        var y = Fc7(clip);
+        return fc8.forward(dropout.forward(y)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The fc7 activations (N, 4096) after BatchNorm and ReLU, before dropout (the classifier's input).</summary>
+    public Tensor Fc7(Tensor clip)
+    {
+        if (clip.dim() != 5 || clip.shape[1] != InChannels || clip.shape[2] != Frames || clip.shape[3] != Size || clip.shape[4] != Size)
+            throw new ArgumentException($"C3D takes clips (N, {InChannels}, {Frames}, {Size}, {Size}), not ({string.Join(", ", clip.shape)})");
+        using var scope = NewDisposeScope();
+        var y = clip;
+        foreach (var (name, conv, bn, pool) in stages)
+        {
+            y = bn.forward(Conv3dGuard.Conv3d(name, y, conv.weight!, null, [1, 1, 1], [1, 1, 1])).relu_();
+            // Every pool follows a ReLU; ceil mode only changes pool5 (the others divide evenly).
+            if (pool is not null) y = F.max_pool3d(y, pool, pool, ceil_mode: true);
+        }
+        y = y.flatten(1);
+        y = dropout.forward(bn6.forward(fc6.forward(y)).relu_());
+        return bn7.forward(fc7.forward(y)).relu_().MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,134 @@
+using I3D.MLNet.Torch.Numerics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace I3D.MLNet.Torch.Models;
+
+/// <summary>
+/// The paper's 3D-Fused Two-Stream network (section 2.3 and Figure 2d, after Feichtenhofer et al. 2016): an RGB and an
+/// optical flow Inception-v1 (ImageNet), the last feature maps before the average pool of both (1024 x 7 x 7 at 224
+/// each) for 5 snippets, concatenated on channels (2048) and fused by a 3x3x3 convolution to 512 channels with
+/// BatchNorm and ReLU, a 3x3x3 max pool, and a fully connected layer to the classes.
+/// Input: ONE 5-channel clip (N, 5, K x L, H, W) in [-1, 1]: channels 0-2 RGB, 3-4 optical flow (x, y); K snippets of L
+/// frames (the paper's 5 x 10 = 50: "5 consecutive RGB frames sampled 10 frames apart" with their flow snippets). The
+/// RGB tower sees the centre frame of each snippet (frame k L + L / 2), the flow tower the snippet's L flow frames
+/// stacked as 2L channels (x0, y0, x1, y1, ...; TSN's order, see <see cref="InceptionV1"/>).
+/// Keys <c>rgb.*</c>, <c>flow.*</c> (torchvision GoogLeNet's without <c>fc</c>), <c>fusion_conv.weight</c>,
+/// <c>fusion_bn.*</c>, <c>fc.*</c>.
+/// </summary>
+/// <remarks>
+/// Where the paper is silent: the 3x3x3 max pool (section 2.3) gets stride 2 and padding 1 in every dimension (our
+/// choice, so that 1 or 2 snippets still pool), the pooled map is averaged to 512 features before <c>fc</c> (global average, our choice;
+/// a fixed flatten would fix the frame size). The fusion convolution has no bias (BatchNorm follows); its BatchNorm uses
+/// eps 0.001 like the towers. New layers (fusion_conv, fc) start Gaussian with std 0.01 and zero bias (section 2.3:
+/// "Gaussian initialization"; the std is our choice).
+/// </remarks>
+public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
+{
+    private readonly InceptionV1 rgb, flow;
+    private readonly Conv3d fusion_conv;
+    private readonly BatchNorm3d fusion_bn;
+    private readonly Linear fc;
+
+    /// <summary>Fusion convolution channels (section 2.3).</summary>
+    public const int FusionChannels = 512;
+
+    /// <summary>Snippets per clip and frames per snippet (section 2.3 / Table 1: 5 RGB frames, 50 flow frames).</summary>
+    public const int DefaultSnippets = 5, DefaultSnippetFrames = 10;
+
+    /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
+    public const string ClassifierPrefix = "fc.";
+
+    /// <summary>Gaussian std of the new layers (our choice; the paper says Gaussian).</summary>
+    public const double InitStd = 0.01;
+
+    internal static readonly long[] PoolKernel = [3, 3, 3], PoolStride = [2, 2, 2], PoolPadding = [1, 1, 1];
+
+    public Fused3dTwoStream(int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames) : base(nameof(Fused3dTwoStream))
+    {
+        if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
+        if (snippets < 1) throw new ArgumentOutOfRangeException(nameof(snippets));
+        if (snippetFrames < 1) throw new ArgumentOutOfRangeException(nameof(snippetFrames));
+        NumClasses = numClasses;
+        Snippets = snippets;
+        SnippetFrames = snippetFrames;
+        rgb = new InceptionV1(numClasses: 0, inChannels: 3);
+        flow = new InceptionV1(numClasses: 0, inChannels: 2 * snippetFrames);
+        fusion_conv = nn.Conv3d(2 * InceptionV1.FeatureChannels, FusionChannels, 3, padding: 1, bias: false);
+        fusion_bn = nn.BatchNorm3d(FusionChannels, eps: BasicConv2d.BatchNormEps);
+        fc = nn.Linear(FusionChannels, numClasses);
+        using (no_grad())
+        {
+            fusion_conv.weight!.normal_(0, InitStd);
+            fc.weight!.normal_(0, InitStd);
+            fc.bias!.zero_();
+        }
+        RegisterComponents();
+        InceptionV1.Name(rgb, "rgb.");
+        InceptionV1.Name(flow, "flow.");
+    }
+
+    public int NumClasses { get; }
+    public int Snippets { get; }
+    public int SnippetFrames { get; }
+
+    /// <summary>Input channels: 3 RGB + 2 optical flow.</summary>
+    public const int InChannels = 5;
+
+    /// <summary>Frames per clip: snippets x frames per snippet.</summary>
+    public int Frames => Snippets * SnippetFrames;
+
+    public InceptionV1 RgbTower => rgb;
+    public InceptionV1 FlowTower => flow;
+    internal (Conv3d Conv, BatchNorm3d Bn, Linear Fc) Head => (fusion_conv, fusion_bn, fc);
+
+    /// <summary>Index of each snippet's centre frame (k L + L / 2).</summary>
+    internal long[] CentreFrames => [.. Enumerable.Range(0, Snippets).Select(k => (long)(k * SnippetFrames + SnippetFrames / 2))];
+
+    public override Tensor forward(Tensor clip)
+    {
+        using var scope = NewDisposeScope();
+        var y = Fused(clip);
+        y = F.max_pool3d(y, PoolKernel, PoolStride, PoolPadding).mean([2, 3, 4]);
+        return fc.forward(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The fusion layer's output (N, 512, K, h, w) after BatchNorm and ReLU, before the 3-D pool.</summary>
+    public Tensor Fused(Tensor clip)
+    {
+        if (clip.dim() != 5 || clip.shape[1] != InChannels || clip.shape[2] != Frames)
+            throw new ArgumentException($"Fused3dTwoStream takes clips (N, 5, {Frames}, H, W) (channels 0-2 RGB, 3-4 optical flow; {Snippets} snippets of {SnippetFrames} frames), not ({string.Join(", ", clip.shape)})");
+        using var scope = NewDisposeScope();
+        long n = clip.shape[0];
+        using var centres = tensor(CentreFrames, device: clip.device);
+        var frames = clip.narrow(1, 0, 3).index_select(2, centres);
+        var a = Snippetwise(rgb.FeatureMap(InceptionV1.Frames(frames)), n);
+        var b = Snippetwise(flow.FeatureMap(InceptionV1.FlowStacks(clip.narrow(1, 3, 2), SnippetFrames)), n);
+        var y = Conv3dGuard.Conv3d(nameof(fusion_conv), cat([a, b], 1), fusion_conv.weight!, null, [1, 1, 1], [1, 1, 1]);
+        return fusion_bn.forward(y).relu_().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Feature maps (N x K, C, h, w) as (N, C, K, h, w).</summary>
+    private Tensor Snippetwise(Tensor maps, long n)
+        => maps.view(n, Snippets, maps.shape[1], maps.shape[2], maps.shape[3]).permute(0, 2, 1, 3, 4);
+
+    /// <summary>Both towers from a torchvision GoogLeNet state_dict (section 2.3: ImageNet; the flow conv1 as TSN, see
+    /// <see cref="InceptionV1.LoadGoogLeNet"/>); fusion layers and fc fresh.</summary>
+    public static Fused3dTwoStream FromGoogLeNet(string path, int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames)
+    {
+        var net = new Fused3dTwoStream(numClasses, snippets, snippetFrames);
+        try
+        {
+            net.rgb.LoadGoogLeNet(path);
+            net.flow.LoadGoogLeNet(path);
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace I3D.MLNet.Torch.Models;
+
+/// <summary>
+/// One tower of the paper's Two-Stream network (2-D late fusion, section 2.3 and Figure 2c): an ImageNet Inception-v1
+/// on single RGB frames, or on stacks of 10 optical flow frames (20 channels); the two towers' predictions are averaged
+/// (by the caller, as for I3D's two streams). The stream is chosen by <c>inChannels</c>: 3 (RGB) or 2 (flow).
+/// Input: a clip (N, C, T, H, W) in [-1, 1]. RGB: every frame is one snapshot and the logits are averaged over the T
+/// frames (Table 1: one frame at training, 25 snapshots averaged at test). Flow: T must be a multiple of the stack
+/// length (10); each run of 10 frames is one 20-channel input (x0, y0, x1, y1, ...; TSN's order) and the logits are
+/// averaged over the T / 10 stacks.
+/// </summary>
+public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
+{
+    private readonly InceptionV1 tower;
+
+    /// <summary>Optical flow frames per stack (section 2.3: "a stack of 10 optical flow frames").</summary>
+    public const int DefaultFlowStack = 10;
+
+    /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
+    public const string ClassifierPrefix = "tower." + InceptionV1.ClassifierPrefix;
+
+    /// <param name="inChannels">3: the RGB tower; 2: the optical flow tower.</param>
+    /// <param name="flowStack">Flow frames per stack (the flow tower's conv1 takes 2 x flowStack channels).</param>
+    public TwoStream2d(int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack) : base(nameof(TwoStream2d))
+    {
+        if (inChannels is not (2 or 3)) throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, "TwoStream2d takes 3 (RGB) or 2 (optical flow) channels");
+        if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
+        if (flowStack < 1) throw new ArgumentOutOfRangeException(nameof(flowStack));
+        NumClasses = numClasses;
+        InChannels = inChannels;
+        FlowStack = inChannels == 2 ? flowStack : 1;
+        tower = new InceptionV1(numClasses, inChannels == 3 ? 3 : 2 * flowStack);
+        RegisterComponents();
+        InceptionV1.Name(tower, "tower.");
+    }
+
+    public int NumClasses { get; }
+    public int InChannels { get; }
+
+    /// <summary>Frames per tower input: 1 for RGB, the stack length for flow.</summary>
+    public int FlowStack { get; }
+
+    public bool IsFlow => InChannels == 2;
+
+    /// <summary>The 2-D Inception-v1 (keys <c>tower.conv1.conv.weight</c>, ..., <c>tower.fc.weight</c>).</summary>
+    public InceptionV1 Tower => tower;
+
+    /// <summary>Logits averaged over the clip's snapshots (N, classes).</summary>
+    public override Tensor forward(Tensor clip)
+    {
+        using var scope = NewDisposeScope();
+        using var perSnapshot = SnapshotLogits(clip);
+        return perSnapshot.mean([1]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits of each snapshot (N, snapshots, classes): one per RGB frame or per flow stack.</summary>
+    public Tensor SnapshotLogits(Tensor clip)
+    {
+        Check(clip);
+        using var scope = NewDisposeScope();
+        long n = clip.shape[0];
+        var images = IsFlow ? InceptionV1.FlowStacks(clip, FlowStack) : InceptionV1.Frames(clip);
+        return tower.forward(images).view(n, -1, NumClasses).MoveToOuterDisposeScope();
+    }
+
+    private void Check(Tensor clip)
+    {
+        bool ok = clip.dim() == 5 && clip.shape[1] == InChannels && clip.shape[2] >= FlowStack && clip.shape[2] % FlowStack == 0;
+        if (!ok)
+            throw new ArgumentException(IsFlow
+                ? $"TwoStream2d (optical flow) takes clips (N, 2, T, H, W) with T a multiple of {FlowStack}, not ({string.Join(", ", clip.shape)})"
+                : $"TwoStream2d (RGB) takes clips (N, 3, T, H, W), not ({string.Join(", ", clip.shape)})");
+    }
+
+    /// <summary>
+    /// A tower initialized from a torchvision GoogLeNet state_dict (the paper's ImageNet pretraining, section 2): the flow
+    /// tower's 20-channel conv1 gets the RGB kernel averaged over channels and replicated (TSN's cross-modality
+    /// initialization; see <see cref="InceptionV1.LoadGoogLeNet"/>); <c>fc</c> is replaced (fresh) when the class count
+    /// is not 1000.
+    /// </summary>
+    public static TwoStream2d FromGoogLeNet(string path, int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack)
+    {
+        var net = new TwoStream2d(numClasses, inChannels, flowStack);
+        try
+        {
+            net.tower.LoadGoogLeNet(path);
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+}
