@@ -43,8 +43,9 @@ internal static class ExportOnnxCommand
             var ml = new MLContext(0);
             var loaded = EvaluateCommand.LoadModel(ml, modelZip);
             var classifier = VideoClassification.Classifier(loaded);
-            int crop = size ?? Flatten(loaded).OfType<ClipSamplingTransformer>().FirstOrDefault()?.Options.CropSize ?? 224;
-            streams = [.. OnnxExporter.Export(classifier, crop)];
+            var sampler = Flatten(loaded).OfType<ClipSamplingTransformer>().FirstOrDefault()?.Options;
+            int crop = size ?? sampler?.CropSize ?? 224;
+            streams = [.. OnnxExporter.Export(classifier, crop, sampler?.Frames)];
         }
         else
         {

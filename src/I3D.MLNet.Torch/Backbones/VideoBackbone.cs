@@ -46,6 +46,21 @@ public abstract class VideoBackbone
     /// <summary>What clips in [-1, 1] are multiplied by before the network (1 but for networks bootstrapped from another input range).</summary>
     public virtual float InputScale => 1;
 
+    /// <summary>
+    /// Null when the network takes clips of <paramref name="shape"/> (N, C, T, H, W), else the shape it takes, e.g.
+    /// <c>(N, 3, 16, 112, 112)</c> (checked before training and scoring start, so a wrong column is one line).
+    /// </summary>
+    public virtual string? ExpectedShape(long[] shape) => null;
+
+    /// <summary>Throws a one-line error naming the architecture and the shape it takes unless it takes clips of <paramref name="shape"/>.</summary>
+    /// <param name="shape">The clip column's N, C, T, H, W.</param>
+    /// <param name="where">What holds the clips, for the message (a column).</param>
+    public void CheckShape(long[] shape, string where)
+    {
+        if (ExpectedShape(shape) is { } expected)
+            throw new ArgumentException($"{Name} takes clips {expected}; {where} holds ({string.Join(", ", shape)})");
+    }
+
     /// <summary>Test-time class scores (N, classes) of clips (N, C, T, H, W) in [-1, 1].</summary>
     public virtual Tensor Logits(nn.Module<Tensor, Tensor> module, Tensor clips)
     {
@@ -77,6 +92,10 @@ public abstract class VideoBackbone
     /// <inheritdoc/>
     public override string ToString() => Name;
 
+    /// <summary>Copies of <paramref name="module"/>'s weights (the caller disposes them).</summary>
+    protected static IReadOnlyList<KeyValuePair<string, Tensor>> Copies(nn.Module<Tensor, Tensor> module)
+        => [.. module.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().clone()))];
+
     /// <summary>
     /// A state_dict whose first convolution (<paramref name="firstKey"/>, filters (O, 3, ...)) is adapted to
     /// <paramref name="inChannels"/> channels: the RGB filters averaged over the colour channels and repeated, as TSN
@@ -90,15 +109,22 @@ public abstract class VideoBackbone
             var copy = value.detach().clone();
             if (key == firstKey && inChannels != copy.shape[1])
             {
-                using var mean = copy.mean([1], keepdim: true);
-                long[] shape = [.. copy.shape];
-                shape[1] = inChannels;
-                var expanded = mean.expand(shape).contiguous();
+                var averaged = AveragedOverChannels(copy, inChannels);
                 copy.Dispose();
-                copy = expanded;
+                copy = averaged;
             }
             result.Add(new(key, copy));
         }
         return result;
+    }
+
+    /// <summary>First-layer filters (O, 3, ...) for <paramref name="channels"/> input channels: the mean over the colour
+    /// channels, repeated (TSN's cross-modality initialisation, Wang et al. 2016; the paper does not say how, section 2.3).</summary>
+    internal static Tensor AveragedOverChannels(Tensor rgb, long channels)
+    {
+        using var mean = rgb.mean([1], keepdim: true);
+        long[] shape = [.. rgb.shape];
+        shape[1] = channels;
+        return mean.expand(shape).contiguous();
     }
 }

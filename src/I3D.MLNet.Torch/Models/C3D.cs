@@ -1,3 +1,6 @@
+using I3D.MLNet.Torch.Onnx;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -41,6 +44,7 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
 
     private readonly (string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)[] stages;
 
+    /// <summary>The network with random weights (callers seed torch first; the paper trains it from scratch).</summary>
     public C3D(int numClasses = 400, int inChannels = 3) : base(nameof(C3D))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
@@ -72,7 +76,9 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Classes of fc8.</summary>
     public int NumClasses { get; }
+    /// <summary>Input channels (3: RGB).</summary>
     public int InChannels { get; }
 
     /// <summary>The convolutions in order with their BatchNorm and the pool after them, if any (for export).</summary>
@@ -105,4 +111,36 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
         y = dropout.forward(bn6.forward(fc6.forward(y)).relu_());
         return bn7.forward(fc7.forward(y)).relu_().MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>The paper's 3D-ConvNet (section 2.2, Table 1 (b)) as a <see cref="VideoBackbone"/>.</summary>
+public sealed class C3DBackbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => nameof(C3D);
+
+    /// <inheritdoc/>
+    public override string CliName => "c3d";
+
+    /// <inheritdoc/>
+    public override string Summary => "3D-ConvNet: C3D (8 3x3x3 convolutions, 5 poolings, fc6/fc7 4096) with BatchNorm, from scratch, RGB (Table 1 (b): 79M parameters; 16 RGB frames at 112 x 112 at training, 240 at test: 15 clips of 16 averaged)";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<VideoStream> Streams => [VideoStream.Rgb];
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream) => new(Frames: C3D.Frames, FrameStride: 1, CropSize: C3D.Size, TestViews: 15);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new C3D(classes, inChannels);
+
+    /// <summary>Fixed by fc6's 8192 inputs: 16 frames of 112 x 112.</summary>
+    public override string? ExpectedShape(long[] shape)
+        => shape[2] == C3D.Frames && shape[3] == C3D.Size && shape[4] == C3D.Size ? null : $"(N, {shape[1]}, {C3D.Frames}, {C3D.Size}, {C3D.Size})";
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => C3D.ClassifierPrefix;
+
+    /// <inheritdoc/>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => ArchitectureExport.Export((C3D)module, options);
 }

@@ -1,3 +1,6 @@
+using I3D.MLNet.Torch.Onnx;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Scoring;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,6 +29,7 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
     /// <summary>Cooijmans et al.'s initial BatchNorm gamma.</summary>
     public const double InitialGamma = 0.1;
 
+    /// <summary>A BN-LSTM layer from <paramref name="inputSize"/> features to <paramref name="hiddenSize"/> units.</summary>
     public BnLstm(long inputSize, long hiddenSize) : base(nameof(BnLstm))
     {
         InputSize = inputSize;
@@ -42,7 +46,9 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Features per time step in.</summary>
     public long InputSize { get; }
+    /// <summary>Hidden units (section 2.1: 512).</summary>
     public long HiddenSize { get; }
 
     internal (Tensor Wx, Tensor Wh, Tensor Bias, BatchNorm1d BnX, BatchNorm1d BnH, BatchNorm1d BnC) Parts => (weight_x, weight_h, bias, bn_x, bn_h, bn_c);
@@ -89,6 +95,7 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
     /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
     public const string ClassifierPrefix = "fc.";
 
+    /// <summary>The network with random weights (the 2-D backbone takes ImageNet weights with <see cref="InceptionV1.LoadGoogLeNet"/>).</summary>
     public ConvNetLstm(int numClasses = 400, int inChannels = 3) : base(nameof(ConvNetLstm))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
@@ -101,10 +108,14 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
         InceptionV1.Name(backbone, "backbone.");
     }
 
+    /// <summary>Classes of the classifier.</summary>
     public int NumClasses { get; }
+    /// <summary>Input channels (3: RGB).</summary>
     public int InChannels { get; }
 
+    /// <summary>The per-frame 2-D Inception-v1 (its classifier removed).</summary>
     public InceptionV1 Backbone => backbone;
+    /// <summary>The BN-LSTM over the frames' 1024-d features.</summary>
     public BnLstm Lstm => lstm;
     internal Linear Classifier => fc;
 
@@ -148,4 +159,54 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
             throw;
         }
     }
+}
+
+/// <summary>The paper's ConvNet+LSTM (section 2.1, Table 1 (a)) as a <see cref="VideoBackbone"/>: loss at every time step.</summary>
+public sealed class ConvNetLstmBackbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => nameof(ConvNetLstm);
+
+    /// <inheritdoc/>
+    public override string CliName => "lstm";
+
+    /// <inheritdoc/>
+    public override string Summary => "ConvNet+LSTM: 2-D Inception-v1 per frame, one BN-LSTM of 512 units, the last frame's output at test, RGB (Table 1 (a): 9M parameters; 25 frames, 1 of every 5 at 25 fps = 5 s; the paper tests on 50, this protocol on one clip of 25)";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<VideoStream> Streams => [VideoStream.Rgb];
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream) => new(Frames: 25, FrameStride: 5, CropSize: 224, TestViews: 1);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new ConvNetLstm(classes, inChannels);
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => ConvNetLstm.ClassifierPrefix;
+
+    /// <summary>Section 2.1: cross-entropy at every time step (each step's output against the clip's label).</summary>
+    public override Tensor Loss(nn.Module<Tensor, Tensor> module, Tensor clips, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var perTime = ((ConvNetLstm)module).PerTimeLogits(clips); // (N, T, classes)
+        long n = perTime.shape[0], t = perTime.shape[1];
+        var loss = nn.functional.cross_entropy(perTime.reshape(n * t, perTime.shape[2]), labels.unsqueeze(1).expand(n, t).reshape(n * t));
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public override bool HasImageNetStart => true;
+
+    /// <summary>A torchvision GoogLeNet state_dict for the per-frame Inception-v1 (2-D, as it is); the LSTM and classifier are new.</summary>
+    public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
+    {
+        using var net = new ConvNetLstm(1, inChannels);
+        net.Backbone.LoadGoogLeNet(path);
+        return Copies(net);
+    }
+
+    /// <summary>The LSTM unrolled over <see cref="OnnxExportOptions.Frames"/> (default: the protocol's 25).</summary>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options)
+        => ArchitectureExport.Export((ConvNetLstm)module, options, options.Frames ?? Protocol(VideoStream.Rgb).Frames);
 }

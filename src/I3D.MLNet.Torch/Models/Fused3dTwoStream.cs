@@ -46,6 +46,7 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
 
     internal static readonly long[] PoolKernel = [3, 3, 3], PoolStride = [2, 2, 2], PoolPadding = [1, 1, 1];
 
+    /// <summary>The network: two 2-D Inception-v1 towers (random; ImageNet with <see cref="InceptionV1.LoadGoogLeNet"/>) and new fusion layers from Gaussian noise.</summary>
     public Fused3dTwoStream(int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames) : base(nameof(Fused3dTwoStream))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
@@ -70,8 +71,11 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
         InceptionV1.Name(flow, "flow.");
     }
 
+    /// <summary>Classes of the classifier.</summary>
     public int NumClasses { get; }
+    /// <summary>RGB frames (and flow snippets) per clip (section 2.3: 5).</summary>
     public int Snippets { get; }
+    /// <summary>Frames per flow snippet, the spacing of the RGB frames (section 2.3: 10).</summary>
     public int SnippetFrames { get; }
 
     /// <summary>Input channels: 3 RGB + 2 optical flow.</summary>
@@ -80,13 +84,16 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
     /// <summary>Frames per clip: snippets x frames per snippet.</summary>
     public int Frames => Snippets * SnippetFrames;
 
+    /// <summary>The RGB tower (3 channels).</summary>
     public InceptionV1 RgbTower => rgb;
+    /// <summary>The flow tower (2 x snippet frames channels).</summary>
     public InceptionV1 FlowTower => flow;
     internal (Conv3d Conv, BatchNorm3d Bn, Linear Fc) Head => (fusion_conv, fusion_bn, fc);
 
     /// <summary>Index of each snippet's centre frame (k L + L / 2).</summary>
     internal long[] CentreFrames => [.. Enumerable.Range(0, Snippets).Select(k => (long)(k * SnippetFrames + SnippetFrames / 2))];
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor clip)
     {
         using var scope = NewDisposeScope();

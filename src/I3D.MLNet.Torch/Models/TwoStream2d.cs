@@ -1,3 +1,6 @@
+using I3D.MLNet.Torch.Onnx;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,6 +25,7 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
     /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
     public const string ClassifierPrefix = "tower." + InceptionV1.ClassifierPrefix;
 
+    /// <param name="numClasses">Classes of the classifier.</param>
     /// <param name="inChannels">3: the RGB tower; 2: the optical flow tower.</param>
     /// <param name="flowStack">Flow frames per stack (the flow tower's conv1 takes 2 x flowStack channels).</param>
     public TwoStream2d(int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack) : base(nameof(TwoStream2d))
@@ -37,12 +41,15 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
         InceptionV1.Name(tower, "tower.");
     }
 
+    /// <summary>Classes of the classifier.</summary>
     public int NumClasses { get; }
+    /// <summary>Input channels: 3 for RGB, 2 for flow.</summary>
     public int InChannels { get; }
 
     /// <summary>Frames per tower input: 1 for RGB, the stack length for flow.</summary>
     public int FlowStack { get; }
 
+    /// <summary>True for the optical flow tower.</summary>
     public bool IsFlow => InChannels == 2;
 
     /// <summary>The 2-D Inception-v1 (keys <c>tower.conv1.conv.weight</c>, ..., <c>tower.fc.weight</c>).</summary>
@@ -95,4 +102,44 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
             throw;
         }
     }
+}
+
+/// <summary>The paper's 2-D Two-Stream network (section 2.3, Table 1 (c)) as a <see cref="VideoBackbone"/>.</summary>
+public sealed class TwoStream2dBackbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => nameof(TwoStream2d);
+
+    /// <inheritdoc/>
+    public override string CliName => "two-stream";
+
+    /// <inheritdoc/>
+    public override string Summary => "Two-Stream: 2-D Inception-v1 on single RGB frames and on stacks of 10 flow frames, scores summed (Table 1 (c): 12M parameters with both towers; 1 RGB + 10 flow frames at training, 25 snapshots averaged at test)";
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream)
+        => new(Frames: stream == VideoStream.Rgb ? 1 : TwoStream2d.DefaultFlowStack, FrameStride: 1, CropSize: 224, TestViews: 25);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new TwoStream2d(classes, inChannels);
+
+    /// <summary>Flow clips come in whole stacks of 10 frames.</summary>
+    public override string? ExpectedShape(long[] shape)
+        => shape[1] != 2 || shape[2] % TwoStream2d.DefaultFlowStack == 0 ? null : $"(N, 2, T, H, W) with T a multiple of {TwoStream2d.DefaultFlowStack} (stacks of {TwoStream2d.DefaultFlowStack} flow frames)";
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => TwoStream2d.ClassifierPrefix;
+
+    /// <inheritdoc/>
+    public override bool HasImageNetStart => true;
+
+    /// <summary>A torchvision GoogLeNet state_dict as it is (2-D); the flow tower's conv1 takes the RGB kernel averaged over its channels (TSN).</summary>
+    public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
+    {
+        using var net = TwoStream2d.FromGoogLeNet(path, 1000, inChannels);
+        return Copies(net);
+    }
+
+    /// <inheritdoc/>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => ArchitectureExport.Export((TwoStream2d)module, options);
 }

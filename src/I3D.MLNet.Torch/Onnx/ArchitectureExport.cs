@@ -1,9 +1,11 @@
 using Google.Protobuf;
 using I3D.MLNet.Onnx;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
 using I3D.MLNet.Torch.Models;
 using TorchSharp;
 using TorchSharp.Modules;
+using static I3D.MLNet.Torch.Onnx.OnnxExporter;
 using static I3D.MLNet.Torch.Onnx.OnnxModelBuilder;
 using static TorchSharp.torch;
 
@@ -59,8 +61,8 @@ public static class ArchitectureExport
         y = b.Node("Add", "logits_by_time", [y, b.Initializer("tower.fc.bias", fc.bias!)]);
         b.Node("ReduceMean", I3DOnnxFormat.OutputName, [y], Ints("axes", 1), Int("keepdims", 0));
         string what = net.IsFlow ? $"stacks of {net.FlowStack} optical flow frames (time a multiple of {net.FlowStack})" : "RGB frames";
-        return Finish(b, nameof(TwoStream2d), I3DOnnxFormat.StreamOf(net.InChannels), net.NumClasses, options,
-            $"Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3) {I3DOnnxFormat.StreamOf(net.InChannels)} tower: clip [batch, {net.InChannels}, time, {s}, {s}] in [-1, 1] -> Inception-v1 logits of the {what}, averaged");
+        return Finish(b, nameof(TwoStream2d), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+            $"Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3) {VideoStreams.OfChannels(net.InChannels).Name()} tower: clip [batch, {net.InChannels}, time, {s}, {s}] in [-1, 1] -> Inception-v1 logits of the {what}, averaged").ToByteArray();
     }
 
     /// <summary>C3D (frames fixed at 16, frame size 112; <see cref="OnnxExportOptions.Size"/> must be 112, the default here).</summary>
@@ -74,7 +76,7 @@ public static class ArchitectureExport
         var y = x;
         foreach (var (name, conv, bn, pool) in net.Stages)
         {
-            var (w, bias) = OnnxExporter.Folded(conv, bn);
+            var (w, bias) = Folded(conv.weight!, conv.bias, bn);
             using (w) using (bias)
                 y = b.Node("Conv", name, [y, b.Initializer($"{name}.weight", w), b.Initializer($"{name}.bias", bias)],
                     Ints("kernel_shape", 3, 3, 3), Ints("pads", 1, 1, 1, 1, 1, 1));
@@ -86,8 +88,8 @@ public static class ArchitectureExport
         y = b.Node("Relu", "fc6.relu", [Gemm(b, "fc6", fc6, bn6, y)]);
         y = b.Node("Relu", "fc7.relu", [Gemm(b, "fc7", fc7, bn7, y)]);
         Gemm(b, I3DOnnxFormat.OutputName, fc8, null, y);
-        return Finish(b, nameof(C3D), I3DOnnxFormat.StreamOf(net.InChannels), net.NumClasses, options,
-            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {C3D.Size}, {C3D.Size}] in [-1, 1] -> logits");
+        return Finish(b, nameof(C3D), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {C3D.Size}, {C3D.Size}] in [-1, 1] -> logits").ToByteArray();
     }
 
     /// <summary>ConvNet+LSTM unrolled over <paramref name="frames"/> time steps (fixed in the graph): the last step's logits.</summary>
@@ -104,9 +106,9 @@ public static class ArchitectureExport
         var (wx, wh, bias, bnX, bnH, bnC) = net.Lstm.Parts;
         long hidden = net.Lstm.HiddenSize;
         // BN(W_x x) + b = x (W_x * scale_x)^T + (shift_x + b); BN(W_h h) likewise; BN(c) = c scale_c + shift_c (eval mode).
-        var (sx, tx) = Affine(bnX);
-        var (sh, th) = Affine(bnH);
-        var (sc, tc) = Affine(bnC);
+        var (sx, tx) = BatchNormFolding.Affine(bnX);
+        var (sh, th) = BatchNormFolding.Affine(bnH);
+        var (sc, tc) = BatchNormFolding.Affine(bnC);
         using (sx) using (tx) using (sh) using (th) using (sc) using (tc)
         {
             var xTerms = b.Node("MatMul", "lstm.x_terms_nobias", [y, b.Initializer("lstm.weight_x_t", Scaled(wx, sx).t())]);
@@ -133,8 +135,8 @@ public static class ArchitectureExport
             var fc = net.Classifier;
             b.Node("Gemm", I3DOnnxFormat.OutputName, [h!, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
         }
-        return Finish(b, nameof(ConvNetLstm), I3DOnnxFormat.StreamOf(net.InChannels), net.NumClasses, options,
-            $"ConvNet+LSTM (Carreira and Zisserman, CVPR 2017, section 2.1): clip [batch, {net.InChannels}, {frames}, {s}, {s}] in [-1, 1] -> the last time step's logits (BN-LSTM unrolled over {frames} steps)");
+        return Finish(b, nameof(ConvNetLstm), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+            $"ConvNet+LSTM (Carreira and Zisserman, CVPR 2017, section 2.1): clip [batch, {net.InChannels}, {frames}, {s}, {s}] in [-1, 1] -> the last time step's logits (BN-LSTM unrolled over {frames} steps)").ToByteArray();
     }
 
     /// <summary>3D-Fused Two-Stream: a 5-channel clip (RGB + flow) of snippets x snippet frames (fixed in the graph).</summary>
@@ -151,7 +153,7 @@ public static class ArchitectureExport
         flow = FlowStacks(b, "flow_stacks", flow, net.SnippetFrames, s);
         var y = b.Node("Concat", "towers", [Tower(b, "rgb", net.RgbTower, rgb), Tower(b, "flow", net.FlowTower, flow)], Int("axis", 1));
         var (conv, bn, fc) = net.Head;
-        var (w, bias) = OnnxExporter.Folded(conv, bn);
+        var (w, bias) = Folded(conv.weight!, conv.bias, bn);
         using (w) using (bias)
             y = b.Node("Conv", "fusion_conv", [y, b.Initializer("fusion_conv.weight", w), b.Initializer("fusion_conv.bias", bias)],
                 Ints("kernel_shape", 3, 3, 3), Ints("pads", 1, 1, 1, 1, 1, 1));
@@ -161,32 +163,7 @@ public static class ArchitectureExport
         y = b.Node("ReduceMean", "fused_features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
         b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
         return Finish(b, nameof(Fused3dTwoStream), FusedStream, net.NumClasses, options,
-            $"3D-Fused Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3): clip [batch, 5 (RGB, flow x, flow y), {net.Frames} ({net.Snippets} snippets of {net.SnippetFrames}), {s}, {s}] in [-1, 1] -> logits");
-    }
-
-    private static (OnnxModelBuilder Builder, string Input) Start(string graphName, long channels, OnnxExportOptions options, object time)
-    {
-        if (options.Size < 1) throw new ArgumentException($"the frame size must be positive, not {options.Size}");
-        var b = new OnnxModelBuilder(graphName);
-        b.Input(Value(I3DOnnxFormat.InputName, Float, I3DOnnxFormat.BatchDimension, channels, time, (long)options.Size, (long)options.Size));
-        return (b, I3DOnnxFormat.InputName);
-    }
-
-    private static byte[] Finish(OnnxModelBuilder b, string backbone, string stream, int classes, OnnxExportOptions options, string doc)
-    {
-        var names = options.Classes ?? [.. Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-        if (names.Count != classes) throw new ArgumentException($"{names.Count} class names for a network of {classes} classes");
-        if (names.Any(n => n.Contains('\n'))) throw new ArgumentException("a class name cannot contain a line break (the metadata joins them with newlines)");
-        b.Output(Value(I3DOnnxFormat.OutputName, Float, I3DOnnxFormat.BatchDimension, (long)classes));
-        ModelProto model = b.Build(I3DOnnxFormat.Opset,
-        [
-            new(I3DOnnxFormat.ClassesKey, I3DOnnxFormat.JoinClasses(names)),
-            new(I3DOnnxFormat.StreamKey, stream),
-            new(I3DOnnxFormat.LayoutKey, I3DOnnxFormat.Layout),
-            new(I3DOnnxFormat.InputRangeKey, I3DOnnxFormat.InputRange),
-            new(I3DOnnxFormat.BackboneKey, backbone),
-        ], doc);
-        return model.ToByteArray();
+            $"3D-Fused Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3): clip [batch, 5 (RGB, flow x, flow y), {net.Frames} ({net.Snippets} snippets of {net.SnippetFrames}), {s}, {s}] in [-1, 1] -> logits").ToByteArray();
     }
 
     /// <summary>
@@ -239,7 +216,7 @@ public static class ArchitectureExport
     /// <summary>BasicConv2d as a 1xkxk Conv over (N, C, T, H, W) with its BatchNorm folded in, then ReLU.</summary>
     private static string Conv(OnnxModelBuilder b, string name, BasicConv2d conv, string x)
     {
-        var (w, bias) = Fold(conv.Conv.weight!.unsqueeze(2), null, conv.BatchNorm);
+        var (w, bias) = Folded(conv.Conv.weight!.unsqueeze(2), null, conv.BatchNorm);
         using (w) using (bias)
         {
             long k = conv.Kernel, s = conv.Stride, p = conv.Padding;
@@ -252,44 +229,15 @@ public static class ArchitectureExport
     /// <summary>A fully connected layer with the BatchNorm1d after it (if any) folded in, as a Gemm.</summary>
     private static string Gemm(OnnxModelBuilder b, string name, Linear fc, BatchNorm1d? bn, string x)
     {
-        var (w, bias) = Fold(fc.weight!, fc.bias, bn);
+        var (w, bias) = Folded(fc.weight!, fc.bias, bn);
         using (w) using (bias)
             return b.Node("Gemm", name, [x, b.Initializer($"{name}.weight", w), b.Initializer($"{name}.bias", bias)], Int("transB", 1));
     }
 
-    /// <summary>Eval-mode BatchNorm as y = x scale + shift (float64): scale = gamma / sqrt(var + eps), shift = beta - mean scale.</summary>
-    private static (Tensor Scale, Tensor Shift) Affine(NormBase bn)
-    {
-        using var scope = NewDisposeScope();
-        Tensor Wide(Tensor t) => t.detach().cpu().to(ScalarType.Float64);
-        long c = bn.running_mean!.shape[0];
-        var gamma = bn.weight is null ? ones(c, ScalarType.Float64) : Wide(bn.weight);
-        var beta = bn.bias is null ? zeros(c, ScalarType.Float64) : Wide(bn.bias);
-        var scale = gamma / (Wide(bn.running_var!) + bn.eps).sqrt();
-        var shift = beta - Wide(bn.running_mean!) * scale;
-        return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
-    }
+    /// <summary>W_x or W_h (4 x hidden, in) times the scale of the BatchNorm after its product, in float64.</summary>
+    private static Tensor Scaled(Tensor weight, Tensor scale) => weight.detach().cpu().to(ScalarType.Float64) * scale.view(-1, 1);
 
-    /// <summary>A weight (out, ...) times a per-output scale, in float64.</summary>
-    private static Tensor Scaled(Tensor weight, Tensor scale)
-        => weight.detach().cpu().to(ScalarType.Float64) * scale.view([scale.shape[0], .. Enumerable.Repeat(1L, (int)weight.dim() - 1)]);
-
-    /// <summary>
-    /// Weight and bias of a convolution or fully connected layer with the eval-mode BatchNorm after it folded in, computed
-    /// in float64 (as <see cref="BatchNormFolding"/> does for 3-D convolutions), returned in float32 on the CPU.
-    /// </summary>
-    private static (Tensor Weight, Tensor Bias) Fold(Tensor weight, Tensor? bias, NormBase? bn)
-    {
-        using var scope = NewDisposeScope();
-        long outChannels = weight.shape[0];
-        var w = weight.detach().cpu().to(ScalarType.Float64);
-        var b = bias is null ? zeros(outChannels, ScalarType.Float64) : bias.detach().cpu().to(ScalarType.Float64);
-        if (bn is not null)
-        {
-            var (scale, shift) = Affine(bn);
-            w = Scaled(w, scale);
-            b = b * scale + shift;
-        }
-        return (w.to(ScalarType.Float32).MoveToOuterDisposeScope(), b.to(ScalarType.Float32).MoveToOuterDisposeScope());
-    }
+    /// <summary>A layer's weight and bias with the eval-mode BatchNorm after it folded in (float64 arithmetic), float32 on the CPU.</summary>
+    private static (Tensor Weight, Tensor Bias) Folded(Tensor weight, Tensor? bias, BatchNorm? bn)
+        => BatchNormFolding.Fold(weight.detach().cpu().to(ScalarType.Float32), bias?.detach().cpu().to(ScalarType.Float32), bn);
 }

@@ -18,6 +18,10 @@ public sealed record OnnxExportOptions
 
     /// <summary>Frame height and width the model takes (fixed in the graph; the paper's 224).</summary>
     public int Size { get; init; } = 224;
+
+    /// <summary>Frames per clip, for the architectures whose graph fixes the time axis (the unrolled ConvNet+LSTM);
+    /// null for the architecture's own (Table 1). The others take any length.</summary>
+    public int? Frames { get; init; }
 }
 
 /// <summary>
@@ -46,10 +50,11 @@ public static class OnnxExporter
     public static byte[] Export(ResNet3d18 net, OnnxExportOptions? options = null, float inputScale = 1)
         => Build(net, options ?? new OnnxExportOptions(), inputScale).ToByteArray();
 
-    /// <summary>One ONNX model per stream (rgb, flow) of a trained classifier, with its class names.</summary>
-    public static IReadOnlyList<(VideoStream Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size)
+    /// <summary>One ONNX model per stream (rgb, flow) of a trained classifier, with its class names, for frames of
+    /// <paramref name="size"/> (and clips of <paramref name="frames"/> frames where the architecture fixes the time axis).</summary>
+    public static IReadOnlyList<(VideoStream Stream, byte[] Model)> Export(I3DPredictionTransformer classifier, int size, int? frames = null)
     {
-        var options = new OnnxExportOptions { Classes = classifier.Classes, Size = size };
+        var options = new OnnxExportOptions { Classes = classifier.Classes, Size = size, Frames = frames };
         return [.. classifier.StreamNetworks.Select(s => (s.Stream, s.Backbone.ExportOnnx(s.Module, options)))];
     }
 
@@ -150,16 +155,20 @@ public static class OnnxExporter
             $"Inflated ResNet-18 {VideoStreams.OfChannels(inChannels).Name()} stream: clip [batch, {inChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}]");
     }
 
-    private static (OnnxModelBuilder Builder, string Input) Start(string graphName, long channels, OnnxExportOptions options)
+    /// <summary>A graph with the contract's input: clip [batch, channels, time, size, size]; time symbolic unless given.</summary>
+    internal static (OnnxModelBuilder Builder, string Input) Start(string graphName, long channels, OnnxExportOptions options, object? time = null)
     {
         if (options.Size < 1) throw new ArgumentException($"the frame size must be positive, not {options.Size}");
-        VideoStreams.OfChannels(channels);
         var b = new OnnxModelBuilder(graphName);
-        b.Input(Value(I3DOnnxFormat.InputName, OnnxModelBuilder.Float, I3DOnnxFormat.BatchDimension, channels, I3DOnnxFormat.TimeDimension, (long)options.Size, (long)options.Size));
+        b.Input(Value(I3DOnnxFormat.InputName, OnnxModelBuilder.Float, I3DOnnxFormat.BatchDimension, channels, time ?? I3DOnnxFormat.TimeDimension, (long)options.Size, (long)options.Size));
         return (b, I3DOnnxFormat.InputName);
     }
 
     private static ModelProto Finish(OnnxModelBuilder b, string backbone, long channels, int classes, OnnxExportOptions options, string doc)
+        => Finish(b, backbone, VideoStreams.OfChannels(channels).Name(), classes, options, doc);
+
+    /// <summary>The contract's output logits [batch, classes] and metadata (classes, stream, layout, input range, architecture).</summary>
+    internal static ModelProto Finish(OnnxModelBuilder b, string backbone, string stream, int classes, OnnxExportOptions options, string doc)
     {
         var names = options.Classes ?? [.. Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         if (names.Count != classes) throw new ArgumentException($"{names.Count} class names for a network of {classes} classes");
@@ -168,7 +177,7 @@ public static class OnnxExporter
         return b.Build(I3DOnnxFormat.Opset,
         [
             new(I3DOnnxFormat.ClassesKey, I3DOnnxFormat.JoinClasses(names)),
-            new(I3DOnnxFormat.StreamKey, VideoStreams.OfChannels(channels).Name()),
+            new(I3DOnnxFormat.StreamKey, stream),
             new(I3DOnnxFormat.LayoutKey, I3DOnnxFormat.Layout),
             new(I3DOnnxFormat.InputRangeKey, I3DOnnxFormat.InputRange),
             new(I3DOnnxFormat.BackboneKey, backbone),
@@ -209,7 +218,7 @@ public static class OnnxExporter
     }
 
     /// <summary>Convolution weight and bias with an eval-mode BatchNorm after it folded in (<see cref="BatchNormFolding"/>), float32 on the CPU.</summary>
-    internal static (Tensor Weight, Tensor Bias) Folded(Conv3d conv, BatchNorm3d? bn)
+    internal static (Tensor Weight, Tensor Bias) Folded(Conv3d conv, BatchNorm? bn)
     {
         using var scope = NewDisposeScope();
         var (w, b) = BatchNormFolding.Fold(conv.weight!.detach().cpu().to(ScalarType.Float32), conv.bias?.detach().cpu().to(ScalarType.Float32), bn);

@@ -161,6 +161,8 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
                 owner.Info.ScoreColumnName, owner.Info.PredictedLabelColumnName, owner.Info.Classes)
         {
             _owner = owner;
+            for (int i = 0; i < owner._streams.Length; i++)
+                owner._streams[i].Backbone.CheckShape(ColumnShape(i), $"column '{owner._streams[i].Column}' ({owner._streams[i].Name} clips)");
         }
 
         protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
