@@ -32,7 +32,8 @@ public static class TorchCatalog
     /// Scores clip columns (from SampleClips) with pytorch-i3d InceptionI3d weight files in TorchSharp: each stream's
     /// logits averaged over the row's clips, the streams' logits summed (the paper's two-stream fusion), then
     /// <c>Score</c> (softmax) and <c>PredictedLabel</c> (a key whose values are the class names), like the I3D trainer's
-    /// model, so <c>MulticlassClassification.Evaluate</c> works and the pipeline saves as one zip (weights inside).
+    /// model, so <c>MulticlassClassification.Evaluate</c> works and the pipeline saves as one zip (weights inside); each
+    /// stream's logits before fusion are the columns <c>RgbLogits</c> and <c>FlowLogits</c>.
     /// </summary>
     /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
     /// <param name="options">The weight files (RGB, flow or both), class names (Kinetics-400 by default for 400

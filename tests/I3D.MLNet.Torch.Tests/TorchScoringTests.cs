@@ -58,6 +58,8 @@ public sealed class TorchScoringTests : IDisposable
         var scored = model.Transform(data);
         var scores = scored.GetColumn<float[]>("Score").ToList();
         var predicted = scored.GetColumn<uint>("PredictedLabel").ToList();
+        var rgbLogits = scored.GetColumn<float[]>("RgbLogits").ToList();
+        var flowLogits = scored.GetColumn<float[]>("FlowLogits").ToList();
         VBuffer<ReadOnlyMemory<char>> keys = default;
         scored.Schema["PredictedLabel"].GetKeyValues(ref keys);
         Assert.Equal(names, keys.DenseValues().Select(k => k.ToString()));
@@ -68,8 +70,12 @@ public sealed class TorchScoringTests : IDisposable
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var logits = rgbNet.forward(tensor(rows[i].RgbClip, [2, 3, 9, 32, 32])).mean([0]) + flowNet.forward(tensor(rows[i].FlowClip, [2, 2, 9, 32, 32])).mean([0]);
-            var expected = logits.softmax(0).data<float>().ToArray();
+            var rgbExpected = rgbNet.forward(tensor(rows[i].RgbClip, [2, 3, 9, 32, 32])).mean([0]);
+            var flowExpected = flowNet.forward(tensor(rows[i].FlowClip, [2, 2, 9, 32, 32])).mean([0]);
+            var expected = (rgbExpected + flowExpected).softmax(0).data<float>().ToArray();
+            // Each stream's logits before fusion are columns of the same pass.
+            for (int c = 0; c < 5; c++) Assert.Equal(rgbExpected[c].item<float>(), rgbLogits[i][c], 4);
+            for (int c = 0; c < 5; c++) Assert.Equal(flowExpected[c].item<float>(), flowLogits[i][c], 4);
             for (int c = 0; c < 5; c++) Assert.Equal(expected[c], scores[i][c], 5);
             Assert.Equal((uint)(Array.IndexOf(expected, expected.Max()) + 1), predicted[i]);
         }

@@ -21,10 +21,11 @@ internal static class ModelPrediction
             if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
         var data = ml.Data.LoadFromEnumerable(inputs.Select(p => new LabelledVideo { Path = p }).ToList());
         var scored = model.Transform(data);
-        var columns = classifier.StreamColumns.Select(kv => (Stream: kv.Key, Column: scored.Schema[kv.Value])).ToList();
+        // One pass: the classifier writes each stream's logits beside the fused scores.
+        var columns = classifier.StreamColumns.Keys.Select(s => (Stream: s, Column: scored.Schema[StreamFusion.LogitsColumnName(s)])).ToList();
         using var cursor = scored.GetRowCursor([.. columns.Select(c => c.Column), scored.Schema["Score"]]);
         var getScore = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
-        var getClips = columns.Select(c => cursor.GetGetter<VBuffer<float>>(c.Column)).ToArray();
+        var getLogits = columns.Select(c => cursor.GetGetter<VBuffer<float>>(c.Column)).ToArray();
         var results = new List<Prediction>();
         var buffer = default(VBuffer<float>);
         for (int row = 0; cursor.MoveNext(); row++)
@@ -32,15 +33,11 @@ internal static class ModelPrediction
             var streams = new Dictionary<VideoStream, float[]>();
             for (int i = 0; i < columns.Count; i++)
             {
-                getClips[i](ref buffer);
-                var shape = ((VectorDataViewType)columns[i].Column.Type).Dimensions.Select(d => (long)d).ToArray();
-                streams[columns[i].Stream] = classifier.StreamLogits(columns[i].Stream, buffer.DenseValues().ToArray(), shape);
+                getLogits[i](ref buffer);
+                streams[columns[i].Stream] = buffer.DenseValues().ToArray();
             }
-            var joint = new float[classifier.Classes.Count];
-            foreach (var logits in streams.Values)
-                for (int c = 0; c < joint.Length; c++) joint[c] += logits[c];
             getScore(ref buffer);
-            results.Add(new Prediction(inputs[row], joint, streams, buffer.DenseValues().ToArray()));
+            results.Add(new Prediction(inputs[row], StreamFusion.Sum([.. streams.Values]), streams, buffer.DenseValues().ToArray()));
         }
         return (results, [.. classifier.Classes]);
     }

@@ -55,12 +55,9 @@ public sealed class I3DTorchScoringEstimator : TrivialEstimator<I3DPredictionTra
     /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var result = inputSchema.ToDictionary(c => c.Name);
         foreach (var column in Transformer.StreamColumns.Values) ClipColumns.CheckSchemaShape(Host, inputSchema, column);
         var info = Transformer.Info;
-        result[info.ScoreColumnName] = new SchemaShape.Column(info.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        result[info.PredictedLabelColumnName] = new SchemaShape.Column(info.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true);
-        return new SchemaShape(result.Values);
+        return ClassScores.OutputShape(inputSchema, info.ScoreColumnName, info.PredictedLabelColumnName, NumberDataViewType.UInt32, Transformer.Streams);
     }
 }
 

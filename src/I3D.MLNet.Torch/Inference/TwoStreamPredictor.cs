@@ -106,9 +106,7 @@ internal sealed class TwoStreamPredictor : IDisposable
             }
             streams[name] = runner.Value.Run(clip);
         }
-        var joint = new float[numClasses];
-        foreach (var logits in streams.Values)
-            for (int i = 0; i < joint.Length; i++) joint[i] += logits[i];
+        var joint = StreamFusion.Sum([.. streams.Values]);
         return new Prediction(input, joint, streams, Softmax(joint));
     }
 

@@ -1,7 +1,8 @@
-using I3D.MLNet.Torch.Onnx;
-using I3D.MLNet.Torch.Backbones;
+using Google.Protobuf;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Numerics;
+using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -141,6 +142,31 @@ public sealed class C3DBackbone : VideoBackbone
     /// <inheritdoc/>
     public override string ClassifierPrefix => C3D.ClassifierPrefix;
 
-    /// <inheritdoc/>
-    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => ArchitectureExport.Export((C3D)module, options);
+    /// <summary>The graph of 16 x 112 x 112 clips (fixed in the graph; <see cref="OnnxExportOptions.Size"/> must be 112): each
+    /// convolution with its BatchNorm folded in, Caffe's rounded-up pools, fc6/fc7 with theirs, no dropout.</summary>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options)
+    {
+        var net = (C3D)module;
+        if (options.Size != C3D.Size) throw new ArgumentException($"C3D takes {C3D.Size} x {C3D.Size} frames (fc6 sees 8192 values), not {options.Size}");
+        var (b, y) = OnnxExporter.Start(nameof(C3D), net.InChannels, options, (long)C3D.Frames);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        foreach (var (name, conv, bn, pool) in net.Stages)
+        {
+            var (w, bias) = OnnxExporter.Folded(conv, bn);
+            using (w) using (bias)
+                y = b.Node("Conv", name, [y, b.Initializer($"{name}.weight", w), b.Initializer($"{name}.bias", bias)],
+                    OnnxModelBuilder.Ints("kernel_shape", 3, 3, 3), OnnxModelBuilder.Ints("pads", 1, 1, 1, 1, 1, 1));
+            y = b.Node("Relu", $"{name}.relu", [y]);
+            if (pool is not null)
+                y = b.Node("MaxPool", $"{name}.pool", [y], OnnxModelBuilder.Ints("kernel_shape", pool), OnnxModelBuilder.Ints("strides", pool), OnnxModelBuilder.Int("ceil_mode", 1));
+        }
+        y = b.Node("Flatten", "flatten", [y], OnnxModelBuilder.Int("axis", 1));
+        var (fc6, bn6, fc7, bn7, fc8) = net.Head;
+        y = b.Node("Relu", "fc6.relu", [ArchitectureExport.Gemm(b, "fc6", fc6, bn6, y)]);
+        y = b.Node("Relu", "fc7.relu", [ArchitectureExport.Gemm(b, "fc7", fc7, bn7, y)]);
+        ArchitectureExport.Gemm(b, I3D.MLNet.Onnx.I3DOnnxFormat.OutputName, fc8, null, y);
+        return OnnxExporter.Finish(b, Name, VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {C3D.Size}, {C3D.Size}] in [-1, 1] -> logits").ToByteArray();
+    }
 }

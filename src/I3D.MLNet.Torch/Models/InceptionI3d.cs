@@ -1,8 +1,8 @@
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Inflation;
-using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Numerics;
+using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
-using I3D.MLNet.Torch.Onnx;
-using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 

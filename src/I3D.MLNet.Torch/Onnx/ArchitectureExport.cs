@@ -12,8 +12,8 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Onnx;
 
 /// <summary>
-/// ONNX export (opset 17) of the paper's other architectures (<see cref="TwoStream2d"/>, <see cref="C3D"/>,
-/// <see cref="ConvNetLstm"/>, <see cref="Fused3dTwoStream"/>) in the <see cref="I3DOnnxFormat"/> contract: input
+/// ONNX export (opset 17) of the paper's 2-D architectures (<see cref="TwoStream2d"/>, <see cref="ConvNetLstm"/>,
+/// <see cref="Fused3dTwoStream"/>: their Inception-v1 towers share the graph pieces here; <see cref="C3DBackbone"/> writes its own) in the <see cref="I3DOnnxFormat"/> contract: input
 /// <c>clip</c> float32 [batch, C, time, H, W] in [-1, 1] (batch symbolic, H and W fixed), output <c>logits</c>
 /// [batch, classes] (the module's eval-mode <c>forward</c>), metadata <c>classes</c>, <c>stream</c>, <c>layout</c>,
 /// <c>input_range</c>, <c>backbone</c> (the architecture's class name). Every BatchNorm is folded in float64 into the
@@ -30,17 +30,6 @@ public static class ArchitectureExport
 {
     /// <summary>The stream metadata of the 3D-Fused network's 5-channel clip (RGB + optical flow).</summary>
     public const string FusedStream = "rgb+flow";
-
-    /// <summary>Any of the architectures (and I3D / ResNet3d18 through <see cref="OnnxExporter"/>); <paramref name="frames"/> is ConvNet+LSTM's unrolled length.</summary>
-    public static byte[] Export(nn.Module<Tensor, Tensor> module, OnnxExportOptions? options = null, int frames = DefaultLstmFrames) => module switch
-    {
-        TwoStream2d t => Export(t, options),
-        C3D c => Export(c, options),
-        ConvNetLstm l => Export(l, options, frames),
-        Fused3dTwoStream f => Export(f, options),
-        InceptionI3d i => OnnxExporter.Export(i, options),
-        _ => throw new NotSupportedException($"{module.GetType().Name} has no ONNX export here"),
-    };
 
     /// <summary>ConvNet+LSTM's test clips (section 2.1: 50 frames).</summary>
     public const int DefaultLstmFrames = 50;
@@ -63,33 +52,6 @@ public static class ArchitectureExport
         string what = net.IsFlow ? $"stacks of {net.FlowStack} optical flow frames (time a multiple of {net.FlowStack})" : "RGB frames";
         return Finish(b, nameof(TwoStream2d), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
             $"Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3) {VideoStreams.OfChannels(net.InChannels).Name()} tower: clip [batch, {net.InChannels}, time, {s}, {s}] in [-1, 1] -> Inception-v1 logits of the {what}, averaged").ToByteArray();
-    }
-
-    /// <summary>C3D (frames fixed at 16, frame size 112; <see cref="OnnxExportOptions.Size"/> must be 112, the default here).</summary>
-    public static byte[] Export(C3D net, OnnxExportOptions? options = null)
-    {
-        options ??= new OnnxExportOptions { Size = C3D.Size };
-        if (options.Size != C3D.Size) throw new ArgumentException($"C3D takes {C3D.Size} x {C3D.Size} frames (fc6 sees 8192 values), not {options.Size}");
-        var (b, x) = Start(nameof(C3D), net.InChannels, options, (long)C3D.Frames);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var y = x;
-        foreach (var (name, conv, bn, pool) in net.Stages)
-        {
-            var (w, bias) = Folded(conv.weight!, conv.bias, bn);
-            using (w) using (bias)
-                y = b.Node("Conv", name, [y, b.Initializer($"{name}.weight", w), b.Initializer($"{name}.bias", bias)],
-                    Ints("kernel_shape", 3, 3, 3), Ints("pads", 1, 1, 1, 1, 1, 1));
-            y = b.Node("Relu", $"{name}.relu", [y]);
-            if (pool is not null) y = b.Node("MaxPool", $"{name}.pool", [y], Ints("kernel_shape", pool), Ints("strides", pool), Int("ceil_mode", 1));
-        }
-        y = b.Node("Flatten", "flatten", [y], Int("axis", 1));
-        var (fc6, bn6, fc7, bn7, fc8) = net.Head;
-        y = b.Node("Relu", "fc6.relu", [Gemm(b, "fc6", fc6, bn6, y)]);
-        y = b.Node("Relu", "fc7.relu", [Gemm(b, "fc7", fc7, bn7, y)]);
-        Gemm(b, I3DOnnxFormat.OutputName, fc8, null, y);
-        return Finish(b, nameof(C3D), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
-            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {C3D.Size}, {C3D.Size}] in [-1, 1] -> logits").ToByteArray();
     }
 
     /// <summary>ConvNet+LSTM unrolled over <paramref name="frames"/> time steps (fixed in the graph): the last step's logits.</summary>
@@ -227,7 +189,7 @@ public static class ArchitectureExport
     }
 
     /// <summary>A fully connected layer with the BatchNorm1d after it (if any) folded in, as a Gemm.</summary>
-    private static string Gemm(OnnxModelBuilder b, string name, Linear fc, BatchNorm1d? bn, string x)
+    internal static string Gemm(OnnxModelBuilder b, string name, Linear fc, BatchNorm1d? bn, string x)
     {
         var (w, bias) = Folded(fc.weight!, fc.bias, bn);
         using (w) using (bias)

@@ -15,9 +15,10 @@ namespace I3D.MLNet.Torch.Training;
 
 /// <summary>
 /// A fitted two-stream I3D classifier. For each row it runs each stream on its clip column (N clips, averaged: the
-/// paper's test protocol averages predictions over the video), sums the streams' logits (kinetics-i3d's
-/// evaluate_sample) and writes <c>Score</c> (softmax probabilities, one per class) and <c>PredictedLabel</c> (a key of the
-/// training label's type), as ML.NET's multiclass trainers do, so <c>MulticlassClassification.Evaluate</c> works.
+/// paper's test protocol averages predictions over the video), fuses the streams (<see cref="StreamFusion"/>: their logits
+/// summed, as kinetics-i3d's evaluate_sample) and writes <c>Score</c> (softmax probabilities, one per class) and
+/// <c>PredictedLabel</c> (a key of the training label's type), as ML.NET's multiclass trainers do, so
+/// <c>MulticlassClassification.Evaluate</c> works, and each stream's logits before fusion (<c>RgbLogits</c>, <c>FlowLogits</c>).
 /// The networks' weights live inside the model zip.
 /// </summary>
 public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoClassifier, IDisposable
@@ -116,22 +117,16 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
-    /// <summary>Joint logits (time- and clip-averaged per stream, summed over streams) of one row's clips.</summary>
-    internal float[] JointLogits(IReadOnlyList<(StreamNetwork Stream, float[] Clip, long[] Shape)> inputs)
+    /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips (the paper's test protocol).</summary>
+    private float[] Logits(StreamNetwork stream, float[] clips, long[] shape)
     {
         lock (_forwardLock)
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            Tensor? sum = null;
-            foreach (var (stream, clip, shape) in inputs)
-            {
-                var device = stream.Module.parameters().First().device;
-                var x = tensor(clip, shape).to(device);
-                var logits = stream.Logits(x).mean([0]);
-                sum = sum is null ? logits : sum + logits;
-            }
-            return sum!.cpu().data<float>().ToArray();
+            var device = stream.Module.parameters().First().device;
+            var x = tensor(clips, shape).to(device);
+            return stream.Logits(x).mean([0]).cpu().data<float>().ToArray();
         }
     }
 
@@ -139,7 +134,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     public float[] StreamLogits(VideoStream stream, float[] clips, long[] shape)
     {
         var network = _streams.FirstOrDefault(s => s.Stream == stream) ?? throw new ArgumentException($"the model has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Name))})");
-        return JointLogits([(network, clips, shape)]);
+        return Logits(network, clips, shape);
     }
 
     /// <summary>The clip column each stream reads.</summary>
@@ -157,7 +152,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
 
         public Mapper(I3DPredictionTransformer owner, DataViewSchema inputSchema)
             : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
-                [.. owner._streams.Select(s => new ClipStream(s.Name, s.Column, s.InChannels, $"the {s.Name} clips the model was trained on"))],
+                [.. owner._streams.Select(s => new ClipStream(s.Stream, s.Column, s.InChannels, $"the {s.Name} clips the model was trained on"))],
                 owner.Info.ScoreColumnName, owner.Info.PredictedLabelColumnName, owner.Info.Classes)
         {
             _owner = owner;
@@ -165,7 +160,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
                 owner._streams[i].Backbone.CheckShape(ColumnShape(i), $"column '{owner._streams[i].Column}' ({owner._streams[i].Name} clips)");
         }
 
-        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
-            => _owner.JointLogits([.. clips.Select((c, i) => (_owner._streams[i], c.Data, c.Shape))]);
+        protected override float[] StreamLogits(int stream, float[] clips, long[] shape, long row)
+            => _owner.Logits(_owner._streams[stream], clips, shape);
     }
 }

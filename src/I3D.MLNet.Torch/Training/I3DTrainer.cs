@@ -37,16 +37,14 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var result = inputSchema.ToDictionary(c => c.Name);
         if (!inputSchema.TryFindColumn(Options.LabelColumnName, out var label))
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName);
         if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName, "a key (map labels with MapValueToKey)", label.GetTypeString());
         foreach (var column in new[] { Options.RgbColumnName, Options.FlowColumnName }.OfType<string>())
             ClipColumns.CheckSchemaShape(_host, inputSchema, column);
-        result[Options.ScoreColumnName] = new SchemaShape.Column(Options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        result[Options.PredictedLabelColumnName] = new SchemaShape.Column(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, label.ItemType, true);
-        return new SchemaShape(result.Values);
+        VideoStream[] streams = [.. new[] { (VideoStream.Rgb, Options.RgbColumnName), (VideoStream.Flow, Options.FlowColumnName) }.Where(s => s.Item2 is not null).Select(s => s.Item1)];
+        return ClassScores.OutputShape(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName, label.ItemType, streams);
     }
 
     /// <summary>Trains the streams on <paramref name="input"/>'s clip and label columns (resuming from the checkpoint when one matches) and returns the classifier.</summary>

@@ -45,8 +45,8 @@ public sealed record I3DOnnxScorerOptions
 /// Scores clip columns with ONNX I3D streams (ONNX Runtime, one session per stream reused across rows): each stream's
 /// logits are averaged over the row's N clips, the streams' logits are summed (the paper's two-stream fusion), and the
 /// outputs are <c>Score</c> (softmax) and <c>PredictedLabel</c> (a key whose values are the class names from the
-/// models' metadata), like the I3D trainer's, so <c>MulticlassClassification.Evaluate</c> works. The ONNX bytes are
-/// saved inside the model zip.
+/// models' metadata), like the I3D trainer's, so <c>MulticlassClassification.Evaluate</c> works, and each stream's
+/// logits before fusion (<c>RgbLogits</c>, <c>FlowLogits</c>). The ONNX bytes are saved inside the model zip.
 /// </summary>
 public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoClassifier, IDisposable
 {
@@ -189,7 +189,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
 
         public Mapper(I3DOnnxScoringTransformer owner, DataViewSchema inputSchema)
             : base(owner.Host.Register(nameof(Mapper)), inputSchema, owner,
-                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream.Name(), s.Column, s.Model.Channels, $"the {s.Model.Stream.Name()} clips for {s.Model.Source}"))],
+                [.. owner._streams.Select(s => new ClipStream(s.Model.Stream, s.Column, s.Model.Channels, $"the {s.Model.Stream.Name()} clips for {s.Model.Source}"))],
                 owner._info.ScoreColumnName, owner._info.PredictedLabelColumnName, owner.Classes)
         {
             _owner = owner;
@@ -197,17 +197,10 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
                 owner._streams[i].Model.CheckClipShape(ColumnShape(i), $"the {owner._streams[i].Model.Stream.Name()} clips of column '{owner._streams[i].Column}'");
         }
 
-        protected override float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row)
+        protected override float[] StreamLogits(int stream, float[] clips, long[] shape, long row)
         {
-            float[]? sum = null;
-            for (int i = 0; i < clips.Count; i++)
-            {
-                var (model, column) = _owner._streams[i];
-                var logits = model.Logits(clips[i].Data, clips[i].Shape, $"row {row}: the {model.Stream.Name()} clips of column '{column}'");
-                if (sum is null) sum = logits;
-                else for (int c = 0; c < sum.Length; c++) sum[c] += logits[c];
-            }
-            return sum!;
+            var (model, column) = _owner._streams[stream];
+            return model.Logits(clips, shape, $"row {row}: the {model.Stream.Name()} clips of column '{column}'");
         }
     }
 }
@@ -226,10 +219,7 @@ public sealed class I3DOnnxScoringEstimator : TrivialEstimator<I3DOnnxScoringTra
     /// <inheritdoc/>
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var result = inputSchema.ToDictionary(c => c.Name);
         foreach (var column in Transformer.StreamColumns.Values) ClipColumns.CheckSchemaShape(Host, inputSchema, column);
-        result[_options.ScoreColumnName] = new SchemaShape.Column(_options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        result[_options.PredictedLabelColumnName] = new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true);
-        return new SchemaShape(result.Values);
+        return ClassScores.OutputShape(inputSchema, _options.ScoreColumnName, _options.PredictedLabelColumnName, NumberDataViewType.UInt32, Transformer.StreamColumns.Keys);
     }
 }

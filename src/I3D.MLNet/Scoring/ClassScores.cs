@@ -24,6 +24,30 @@ public interface IVideoClassifier
 /// <summary>The outputs of our classifiers, as ML.NET's multiclass trainers write them.</summary>
 internal static class ClassScores
 {
+    /// <summary>The estimator-time shape of a classifier's output: the input's columns, <c>Score</c>, <c>PredictedLabel</c>
+    /// (a key of <paramref name="predictedItemType"/>) and each stream's logits.</summary>
+    public static SchemaShape OutputShape(SchemaShape input, string scoreColumnName, string predictedLabelColumnName, DataViewType predictedItemType, IEnumerable<VideoStream> streams)
+    {
+        var result = input.ToDictionary(c => c.Name);
+        result[scoreColumnName] = new SchemaShape.Column(scoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        result[predictedLabelColumnName] = new SchemaShape.Column(predictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, predictedItemType, true);
+        foreach (var stream in streams)
+        {
+            string name = StreamFusion.LogitsColumnName(stream);
+            result[name] = new SchemaShape.Column(name, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        }
+        return new SchemaShape(result.Values);
+    }
+
+    /// <summary>A float vector column of one value per class, the class names as slot names (a stream's logits).</summary>
+    public static DataViewSchema.DetachedColumn LogitsColumn(string name, IReadOnlyList<string> classes)
+    {
+        var names = new VBuffer<ReadOnlyMemory<char>>(classes.Count, [.. classes.Select(c => c.AsMemory())]);
+        var annotations = new DataViewSchema.Annotations.Builder();
+        annotations.AddSlotNames(classes.Count, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+        return new DataViewSchema.DetachedColumn(name, new VectorDataViewType(NumberDataViewType.Single, classes.Count), annotations.ToAnnotations());
+    }
+
     public static float[] Softmax(ReadOnlySpan<float> logits)
     {
         double max = double.NegativeInfinity;
@@ -65,8 +89,9 @@ internal static class ClassScores
 }
 
 /// <summary>
-/// The getters of a classifier's <c>Score</c> (output 0) and <c>PredictedLabel</c> (output 1): the probabilities are
-/// computed once per row and cursor however many of the two are read (the networks cost seconds per row).
+/// The getters of a classifier's <c>Score</c> (output 0), <c>PredictedLabel</c> (output 1) and each stream's logits
+/// (outputs 2, 3, ...): the row's result is computed once per row and cursor however many of them are read (the
+/// networks cost seconds per row).
 /// </summary>
 internal sealed class ScoreGetters
 {
@@ -74,37 +99,39 @@ internal sealed class ScoreGetters
     {
         public long Position = -1;
         public float[] Probabilities = [];
+        public float[][] Streams = [];
     }
 
     private readonly ConditionalWeakTable<DataViewRow, RowCache> _caches = new();
 
     /// <summary>The getter of output <paramref name="iinfo"/> on <paramref name="input"/>; <paramref name="compute"/> gives the current row's probabilities.</summary>
-    public Delegate Make(DataViewRow input, int iinfo, Func<float[]> compute)
+    public Delegate Make(DataViewRow input, int iinfo, Func<(float[] Probabilities, float[][] Streams)> compute)
     {
         var cache = _caches.GetOrCreateValue(input);
-        float[] Current()
+        RowCache Current()
         {
             if (cache.Position != input.Position)
             {
-                cache.Probabilities = compute();
+                (cache.Probabilities, cache.Streams) = compute();
                 cache.Position = input.Position;
             }
-            return cache.Probabilities;
+            return cache;
         }
 
-        if (iinfo == 0)
+        if (iinfo == 1)
         {
-            ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
-            {
-                var p = Current();
-                var editor = VBufferEditor.Create(ref dst, p.Length);
-                p.CopyTo(editor.Values);
-                dst = editor.Commit();
-            };
-            return score;
+            ValueGetter<uint> predicted = (ref uint dst) => dst = (uint)ClassScores.ArgMax(Current().Probabilities) + 1;
+            return predicted;
         }
-        ValueGetter<uint> predicted = (ref uint dst) => dst = (uint)ClassScores.ArgMax(Current()) + 1;
-        return predicted;
+        ValueGetter<VBuffer<float>> vector = (ref VBuffer<float> dst) =>
+        {
+            var row = Current();
+            var values = iinfo == 0 ? row.Probabilities : row.Streams[iinfo - 2];
+            var editor = VBufferEditor.Create(ref dst, values.Length);
+            values.CopyTo(editor.Values);
+            dst = editor.Commit();
+        };
+        return vector;
     }
 }
 

@@ -5,15 +5,19 @@ using Microsoft.ML.Runtime;
 namespace I3D.MLNet.Scoring;
 
 /// <summary>
-/// What a clip classifier's mapper needs to know about one stream: its name (rgb, flow), clip column, channels, and
+/// What a clip classifier's mapper needs to know about one stream: which it is, its clip column, channels, and
 /// what the column should hold (<c>Missing</c>, for the error when it is absent).
 /// </summary>
-internal sealed record ClipStream(string Name, string Column, int Channels, string Missing);
+internal sealed record ClipStream(VideoStream Stream, string Column, int Channels, string Missing)
+{
+    public string Name => Stream.Name();
+}
 
 /// <summary>
 /// The row mapper of a clip classifier (the TorchSharp I3D, the ONNX scorer): reads one clip column per stream
-/// (N x C x T x H x W from SampleClips), asks the subclass for the joint logits, writes <c>Score</c> (softmax) and
-/// <c>PredictedLabel</c> once per row.
+/// (N x C x T x H x W from SampleClips), asks the subclass for each stream's logits, fuses them (<see cref="StreamFusion"/>)
+/// and writes <c>Score</c> (softmax), <c>PredictedLabel</c> and each stream's logits (<c>RgbLogits</c>, <c>FlowLogits</c>),
+/// computed once per row however many of them are read.
 /// </summary>
 internal abstract class ClipClassifierMapper : RowToRowTransformerBase.MapperBase
 {
@@ -48,14 +52,15 @@ internal abstract class ClipClassifierMapper : RowToRowTransformerBase.MapperBas
     /// <summary>The clip shape [N, C, T, H, W] of stream <paramref name="stream"/>'s column.</summary>
     protected long[] ColumnShape(int stream) => _shapes[stream];
 
-    /// <summary>Joint logits (summed over the streams, each averaged over its clips) of one row's clips, in stream order.</summary>
-    protected abstract float[] JointLogits(IReadOnlyList<(float[] Data, long[] Shape)> clips, long row);
+    /// <summary>Stream <paramref name="stream"/>'s logits of one row's clips (N x C x T x H x W), averaged over the clips.</summary>
+    protected abstract float[] StreamLogits(int stream, float[] clips, long[] shape, long row);
 
     protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-        => ClassScores.OutputColumns(_scoreColumnName, _predictedLabelColumnName, _classes);
+        => [.. ClassScores.OutputColumns(_scoreColumnName, _predictedLabelColumnName, _classes),
+            .. _streams.Select(s => ClassScores.LogitsColumn(StreamFusion.LogitsColumnName(s.Stream), _classes))];
 
     protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
-        => col => (activeOutput(0) || activeOutput(1)) && _inputColumns.Contains(col);
+        => col => Enumerable.Range(0, 2 + _streams.Length).Any(activeOutput) && _inputColumns.Contains(col);
 
     protected override void SaveModel(ModelSaveContext ctx) => ((ICanSaveModel)_classifier).Save(ctx);
 
@@ -66,14 +71,14 @@ internal abstract class ClipClassifierMapper : RowToRowTransformerBase.MapperBas
         var buffers = new VBuffer<float>[getters.Length];
         return _scores.Make(input, iinfo, () =>
         {
-            var clips = new List<(float[], long[])>();
+            var streams = new float[getters.Length][];
             for (int i = 0; i < getters.Length; i++)
             {
                 getters[i](ref buffers[i]);
                 var data = buffers[i].DenseValues().ToArray();
-                clips.Add((data, ClipColumns.RowShape(_shapes[i], data.Length, _streams[i].Name, input.Position)));
+                streams[i] = StreamLogits(i, data, ClipColumns.RowShape(_shapes[i], data.Length, _streams[i].Name, input.Position), input.Position);
             }
-            return ClassScores.Softmax(JointLogits(clips, input.Position));
+            return (ClassScores.Softmax(StreamFusion.Sum(streams)), streams);
         });
     }
 }

@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Tests.Shared;
 using I3D.MLNet.Torch.Models;
@@ -61,13 +62,13 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
     {
         manual_seed(40);
         using var net = RandomizeAllBatchNorms(new C3D(5), seed: 41);
-        byte[] model = ArchitectureExport.Export(net);
+        byte[] model = VideoBackbones.C3D.ExportOnnx(net, new OnnxExportOptions { Size = 112 });
         using var x = Clip(2, 3, 16, 112, 112);
         Compare("C3D 16x112x112", net, model, x, 5, float64: false);
         using var session = new InferenceSession(model);
         Assert.Equal([-1, 3, 16, 112, 112], session.InputMetadata[I3DOnnxFormat.InputName].Dimensions);
         Assert.Equal("C3D", session.ModelMetadata.CustomMetadataMap[I3DOnnxFormat.BackboneKey]);
-        Assert.Contains("112", Assert.Throws<ArgumentException>(() => ArchitectureExport.Export(net, new OnnxExportOptions())).Message);
+        Assert.Contains("112", Assert.Throws<ArgumentException>(() => VideoBackbones.C3D.ExportOnnx(net, new OnnxExportOptions())).Message);
     }
 
     [Fact]
