@@ -66,6 +66,26 @@ public static class VideoCatalog
         => new(CatalogUtils.GetEnvironment(catalog), options ?? new FlowOptions(), (outputColumnName, framesColumnName ?? outputColumnName));
 
     /// <summary>
+    /// Joins an RGB video column and its optical flow (from <c>ExtractOpticalFlow</c>) into one video of five channels
+    /// (R, G, B in [-1, 1], flow x, y): the input of the 3D-Fused Two-Stream network (section 2.3), which sees both
+    /// streams at once; <c>SampleClips</c> of it gives RGB and flow of the same frames, crop and flip.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
+    /// <param name="outputColumnName">The joined video column to write.</param>
+    /// <param name="framesColumnName">The RGB video column (from <c>LoadVideo</c>).</param>
+    /// <param name="flowColumnName">Its optical flow column (from <c>ExtractOpticalFlow</c>).</param>
+    /// <example>
+    /// <code>
+    /// var joint = ml.Transforms.LoadVideo("Frames", "Path")
+    ///     .Append(ml.Transforms.ExtractOpticalFlow("Flow", "Frames"))
+    ///     .Append(ml.Transforms.JoinRgbAndFlow("RgbAndFlow", "Frames", "Flow"))
+    ///     .Append(ml.Transforms.SampleClips("RgbAndFlowClip", "RgbAndFlow", new ClipSamplerOptions { Frames = 50 }));
+    /// </code>
+    /// </example>
+    public static RgbFlowJoiningEstimator JoinRgbAndFlow(this TransformsCatalog catalog, string outputColumnName, string framesColumnName, string flowColumnName)
+        => new(CatalogUtils.GetEnvironment(catalog), outputColumnName, framesColumnName, flowColumnName);
+
+    /// <summary>
     /// The rows of <paramref name="data"/> whose video column has frames: drops the rows that
     /// <c>LoadVideo</c> with <see cref="InvalidVideoHandling.Skip"/> could not decode (each was counted in the log).
     /// </summary>

@@ -109,6 +109,8 @@ internal static class PredictCommand
         using var first = I3DOnnxModel.Load(o.Model!, settings, log);
         using var second = o.FlowModel is null ? null : I3DOnnxModel.Load(o.FlowModel, settings, log);
         I3DOnnxModel.CheckCanCombine(second is null ? [first] : [first, second]);
+        if (new[] { first, second }.FirstOrDefault(m => m?.Stream == VideoStream.RgbAndFlow) is { } joint)
+            throw new ArgumentException($"{joint.Source} takes RGB and flow joined (a 3D-Fused export): predict with the model zip (--model model.zip), or score it with ScoreI3D's RgbAndFlowModelPath");
         var rgb = new[] { first, second }.FirstOrDefault(m => m?.Stream == VideoStream.Rgb);
         var flow = new[] { first, second }.FirstOrDefault(m => m?.Stream == VideoStream.Flow);
         string[] names = o.Labels is null ? [.. first.Classes] : LoadLabels(o.Labels, first.Classes.Count)!;

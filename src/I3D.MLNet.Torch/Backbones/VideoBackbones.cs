@@ -20,9 +20,11 @@ public static class VideoBackbones
     /// <summary>The paper's 2-D Two-Stream network (Table 1 (c)).</summary>
     public static VideoBackbone TwoStream2d { get; } = new TwoStream2dBackbone();
 
-    /// <summary>Every architecture, the paper's I3D first. (The 3D-Fused Two-Stream network, <see cref="Models.Fused3dTwoStream"/>,
-    /// takes RGB and flow in one clip and is not yet one: the trainer trains one clip column per network.)</summary>
-    public static IReadOnlyList<VideoBackbone> All { get; } = [InceptionI3d, ConvNetLstm, C3D, TwoStream2d, ResNet18];
+    /// <summary>The paper's 3D-Fused Two-Stream network (Table 1 (d)): RGB and flow in one network.</summary>
+    public static VideoBackbone Fused3dTwoStream { get; } = new Fused3dTwoStreamBackbone();
+
+    /// <summary>Every architecture, the paper's I3D first.</summary>
+    public static IReadOnlyList<VideoBackbone> All { get; } = [InceptionI3d, ConvNetLstm, C3D, TwoStream2d, Fused3dTwoStream, ResNet18];
 
     /// <summary>The architecture named <paramref name="name"/> (its <see cref="VideoBackbone.Name"/> or <see cref="VideoBackbone.CliName"/>, any case).</summary>
     /// <exception cref="ArgumentException">No architecture has that name; the message lists those that exist.</exception>

@@ -1,4 +1,7 @@
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Numerics;
+using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -138,4 +141,52 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
             throw;
         }
     }
+}
+
+/// <summary>The paper's 3D-Fused Two-Stream network (section 2.3, Table 1 (d)) as a <see cref="VideoBackbone"/>: one network on RGB and flow together.</summary>
+public sealed class Fused3dTwoStreamBackbone : VideoBackbone
+{
+    /// <inheritdoc/>
+    public override string Name => nameof(Fused3dTwoStream);
+
+    /// <inheritdoc/>
+    public override string CliName => "3d-fused";
+
+    /// <inheritdoc/>
+    public override string Summary => "3D-Fused Two-Stream: 2-D Inception-v1 towers on 5 RGB frames 10 apart and their 10-frame flow snippets, the last feature maps fused by a 3x3x3 convolution, trained end to end on RGB and flow together (Table 1 (d): 39M parameters; 5 RGB + 50 flow frames at training, 25 + 250 at test: 5 clips averaged)";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<VideoStream> Streams => [VideoStream.RgbAndFlow];
+
+    /// <inheritdoc/>
+    public override ClipProtocol Protocol(VideoStream stream)
+        => new(Frames: Fused3dTwoStream.DefaultSnippets * Fused3dTwoStream.DefaultSnippetFrames, FrameStride: 1, CropSize: 224, TestViews: 5);
+
+    /// <inheritdoc/>
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels)
+        => inChannels == Fused3dTwoStream.InChannels ? new Fused3dTwoStream(classes)
+            : throw new ArgumentException($"{Name} takes RGB and flow together ({Fused3dTwoStream.InChannels} channels), not {inChannels}");
+
+    /// <summary>5 snippets of 10 frames, RGB and flow channels joined.</summary>
+    public override string? ExpectedShape(long[] shape)
+    {
+        int frames = Fused3dTwoStream.DefaultSnippets * Fused3dTwoStream.DefaultSnippetFrames;
+        return shape[1] == Fused3dTwoStream.InChannels && shape[2] == frames ? null : $"(N, {Fused3dTwoStream.InChannels}, {frames}, H, W) (RGB + flow joined, {Fused3dTwoStream.DefaultSnippets} snippets of {Fused3dTwoStream.DefaultSnippetFrames} frames)";
+    }
+
+    /// <inheritdoc/>
+    public override string ClassifierPrefix => Fused3dTwoStream.ClassifierPrefix;
+
+    /// <inheritdoc/>
+    public override bool HasImageNetStart => true;
+
+    /// <summary>A torchvision GoogLeNet state_dict for both towers (2-D, as it is; the flow tower's conv1 averaged over RGB, TSN); the fusion layers stay Gaussian.</summary>
+    public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
+    {
+        using var net = Fused3dTwoStream.FromGoogLeNet(path, 1);
+        return Copies(net);
+    }
+
+    /// <inheritdoc/>
+    public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options) => ArchitectureExport.Export((Fused3dTwoStream)module, options);
 }

@@ -28,9 +28,6 @@ namespace I3D.MLNet.Torch.Onnx;
 /// </remarks>
 public static class ArchitectureExport
 {
-    /// <summary>The stream metadata of the 3D-Fused network's 5-channel clip (RGB + optical flow).</summary>
-    public const string FusedStream = "rgb+flow";
-
     /// <summary>ConvNet+LSTM's test clips (section 2.1: 50 frames).</summary>
     public const int DefaultLstmFrames = 50;
 
@@ -124,7 +121,7 @@ public static class ArchitectureExport
         y = b.Node("MaxPool", "fusion_pool", [y], Ints("kernel_shape", Fused3dTwoStream.PoolKernel), Ints("strides", Fused3dTwoStream.PoolStride), Ints("pads", [.. pad, .. pad]));
         y = b.Node("ReduceMean", "fused_features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
         b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
-        return Finish(b, nameof(Fused3dTwoStream), FusedStream, net.NumClasses, options,
+        return Finish(b, nameof(Fused3dTwoStream), VideoStream.RgbAndFlow.Name(), net.NumClasses, options,
             $"3D-Fused Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3): clip [batch, 5 (RGB, flow x, flow y), {net.Frames} ({net.Snippets} snippets of {net.SnippetFrames}), {s}, {s}] in [-1, 1] -> logits").ToByteArray();
     }
 

@@ -41,10 +41,9 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName);
         if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", Options.LabelColumnName, "a key (map labels with MapValueToKey)", label.GetTypeString());
-        foreach (var column in new[] { Options.RgbColumnName, Options.FlowColumnName }.OfType<string>())
+        foreach (var (_, column) in Options.StreamColumns)
             ClipColumns.CheckSchemaShape(_host, inputSchema, column);
-        VideoStream[] streams = [.. new[] { (VideoStream.Rgb, Options.RgbColumnName), (VideoStream.Flow, Options.FlowColumnName) }.Where(s => s.Item2 is not null).Select(s => s.Item1)];
-        return ClassScores.OutputShape(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName, label.ItemType, streams);
+        return ClassScores.OutputShape(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName, label.ItemType, Options.StreamColumns.Select(s => s.Stream));
     }
 
     /// <summary>Trains the streams on <paramref name="input"/>'s clip and label columns (resuming from the checkpoint when one matches) and returns the classifier.</summary>
@@ -59,14 +58,11 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         if (numClasses < 2) throw new ArgumentException($"label column '{labelColumn.Name}' has {numClasses} class; a classifier needs at least two");
         string[] classes = ClassNames(labelColumn, numClasses);
 
-        var streamColumns = new List<(VideoStream Stream, DataViewSchema.Column Column, long[] Shape)>();
-        if (Options.RgbColumnName is { } rgb) streamColumns.Add((VideoStream.Rgb, Column(input, rgb), []));
-        if (Options.FlowColumnName is { } flow) streamColumns.Add((VideoStream.Flow, Column(input, flow), []));
-        for (int i = 0; i < streamColumns.Count; i++)
+        var streamColumns = Options.StreamColumns.Select(s =>
         {
-            var (stream, column, _) = streamColumns[i];
-            streamColumns[i] = (stream, column, ClipColumns.Shape(column, stream.Channels(), stream.Name()));
-        }
+            var column = Column(input, s.Column);
+            return (Stream: s.Stream, Column: column, Shape: ClipColumns.Shape(column, s.Stream.Channels(), s.Stream.Name()));
+        }).ToList();
 
         var device = TorchDevices.Resolve(Options.Device);
         if (Options.Threads > 0) set_num_threads(Options.Threads);

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 
 namespace I3D.MLNet.Torch.Training;
@@ -29,6 +30,15 @@ public sealed record I3DTrainerOptions
 
     /// <summary>Flow clip column from SampleClips over ExtractOpticalFlow (N x 2 x T x H x W); <c>null</c> for no flow stream.</summary>
     public string? FlowColumnName { get; init; }
+
+    /// <summary>Joined RGB and flow clip column from SampleClips over JoinRgbAndFlow (N x 5 x T x H x W), for the
+    /// architectures that see both streams at once (the 3D-Fused network); <c>null</c> for none.</summary>
+    public string? RgbAndFlowColumnName { get; init; }
+
+    /// <summary>The clip column of each stream given, in stream order.</summary>
+    internal IReadOnlyList<(VideoStream Stream, string Column)> StreamColumns
+        => [.. new[] { (VideoStream.Rgb, RgbColumnName), (VideoStream.Flow, FlowColumnName), (VideoStream.RgbAndFlow, RgbAndFlowColumnName) }
+            .Where(s => s.Item2 is not null).Select(s => (s.Item1, s.Item2!))];
 
     /// <summary>The output column of class probabilities.</summary>
     public string ScoreColumnName { get; init; } = "Score";
@@ -125,7 +135,7 @@ public sealed record I3DTrainerOptions
 
     internal void Validate()
     {
-        if (RgbColumnName == null && FlowColumnName == null) throw new ArgumentException("name an RGB clip column, a flow clip column, or both");
+        if (StreamColumns.Count == 0) throw new ArgumentException("name an RGB clip column, a flow clip column, or both (or a joined RGB and flow column)");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "at least one epoch");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "at least one clip per step");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be > 0");
@@ -135,6 +145,9 @@ public sealed record I3DTrainerOptions
         if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
             throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
         var architecture = VideoBackbones.Get(Backbone);
+        foreach (var (stream, column) in StreamColumns)
+            if (!architecture.Streams.Contains(stream))
+                throw new ArgumentException($"{architecture.Name} trains on {string.Join(" and ", architecture.Streams.Select(s => s.Label()))} clips, not {stream.Label()} (column '{column}')");
         if (Initialization == I3DInitialization.InflatedImageNet && !architecture.HasImageNetStart)
             throw new ArgumentException($"{architecture.Name} has no ImageNet initialisation (the paper trains it from scratch): use Scratch or Checkpoint");
         if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");

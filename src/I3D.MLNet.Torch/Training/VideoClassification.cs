@@ -18,6 +18,9 @@ public enum I3DStreams
     Flow,
     /// <summary>Both streams, scores fused (section 2.5).</summary>
     Both,
+
+    /// <summary>RGB and flow joined into one clip for one network (the 3D-Fused network, section 2.3).</summary>
+    RgbAndFlow,
 }
 
 /// <summary>How videos become clips for a classifier (the paper's values by default: 25 fps, 256 then 224, 64 frames).</summary>
@@ -69,6 +72,11 @@ public sealed record ClipPipelineOptions
     /// </code></example>
     public static ClipPipelineOptions For(VideoBackbone backbone)
     {
+        if (backbone.Streams.SequenceEqual([VideoStream.RgbAndFlow]))
+        {
+            var both = backbone.Protocol(VideoStream.RgbAndFlow);
+            return new ClipPipelineOptions { Streams = I3DStreams.RgbAndFlow, Frames = both.Frames, FrameStride = both.FrameStride, Size = both.CropSize, ClipsPerVideo = both.TestViews };
+        }
         var rgb = backbone.Protocol(VideoStream.Rgb);
         bool hasRgb = backbone.Streams.Contains(VideoStream.Rgb), hasFlow = backbone.Streams.Contains(VideoStream.Flow);
         var flow = hasFlow ? backbone.Protocol(VideoStream.Flow) : rgb;
@@ -110,6 +118,12 @@ public static class VideoClassification
     /// <summary>The flow clips (N x 2 x T x H x W).</summary>
     public const string FlowClipColumn = "FlowClip";
 
+    /// <summary>The joined RGB and flow video (for the 3D-Fused network).</summary>
+    public const string RgbAndFlowColumn = "RgbAndFlow";
+
+    /// <summary>The joined RGB and flow clips (N x 5 x T x H x W).</summary>
+    public const string RgbAndFlowClipColumn = "RgbAndFlowClip";
+
     /// <summary>LoadVideo -> (ExtractOpticalFlow) -> SampleClips -> the I3D trainer, as one estimator.</summary>
     /// <param name="ml">The context.</param>
     /// <param name="clips">How videos become clips (streams, frames, crop, frame rate, flow).</param>
@@ -126,20 +140,25 @@ public static class VideoClassification
             Mode = ClipSamplingMode.Auto, Frames = clips.Frames, FrameStride = clips.FrameStride, CropSize = clips.Size,
             ClipsPerVideo = clips.ClipsPerVideo, Seed = clips.Seed, FlipProbability = clips.FlipProbability,
         };
-        bool rgb = clips.Streams != I3DStreams.Flow, flow = clips.Streams != I3DStreams.Rgb;
+        bool joint = clips.Streams == I3DStreams.RgbAndFlow;
+        bool rgb = clips.Streams is I3DStreams.Rgb or I3DStreams.Both, flow = clips.Streams != I3DStreams.Rgb;
         IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });
-        if (flow)
+        // Section 2.5: TV-L1 flow of the whole (resized) video, then the same window, crop and flip as the RGB clip.
+        if (flow) chain = chain.Append(ml.Transforms.ExtractOpticalFlow(FlowColumn, FramesColumn, clips.Flow));
+        if (joint)
         {
-            // Section 2.5: TV-L1 flow of the whole (resized) video, then the same window, crop and flip as the RGB clip.
-            chain = chain.Append(ml.Transforms.ExtractOpticalFlow(FlowColumn, FramesColumn, clips.Flow))
-                .Append(ml.Transforms.SampleClips(FlowClipColumn, FlowColumn, sampling with { Frames = clips.FlowFrames ?? clips.Frames }));
+            // Section 2.3: the 3D-Fused network sees RGB and flow of the same frames at once.
+            chain = chain.Append(ml.Transforms.JoinRgbAndFlow(RgbAndFlowColumn, FramesColumn, FlowColumn))
+                .Append(ml.Transforms.SampleClips(RgbAndFlowClipColumn, RgbAndFlowColumn, sampling));
         }
+        else if (flow) chain = chain.Append(ml.Transforms.SampleClips(FlowClipColumn, FlowColumn, sampling with { Frames = clips.FlowFrames ?? clips.Frames }));
         if (rgb) chain = chain.Append(ml.Transforms.SampleClips(RgbClipColumn, FramesColumn, sampling));
         return chain.Append(ml.MulticlassClassification.Trainers.I3D(trainer with
         {
             LabelColumnName = LabelColumn,
             RgbColumnName = rgb ? RgbClipColumn : null,
-            FlowColumnName = flow ? FlowClipColumn : null,
+            FlowColumnName = flow && !joint ? FlowClipColumn : null,
+            RgbAndFlowColumnName = joint ? RgbAndFlowClipColumn : null,
             Seed = trainer.Seed,
         }));
     }

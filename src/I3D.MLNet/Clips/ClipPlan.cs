@@ -51,11 +51,11 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
 
     /// <summary>
     /// Writes the clips as float32 in N C T H W order (N = clips): RGB bytes become x / 127.5 - 1 (the paper's [-1, 1]);
-    /// flow values are copied, with x negated when the clip is flipped left-right.
+    /// float values (flow, or joined RGB and flow) are copied, with the flow's x negated when the clip is flipped left-right.
     /// </summary>
     public void Write(VideoFrames frames, int crop, Span<float> output)
     {
-        int channels = frames.Channels, width = frames.Width;
+        int channels = frames.Channels, width = frames.Width, flowX = VideoFrames.FlowXChannel(frames.Kind);
         int length = FrameIndices[0].Length;
         int plane = crop * crop;
         int clipSize = channels * length * plane;
@@ -80,7 +80,7 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
                         else
                         {
                             var src = frames.FrameFloats(f).Slice(srcRow, crop * channels);
-                            float sign = Flip && c == 0 ? -1f : 1f;
+                            float sign = Flip && c == flowX ? -1f : 1f;
                             if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = sign * src[x * channels + c];
                             else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c];
                         }

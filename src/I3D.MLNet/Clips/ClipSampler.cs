@@ -66,7 +66,7 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
     /// <summary>The output column type for an input of <paramref name="kind"/>.</summary>
     public VectorDataViewType OutputType(FrameElementKind kind)
     {
-        int channels = kind == FrameElementKind.Rgb24 ? 3 : 2;
+        int channels = VideoFrames.ChannelsOf(kind);
         return Options.WholeVideo
             ? new VectorDataViewType(NumberDataViewType.Single)
             : new VectorDataViewType(NumberDataViewType.Single, Options.ClipCount, channels, Options.Frames, Options.CropSize, Options.CropSize);

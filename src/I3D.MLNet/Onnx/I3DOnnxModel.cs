@@ -202,11 +202,11 @@ public sealed class I3DOnnxModel : IDisposable
         static string Of(IReadOnlyDictionary<string, NodeMetadata> values) => string.Join(", ", values.Select(v =>
             $"'{v.Key}' {(v.Value.IsTensor ? v.Value.ElementDataType.ToString().ToLowerInvariant() : v.Value.OnnxValueType.ToString())} " +
             $"[{string.Join(", ", v.Value.Dimensions.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : v.Value.SymbolicDimensions[i] is { Length: > 0 } s ? s : "?"))}]"));
-        string Mismatch() => $"{source}: expected an I3D model with input '{I3DOnnxFormat.InputName}' float [batch, 3 or 2, time, H, W] and output "
+        string Mismatch() => $"{source}: expected an I3D model with input '{I3DOnnxFormat.InputName}' float [batch, 3, 2 or 5, time, H, W] and output "
             + $"'{I3DOnnxFormat.OutputName}' float [batch, classes] (as i3d export-onnx writes); it has input {Of(session.InputMetadata)} and output {Of(session.OutputMetadata)}";
         if (session.InputMetadata.Count != 1 || !session.InputMetadata.TryGetValue(I3DOnnxFormat.InputName, out var i)
             || !session.OutputMetadata.TryGetValue(I3DOnnxFormat.OutputName, out var o)
-            || !i.IsTensor || i.ElementDataType != TensorElementType.Float || i.Dimensions.Length != 5 || i.Dimensions[1] is not (2 or 3)
+            || !i.IsTensor || i.ElementDataType != TensorElementType.Float || i.Dimensions.Length != 5 || i.Dimensions[1] is not (2 or 3 or 5)
             || !o.IsTensor || o.ElementDataType != TensorElementType.Float || o.Dimensions.Length != 2)
             throw new InvalidDataException(Mismatch());
         input = i.Dimensions;

@@ -31,6 +31,15 @@ public sealed record I3DOnnxScorerOptions
     /// <summary>Flow clips N x 2 x T x H x W from SampleClips.</summary>
     public string FlowColumnName { get; init; } = "FlowClip";
 
+    /// <summary>A joined RGB + flow model's ONNX file (a 3D-Fused network's export; or give <see cref="RgbAndFlowModel"/>).</summary>
+    public string? RgbAndFlowModelPath { get; init; }
+
+    /// <summary>A joined RGB + flow model's ONNX bytes (instead of <see cref="RgbAndFlowModelPath"/>).</summary>
+    public byte[]? RgbAndFlowModel { get; init; }
+
+    /// <summary>Joined RGB and flow clips N x 5 x T x H x W from SampleClips over JoinRgbAndFlow.</summary>
+    public string RgbAndFlowColumnName { get; init; } = "RgbAndFlowClip";
+
     /// <summary>The output column of class probabilities (softmax of the fused logits).</summary>
     public string ScoreColumnName { get; init; } = "Score";
 
@@ -103,7 +112,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     private static List<(VideoStream, string, byte[], string)> Sources(I3DOnnxScorerOptions o)
     {
         var result = new List<(VideoStream, string, byte[], string)>();
-        foreach (var (stream, path, bytes, column) in new[] { (VideoStream.Rgb, o.RgbModelPath, o.RgbModel, o.RgbColumnName), (VideoStream.Flow, o.FlowModelPath, o.FlowModel, o.FlowColumnName) })
+        foreach (var (stream, path, bytes, column) in new[] { (VideoStream.Rgb, o.RgbModelPath, o.RgbModel, o.RgbColumnName), (VideoStream.Flow, o.FlowModelPath, o.FlowModel, o.FlowColumnName), (VideoStream.RgbAndFlow, o.RgbAndFlowModelPath, o.RgbAndFlowModel, o.RgbAndFlowColumnName) })
         {
             if (path is not null && bytes is not null) throw new ArgumentException($"give the {stream.Name()} model as a path or as bytes, not both");
             if (path is not null)

@@ -146,7 +146,7 @@ internal static class ClipColumns
         if (vector.Dimensions.Length != 5 || !vector.IsKnownSize)
             throw new ArgumentException($"column '{column.Name}' ({stream} clips) has shape ({string.Join(", ", vector.Dimensions)}); expected N x C x T x H x W clips of a fixed size from SampleClips (not WholeVideo)");
         if (vector.Dimensions[1] != channels)
-            throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({(channels == 3 ? "RGB" : "optical flow")})");
+            throw new ArgumentException($"column '{column.Name}' has {vector.Dimensions[1]} channels per frame; the {stream} stream takes {channels} ({VideoStreams.OfChannels(channels).Label()})");
         return [.. vector.Dimensions.Select(d => (long)d)];
     }
 

@@ -20,6 +20,6 @@ public static class StreamFusion
         return joint;
     }
 
-    /// <summary>The output column of a stream's logits (clip-averaged, before fusion): <c>RgbLogits</c> or <c>FlowLogits</c>.</summary>
-    public static string LogitsColumnName(VideoStream stream) => stream == VideoStream.Rgb ? "RgbLogits" : "FlowLogits";
+    /// <summary>The output column of a stream's logits (clip-averaged, before fusion): <c>RgbLogits</c>, <c>FlowLogits</c> or <c>RgbAndFlowLogits</c>.</summary>
+    public static string LogitsColumnName(VideoStream stream) => $"{stream}Logits";
 }

@@ -13,13 +13,21 @@ public sealed class VideoDataViewType : StructuredDataViewType
     /// <summary>The type of optical flow videos (two floats per pixel).</summary>
     public static VideoDataViewType Flow { get; } = new(FrameElementKind.Flow);
 
+    /// <summary>The type of joined RGB and flow videos (five floats per pixel).</summary>
+    public static VideoDataViewType RgbAndFlow { get; } = new(FrameElementKind.RgbAndFlow);
+
     /// <summary>What each pixel holds.</summary>
     public FrameElementKind Kind { get; }
 
     private VideoDataViewType(FrameElementKind kind) : base(typeof(VideoFrames)) => Kind = kind;
 
     /// <summary>The instance for <paramref name="kind"/>.</summary>
-    public static VideoDataViewType For(FrameElementKind kind) => kind == FrameElementKind.Rgb24 ? Rgb : Flow;
+    public static VideoDataViewType For(FrameElementKind kind) => kind switch
+    {
+        FrameElementKind.Rgb24 => Rgb,
+        FrameElementKind.Flow => Flow,
+        _ => RgbAndFlow,
+    };
 
     /// <inheritdoc/>
     public override bool Equals(DataViewType? other) => other is VideoDataViewType v && v.Kind == Kind;
@@ -31,5 +39,5 @@ public sealed class VideoDataViewType : StructuredDataViewType
     public override int GetHashCode() => HashCode.Combine(typeof(VideoDataViewType), Kind);
 
     /// <inheritdoc/>
-    public override string ToString() => Kind == FrameElementKind.Rgb24 ? "Video<Rgb24>" : "Video<Flow>";
+    public override string ToString() => $"Video<{Kind}>";
 }

@@ -8,6 +8,10 @@ public enum FrameElementKind
 
     /// <summary>Optical flow, float32, channels (x, y), already truncated and scaled to [-1, 1] (what <c>ExtractOpticalFlow</c> makes).</summary>
     Flow,
+
+    /// <summary>RGB and optical flow of the same frames, float32, channels (R, G, B, flow x, flow y), all in [-1, 1] (what
+    /// <c>JoinRgbAndFlow</c> makes for the 3D-Fused network, which sees both streams at once).</summary>
+    RgbAndFlow,
 }
 
 /// <summary>
@@ -35,7 +39,23 @@ public sealed class VideoFrames
     /// <summary>Frame width in pixels.</summary>
     public int Width { get; private set; }
     /// <summary>Values per pixel: 3 for RGB, 2 for flow.</summary>
-    public int Channels => Kind == FrameElementKind.Rgb24 ? 3 : 2;
+    public int Channels => ChannelsOf(Kind);
+
+    /// <summary>Values per pixel of <paramref name="kind"/>: 3 for RGB, 2 for flow, 5 for both.</summary>
+    public static int ChannelsOf(FrameElementKind kind) => kind switch
+    {
+        FrameElementKind.Rgb24 => 3,
+        FrameElementKind.Flow => 2,
+        _ => 5,
+    };
+
+    /// <summary>The channel that holds the flow's x displacement (negated by a left-right flip); -1 for RGB.</summary>
+    public static int FlowXChannel(FrameElementKind kind) => kind switch
+    {
+        FrameElementKind.Flow => 0,
+        FrameElementKind.RgbAndFlow => 3,
+        _ => -1,
+    };
 
     /// <summary>Frames per second of these frames (after any resampling); <c>NaN</c> when unknown.</summary>
     public double FramesPerSecond { get; set; } = double.NaN;
@@ -51,8 +71,8 @@ public sealed class VideoFrames
         ? _bytes.AsSpan(0, FrameCount * FrameLength)
         : throw new InvalidOperationException($"{Source}: these frames hold {Kind}, not bytes");
 
-    /// <summary>The flow values (T, H, W, 2); only for <see cref="FrameElementKind.Flow"/>.</summary>
-    public Span<float> Floats => Kind == FrameElementKind.Flow
+    /// <summary>The float values (T, H, W, C): flow (C = 2) or RGB and flow (C = 5); not for <see cref="FrameElementKind.Rgb24"/>.</summary>
+    public Span<float> Floats => Kind != FrameElementKind.Rgb24
         ? _floats.AsSpan(0, FrameCount * FrameLength)
         : throw new InvalidOperationException($"{Source}: these frames hold {Kind}, not floats");
 

@@ -92,7 +92,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
         using var session = new InferenceSession(model);
         Assert.Equal([-1, 5, 20, 96, 96], session.InputMetadata[I3DOnnxFormat.InputName].Dimensions);
         var meta = session.ModelMetadata.CustomMetadataMap;
-        Assert.Equal(ArchitectureExport.FusedStream, meta[I3DOnnxFormat.StreamKey]);
+        Assert.Equal("rgb+flow", meta[I3DOnnxFormat.StreamKey]);
         Assert.Equal("a\nb\nc\nd\ne\nf", meta[I3DOnnxFormat.ClassesKey]);
     }
 }

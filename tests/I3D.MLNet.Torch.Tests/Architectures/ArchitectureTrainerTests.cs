@@ -47,6 +47,7 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
         { "c3d", "rgb", 16, 112, 3, true },
         { "two-stream", "rgb", 2, 32, 4, false },
         { "two-stream", "flow", 10, 32, 4, false },
+        { "3d-fused", "rgb+flow", 50, 32, 3, false },
     };
 
     [Theory]
@@ -61,6 +62,7 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
         var options = new I3DTrainerOptions
         {
             Backbone = backbone.Name, RgbColumnName = videoStream == VideoStream.Rgb ? "Clip" : null, FlowColumnName = videoStream == VideoStream.Flow ? "Clip" : null,
+            RgbAndFlowColumnName = videoStream == VideoStream.RgbAndFlow ? "Clip" : null,
             Epochs = epochs, BatchSize = 8, LearningRate = 0.01, ValidationFraction = 0, BatchNormMomentum = 0.1, FixedFeatures = fixedFeatures, Seed = 3,
             Progress = new Progress(p => { if (p.Phase == "epoch") losses.Add(p.Loss); }),
         };
@@ -112,6 +114,9 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
         var flow = Clips(ml, 4, 2, 8, 32, seed: 1);
         e = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions { Backbone = "two-stream", RgbColumnName = null, FlowColumnName = "Clip", Epochs = 1 }).Fit(flow));
         Assert.Contains("TwoStream2d takes clips (N, 2, T, H, W) with T a multiple of 10", e.Message);
+        // An architecture trained on other streams than the column's.
+        var mismatch = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions { Backbone = "c3d", RgbColumnName = null, FlowColumnName = "Clip" }));
+        Assert.Contains("C3D trains on RGB clips, not flow (column 'Clip')", mismatch.Message);
         var unknown = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions { Backbone = "VGG", RgbColumnName = "Clip" }));
         Assert.Contains("unknown architecture 'VGG'", unknown.Message);
         Assert.Contains("C3D", unknown.Message);

@@ -209,7 +209,7 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
         byte[] model = Google.Protobuf.MessageExtensions.ToByteArray(b.Build(17, [], "not I3D"));
         var e = Assert.Throws<InvalidDataException>(() => new MLContext().Transforms.ScoreI3D(new I3DOnnxScorerOptions { RgbModel = model }));
         log.WriteLine(e.Message);
-        Assert.Contains("input 'clip' float [batch, 3 or 2, time, H, W]", e.Message);
+        Assert.Contains("input 'clip' float [batch, 3, 2 or 5, time, H, W]", e.Message);
         Assert.Contains("it has input 'x' float [batch, 3, 224, 224]", e.Message);
     }
 
