@@ -54,6 +54,38 @@ internal sealed class ChoiceOption<T> : Option<string>
     }
 }
 
+/// <summary>
+/// An option whose value is a comma list of a few lower-case words (<c>--families appearance,order</c>). Help shows the
+/// words comma-separated; completion offers each word. Not given: an empty list.
+/// </summary>
+internal sealed class ChoiceListOption<T> : Option<string>
+{
+    private readonly (string Word, T Value)[] _choices;
+
+    public ChoiceListOption(string name, string description, params (string Word, T Value)[] choices) : base(name)
+    {
+        _choices = choices;
+        Description = description;
+        HelpName = string.Join(',', Words);
+        CompletionSources.Add(Words.ToArray());
+        Validators.Add(result =>
+        {
+            if (result.Tokens.Count == 0) return;
+            var bad = Items(result.Tokens[^1].Value).Where(w => !_choices.Any(c => c.Word == w)).ToList();
+            if (bad.Count > 0 || Items(result.Tokens[^1].Value).Length == 0)
+                result.AddError($"{name}: '{result.Tokens[^1].Value}' is not a comma list of {string.Join(", ", Words)}");
+        });
+    }
+
+    public IEnumerable<string> Words => _choices.Select(c => c.Word);
+
+    /// <summary>The values listed, each once, in the order given; empty when the option is not given.</summary>
+    public IReadOnlyList<T> Read(ParseResult parse)
+        => parse.GetValue(this) is { } list ? [.. Items(list).Distinct().Select(w => _choices.First(c => c.Word == w).Value)] : [];
+
+    private static string[] Items(string list) => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+}
+
 /// <summary>The options several commands share, so that a word means the same thing everywhere.</summary>
 internal static class CliOptions
 {

@@ -45,6 +45,8 @@ public sealed class CliVocabularyTests : IDisposable
         ["--per-class"] = "training videos per class",
         ["--test-per-class"] = "test videos per class",
         ["--classes"] = "number of synthetic classes",
+        ["--families"] = "which class families of the synthetic benchmark to write",
+        ["--transfer"] = "write the synthetic benchmark's transfer-target classes",
         ["--epochs"] = "passes over the training videos",
         ["--lr"] = "learning rate",
         ["--batch-size"] = "clips per SGD step",
@@ -133,7 +135,7 @@ public sealed class CliVocabularyTests : IDisposable
             if (words.Count == 0 || type == typeof(bool)) continue;
             choices++;
             Assert.All(words, w => Assert.Matches(new Regex("^[a-z0-9]+(-[a-z0-9]+)*$"), w));
-            Assert.Equal(words.Order(), option.HelpName!.Split('|').Order()); // help shows the words, and only those
+            Assert.Equal(words.Order(), option.HelpName!.Split('|', ',').Order()); // help shows the words, and only those (a list option: comma-separated)
         }
         Assert.True(choices >= 7, $"{choices} options with words"); // --mode, --device x2, --streams x2, --flow-algorithm x2, --backbone, --init
     }
