@@ -26,6 +26,7 @@ internal static class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExportOnnxCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(ExperimentCommand.Create());
         return root;
     }
 
@@ -37,7 +38,10 @@ internal static class CliApp
         configuration ??= new InvocationConfiguration();
         var parsed = root.Parse(args);
         var command = parsed.CommandResult.Command;
-        string usage = command == root ? "i3d" : $"i3d {command.Name}";
+        // The command's path: "i3d experiment architectures" for a nested one.
+        var path = new List<string>();
+        for (var r = parsed.CommandResult; r is not null && r.Command != root; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
+        string usage = string.Join(' ', path.Prepend("i3d"));
         var unknown = UnknownOptions(parsed).Select(token => $"unknown option {token}{DidYouMean(token.Split('=', 2)[0], OptionNames(command))}").ToList();
         if (command == root && parsed.UnmatchedTokens.FirstOrDefault() is { } first && !LooksLikeOption(first))
             unknown.Insert(0, $"unknown command {first}{DidYouMean(first, root.Subcommands.Select(c => (c.Name, c.Name)))}");

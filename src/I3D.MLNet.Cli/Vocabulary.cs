@@ -98,7 +98,7 @@ internal static class CliOptions
             [.. VideoBackbones.All.Select(b => (b.CliName, b)), ("inception-i3d", VideoBackbones.InceptionI3d)]);
 
     public static ChoiceOption<I3DStreams> Streams(string description) =>
-        new("--streams", description, "both", ("rgb", I3DStreams.Rgb), ("flow", I3DStreams.Flow), ("both", I3DStreams.Both), ("rgb+flow", I3DStreams.RgbAndFlow));
+        new("--streams", description, "both", ("rgb", I3DStreams.Rgb), ("flow", I3DStreams.Flow), ("both", I3DStreams.Both), ("joint", I3DStreams.RgbAndFlow));
 
     public static ChoiceOption<FlowAlgorithm> FlowAlgorithm() =>
         new("--flow-algorithm", "tvl1 (ours, fast), tvl1-opencv (OpenCV's, the reference) or farneback", "tvl1",

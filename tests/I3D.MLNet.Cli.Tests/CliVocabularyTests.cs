@@ -54,6 +54,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--patience"] = "epochs before the learning rate drops",
         ["--validation-fraction"] = "share of training videos held out",
         ["--architecture"] = "the network's architecture",
+        ["--architectures"] = "which architectures to compare",
         ["--init"] = "initial weights",
         ["--fixed"] = "train only the last layer",
         ["--flow-algorithm"] = "optical flow algorithm",
@@ -77,8 +78,8 @@ public sealed class CliVocabularyTests : IDisposable
 
     private static IEnumerable<(Command Command, Option Option)> AllOptions()
     {
-        var root = CliApp.Root();
-        return root.Subcommands.SelectMany(c => c.Options.Select(o => (c, o)));
+        static IEnumerable<Command> Commands(Command c) => c.Subcommands.SelectMany(s => Commands(s).Prepend(s));
+        return Commands(CliApp.Root()).SelectMany(c => c.Options.Select(o => (c, o)));
     }
 
     private static (int ExitCode, string Out, string Err) Run(params string[] args)
@@ -95,7 +96,7 @@ public sealed class CliVocabularyTests : IDisposable
     public void EveryOptionIsALowerCaseKebabWordWithOneMeaning()
     {
         var options = AllOptions().ToList();
-        Assert.Equal(10, options.Select(p => p.Command).Distinct().Count());
+        Assert.Equal(11, options.Select(p => p.Command).Distinct().Count()); // experiment architectures is a command of its own
         foreach (var (command, option) in options)
         {
             string where = $"i3d {command.Name} {option.Name}";
@@ -204,6 +205,7 @@ public sealed class CliVocabularyTests : IDisposable
             ["demo"] = ["--dir", "/dev/null/x", "--per-class", "1"],
             ["export-onnx"] = ["--rgb-weights", missing + ".pt", "--out", Path.Combine(dir, "x.onnx")],
             ["convert"] = [missing, "--out", Path.Combine(dir, "x.pt")],
+            ["experiment"] = ["architectures", "--data", missing, "--out", Path.Combine(dir, "report")],
         };
         Assert.Equal(CliApp.Root().Subcommands.Select(c => c.Name).Order(), failures.Keys.Order());
         foreach (var (command, args) in failures)
@@ -217,7 +219,7 @@ public sealed class CliVocabularyTests : IDisposable
 
             (rc, _, stderr) = Run([command, .. args, "--seed", "x"]); // a usage error: exit 2, nothing run
             Assert.True(rc == 2, $"i3d {command} --seed x: exit {rc}: {stderr}");
-            Assert.StartsWith($"i3d {command}: ", OneLine(stderr));
+            Assert.StartsWith($"i3d {command}{(command == "experiment" ? " architectures" : "")}: ", OneLine(stderr));
         }
     }
 

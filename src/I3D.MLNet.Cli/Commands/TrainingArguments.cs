@@ -9,7 +9,7 @@ namespace I3D.MLNet.Cli.Commands;
 /// <summary>The options of <c>i3d train</c> (and the defaults <c>i3d demo</c> changes).</summary>
 internal sealed class TrainingArguments(int frames = 64, int size = 224, int epochs = 10, int batchSize = 8, double learningRate = 0.01)
 {
-    public ChoiceOption<I3DStreams> Streams { get; } = CliOptions.Streams("rgb, flow or both (trained separately, logits summed at test time)");
+    public ChoiceOption<I3DStreams> Streams { get; } = CliOptions.Streams("rgb, flow, both (trained separately, logits summed at test time) or joint (one network on both: --architecture 3d-fused)");
     public Option<int> Frames { get; } = new("--clip-frames") { Description = "Frames per clip", DefaultValueFactory = _ => frames };
     public Option<int> Size { get; } = new("--crop-size") { Description = "Crop height and width of the clips (the video's shorter side is resized to crop size x 256/224 first)", DefaultValueFactory = _ => size };
     public Option<int> Clips { get; } = new("--clips") { Description = "Clips per video: random ones while training, evenly spaced and averaged at test time", DefaultValueFactory = _ => 1 };

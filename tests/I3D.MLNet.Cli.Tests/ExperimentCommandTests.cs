@@ -1,0 +1,49 @@
+using System.Text.Json;
+
+namespace I3D.MLNet.Cli.Tests;
+
+/// <summary><c>i3d experiment architectures</c> in fresh processes: Table 2's files, cells cached so a run resumes to the same table.</summary>
+public sealed class ExperimentCommandTests
+{
+    [Fact]
+    public void ComparesArchitecturesWritesTheTableAndResumesFromItsCells()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "i3d-cli-experiment", Guid.NewGuid().ToString("N"));
+        try
+        {
+            string data = Path.Combine(dir, "data"), report = Path.Combine(dir, "report");
+            I3dProcess.Ok("synth", "--out", data, "--families", "appearance,direction", "--per-class", "2", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "48", "--seed", "3");
+            string[] args = ["experiment", "architectures", "--data", data, "--out", report, "--architectures", "two-stream,lstm", "--epochs", "1",
+                "--crop-size", "32", "--clip-frames", "4", "--batch-size", "4", "--threads", "1", "--json"];
+            var first = I3dProcess.Ok(args);
+            using var json = JsonDocument.Parse(first.Stdout);
+            var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+            Assert.Equal([("TwoStream2d", "rgb"), ("TwoStream2d", "flow"), ("TwoStream2d", "rgb+flow"), ("ConvNetLstm", "rgb")],
+                results.Select(r => (r.GetProperty("architecture").GetString(), r.GetProperty("streams").GetString())));
+            foreach (var r in results)
+            {
+                Assert.InRange(r.GetProperty("accuracy").GetDouble(), 0, 1);
+                Assert.Equal(7, r.GetProperty("perClass").EnumerateObject().Count());
+                Assert.Equal(["appearance", "direction"], r.GetProperty("perFamily").EnumerateObject().Select(p => p.Name).Order());
+            }
+            string markdown = File.ReadAllText(Path.Combine(report, "architectures.md"));
+            Assert.Contains("| architecture | RGB | Flow | RGB + Flow |", markdown);
+            Assert.Contains("| ConvNetLstm |", markdown);
+            Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(report, "architectures.svg")));
+
+            // Again: every cell from the cache. Without one cell (as after a kill): that one trained again, to the same table.
+            var second = I3dProcess.Ok(args);
+            Assert.Contains("TwoStream2d: cached", second.Stderr);
+            Assert.Equal(first.Stdout, second.Stdout);
+            File.Delete(Path.Combine(report, "cells", "lstm.json"));
+            Directory.Delete(Path.Combine(report, "checkpoints", "lstm"), recursive: true);
+            var third = I3dProcess.Ok(args);
+            Assert.DoesNotContain("ConvNetLstm: cached", third.Stderr);
+            Assert.Equal(first.Stdout, third.Stdout);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
