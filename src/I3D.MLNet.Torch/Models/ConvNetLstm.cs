@@ -145,20 +145,8 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>A network whose backbone comes from a torchvision GoogLeNet state_dict (section 2.1: ImageNet-pretrained); LSTM and fc fresh.</summary>
-    public static ConvNetLstm FromGoogLeNet(string path, int numClasses = 400)
-    {
-        var net = new ConvNetLstm(numClasses);
-        try
-        {
-            net.backbone.LoadGoogLeNet(path);
-            return net;
-        }
-        catch
-        {
-            net.Dispose();
-            throw;
-        }
-    }
+    public static ConvNetLstm FromGoogLeNet(string path, int numClasses = 400, int inChannels = 3)
+        => InceptionV1.WithGoogLeNet(new ConvNetLstm(numClasses, inChannels), path, n => n.backbone);
 }
 
 /// <summary>The paper's ConvNet+LSTM (section 2.1, Table 1 (a)) as a <see cref="VideoBackbone"/>: loss at every time step.</summary>
@@ -201,8 +189,7 @@ public sealed class ConvNetLstmBackbone : VideoBackbone
     /// <summary>A torchvision GoogLeNet state_dict for the per-frame Inception-v1 (2-D, as it is); the LSTM and classifier are new.</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {
-        using var net = new ConvNetLstm(1, inChannels);
-        net.Backbone.LoadGoogLeNet(path);
+        using var net = ConvNetLstm.FromGoogLeNet(path, 1, inChannels);
         return Copies(net);
     }
 

@@ -127,20 +127,7 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
     /// <summary>Both towers from a torchvision GoogLeNet state_dict (section 2.3: ImageNet; the flow conv1 as TSN, see
     /// <see cref="InceptionV1.LoadGoogLeNet"/>); fusion layers and fc fresh.</summary>
     public static Fused3dTwoStream FromGoogLeNet(string path, int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames)
-    {
-        var net = new Fused3dTwoStream(numClasses, snippets, snippetFrames);
-        try
-        {
-            net.rgb.LoadGoogLeNet(path);
-            net.flow.LoadGoogLeNet(path);
-            return net;
-        }
-        catch
-        {
-            net.Dispose();
-            throw;
-        }
-    }
+        => InceptionV1.WithGoogLeNet(new Fused3dTwoStream(numClasses, snippets, snippetFrames), path, n => n.rgb, n => n.flow);
 }
 
 /// <summary>The paper's 3D-Fused Two-Stream network (section 2.3, Table 1 (d)) as a <see cref="VideoBackbone"/>: one network on RGB and flow together.</summary>

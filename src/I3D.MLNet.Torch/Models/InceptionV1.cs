@@ -246,6 +246,22 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
         finally { foreach (var kv in weights) kv.Value.Dispose(); }
     }
 
+    /// <summary><paramref name="net"/> with each of its Inception-v1 <paramref name="towers"/> loaded from the torchvision
+    /// GoogLeNet state_dict at <paramref name="path"/> (<see cref="LoadGoogLeNet"/>); disposed if a tower fails to load.</summary>
+    internal static T WithGoogLeNet<T>(T net, string path, params Func<T, InceptionV1>[] towers) where T : nn.Module
+    {
+        try
+        {
+            foreach (var tower in towers) tower(net).LoadGoogLeNet(path);
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Frames (N, C, T, H, W) as images (N x T, C, H, W), frame-major within each clip.</summary>
     internal static Tensor Frames(Tensor clip)
     {

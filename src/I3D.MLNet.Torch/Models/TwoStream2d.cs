@@ -89,19 +89,7 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
     /// is not 1000.
     /// </summary>
     public static TwoStream2d FromGoogLeNet(string path, int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack)
-    {
-        var net = new TwoStream2d(numClasses, inChannels, flowStack);
-        try
-        {
-            net.tower.LoadGoogLeNet(path);
-            return net;
-        }
-        catch
-        {
-            net.Dispose();
-            throw;
-        }
-    }
+        => InceptionV1.WithGoogLeNet(new TwoStream2d(numClasses, inChannels, flowStack), path, n => n.tower);
 }
 
 /// <summary>The paper's 2-D Two-Stream network (section 2.3, Table 1 (c)) as a <see cref="VideoBackbone"/>.</summary>

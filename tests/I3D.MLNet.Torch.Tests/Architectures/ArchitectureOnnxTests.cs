@@ -48,7 +48,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
     public void TwoStream2dMatchesTorchSharp(int channels, int frames)
     {
         manual_seed(30 + channels);
-        using var net = RandomizeAllBatchNorms(new TwoStream2d(6, channels), seed: channels);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new TwoStream2d(6, channels), seed: channels);
         byte[] model = ArchitectureExport.Export(net, new OnnxExportOptions { Size = 96 });
         using var x = Clip(2, channels, frames, 96, 96);
         Compare($"TwoStream2d C={channels} T={frames} 96x96", net, model, x, 6);
@@ -61,7 +61,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
     public void C3DMatchesTorchSharp()
     {
         manual_seed(40);
-        using var net = RandomizeAllBatchNorms(new C3D(5), seed: 41);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new C3D(5), seed: 41);
         byte[] model = VideoBackbones.C3D.ExportOnnx(net, new OnnxExportOptions { Size = 112 });
         using var x = Clip(2, 3, 16, 112, 112);
         Compare("C3D 16x112x112", net, model, x, 5, float64: false);
@@ -75,7 +75,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
     public void ConvNetLstmMatchesTorchSharp()
     {
         manual_seed(50);
-        using var net = RandomizeAllBatchNorms(new ConvNetLstm(6), seed: 51);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new ConvNetLstm(6), seed: 51);
         byte[] model = ArchitectureExport.Export(net, new OnnxExportOptions { Size = 64 }, frames: 5);
         using var x = Clip(2, 3, 5, 64, 64);
         Compare("ConvNetLstm T=5 64x64 (unrolled)", net, model, x, 6);
@@ -85,7 +85,7 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
     public void Fused3dTwoStreamMatchesTorchSharp()
     {
         manual_seed(60);
-        using var net = RandomizeAllBatchNorms(new Fused3dTwoStream(6, snippets: 2), seed: 61);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new Fused3dTwoStream(6, snippets: 2), seed: 61);
         byte[] model = ArchitectureExport.Export(net, new OnnxExportOptions { Size = 96, Classes = ["a", "b", "c", "d", "e", "f"] });
         using var x = Clip(2, 5, 20, 96, 96);
         Compare("Fused3dTwoStream K=2 L=10 96x96", net, model, x, 6);

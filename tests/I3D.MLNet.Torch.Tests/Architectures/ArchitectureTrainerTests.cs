@@ -98,6 +98,18 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
             double err = RelativeL2(onnxLogits, torchLogits);
             log.WriteLine($"{backbone.Name} {stream}: ONNX vs TorchSharp relative L2 {err:E2}");
             Assert.True(err < 1e-4, $"ONNX vs TorchSharp: {err}");
+
+            // The export through ScoreI3D (the stream's model option, the same clip column) scores as the zip does.
+            var onnxOptions = videoStream switch
+            {
+                VideoStream.Rgb => new I3DOnnxScorerOptions { RgbModel = bytes, RgbColumnName = "Clip" },
+                VideoStream.Flow => new I3DOnnxScorerOptions { FlowModel = bytes, FlowColumnName = "Clip" },
+                _ => new I3DOnnxScorerOptions { RgbAndFlowModel = bytes, RgbAndFlowColumnName = "Clip" },
+            };
+            var onnxScores = ml.Transforms.ScoreI3D(onnxOptions).Fit(data).Transform(data).GetColumn<float[]>("Score").ToList();
+            double worst = scores.Zip(onnxScores, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
+            log.WriteLine($"{backbone.Name} {stream}: ScoreI3D on the ONNX export vs the zip, largest score difference {worst:E2}");
+            Assert.True(worst < 1e-4, $"ScoreI3D vs the zip: {worst}");
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -164,14 +164,14 @@ public sealed class ArchitecturesTests(ITestOutputHelper log)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         manual_seed(2);
-        using var rgb = RandomizeAllBatchNorms(new TwoStream2d(5, 3), 3);
+        using var rgb = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new TwoStream2d(5, 3), 3);
         var x = Clip(2, 3, 3, 64, 64);
         var perFrame = stack([.. Enumerable.Range(0, 3).Select(t => rgb.Tower.forward(x.select(2, t)))], 1).mean([1]);
         var averaged = rgb.forward(x);
         log.WriteLine($"RGB tower: clip average vs frame by frame: relative L2 {TestPaths.RelativeL2(averaged, perFrame):E2}, logits {averaged.abs().max().item<float>():G3} at most");
         Assert.True(TestPaths.RelativeL2(averaged, perFrame) < 1e-5);
 
-        using var fused = RandomizeAllBatchNorms(new Fused3dTwoStream(5, snippets: 2), 4);
+        using var fused = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new Fused3dTwoStream(5, snippets: 2), 4);
         var clip = Clip(2, 5, 20, 64, 64);
         var before = fused.forward(clip);
         var changed = clip.clone();
@@ -190,7 +190,7 @@ public sealed class ArchitecturesTests(ITestOutputHelper log)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         manual_seed(3);
-        using var lstm = RandomizeAllBatchNorms(new ConvNetLstm(5), 5);
+        using var lstm = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new ConvNetLstm(5), 5);
         var x = Clip(2, 3, 3, 64, 64);
         var a = lstm.PerTimeLogits(x);
         var y = x.clone();

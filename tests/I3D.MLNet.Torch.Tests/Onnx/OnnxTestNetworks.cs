@@ -9,12 +9,13 @@ namespace I3D.MLNet.Torch.Tests.Onnx;
 /// <summary>Small random networks with non-trivial BatchNorm statistics, and ONNX Runtime runs for the export tests.</summary>
 internal static class OnnxTestNetworks
 {
-    /// <summary>Random BatchNorm scale, shift and running statistics (fresh ones are 1, 0, 0, 1: folding would be untested).</summary>
+    /// <summary>Random scale, shift and running statistics of every BatchNorm (1-, 2- and 3-D; fresh ones are 1, 0, 0, 1:
+    /// folding would be untested), then eval mode.</summary>
     public static T RandomizeBatchNorms<T>(T net, int seed) where T : nn.Module
     {
         using var _ = no_grad();
         var g = new Generator((ulong)seed);
-        foreach (var bn in net.modules().OfType<BatchNorm3d>())
+        foreach (var bn in net.modules().OfType<BatchNorm>())
         {
             bn.running_mean!.uniform_(-0.2, 0.2, generator: g);
             bn.running_var!.uniform_(0.5, 1.5, generator: g);
