@@ -52,7 +52,7 @@ public sealed class ArchitectureOptionTests
         var command = new RootCommand();
         training.AddTo(command);
         var error = Assert.Single(command.Parse(["--architecture", "vgg"]).Errors);
-        Assert.Contains("'vgg' is not one of i3d, lstm, c3d, two-stream, resnet18", error.Message);
+        Assert.Contains("'vgg' is not one of i3d, lstm, c3d, two-stream, 3d-fused, resnet18", error.Message);
     }
 
     /// <summary>A 2-D Two-Stream RGB tower trained by <c>i3d train --architecture two-stream</c>, its zip scored by

@@ -56,7 +56,8 @@ internal static class ArchitectureExperiment
         var cells = new List<ExperimentCell>();
         foreach (var backbone in architectures)
         {
-            var clips = settings.Clips(backbone);
+            // Optical flow once per video for every architecture and epoch (and a resumed run), in the report folder.
+            var clips = settings.Clips(backbone) with { Flow = new Flow.FlowOptions { CacheDirectory = Path.Combine(reportDir, "flow-cache") } };
             string key = Key(train, test, backbone, clips, settings);
             string file = Path.Combine(reportDir, "cells", $"{backbone.CliName}.json");
             if (Cached(file, key) is { } done)

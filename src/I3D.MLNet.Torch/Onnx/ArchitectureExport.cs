@@ -26,7 +26,7 @@ namespace I3D.MLNet.Torch.Onnx;
 /// ConvNet+LSTM's at the export's frame count (the LSTM is unrolled), 3D-Fused's at snippets x snippet frames; its
 /// <c>stream</c> metadata is <c>rgb+flow</c> (5 channels). Max pools pad with -infinity in ONNX and in libtorch alike.
 /// </remarks>
-public static class ArchitectureExport
+internal static class ArchitectureExport
 {
     /// <summary>ConvNet+LSTM's test clips (section 2.1: 50 frames).</summary>
     public const int DefaultLstmFrames = 50;
