@@ -122,7 +122,7 @@ internal static class PredictCommand
         {
             if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
             IClipSource source = NpyClipSource.Accepts(input) ? npy : videoSource;
-            results.Add(TwoStreamPredictor.Predict(input, source.Load(input, rgb is not null, flow is not null), names.Length,
+            results.Add(TwoStreamPredictor.Predict(input, source.Load(input, rgb is not null, flow is not null),
                 rgb is null ? null : (rgb.Source, "an RGB model", clip => Logits(rgb, clip, input)),
                 flow is null ? null : (flow.Source, "an optical flow model", clip => Logits(flow, clip, input))));
         }

@@ -82,7 +82,7 @@ internal sealed class TwoStreamPredictor : IDisposable
 
     /// <summary>Runs the streams for which <paramref name="clips"/> has a clip; each clip needs its stream's weights.</summary>
     public Prediction Predict(string input, ClipInput clips)
-        => Predict(input, clips, NumClasses,
+        => Predict(input, clips,
             rgb is null ? null : (rgbSource!, "an RGB network", c => Run(rgb, c, input)),
             flow is null ? null : (flowSource!, "an optical flow network", c => Run(flow, c, input)));
 
@@ -90,7 +90,7 @@ internal sealed class TwoStreamPredictor : IDisposable
     /// The two-stream prediction of one input with any stream runner (TorchSharp, ONNX Runtime): each clip goes to its
     /// stream (a clip without a stream is an error naming what was given), the joint logits are the sum.
     /// </summary>
-    internal static Prediction Predict(string input, ClipInput clips, int numClasses,
+    internal static Prediction Predict(string input, ClipInput clips,
         (string Source, string Kind, Func<NpyArray, float[]> Run)? rgb, (string Source, string Kind, Func<NpyArray, float[]> Run)? flow)
     {
         if (clips.Rgb is null && clips.Flow is null) throw new ArgumentException($"{input}: no clip");

@@ -28,9 +28,6 @@ namespace I3D.MLNet.Torch.Onnx;
 /// </remarks>
 internal static class ArchitectureExport
 {
-    /// <summary>ConvNet+LSTM's test clips (section 2.1: 50 frames).</summary>
-    public const int DefaultLstmFrames = 50;
-
     /// <summary>A Two-Stream tower: logits averaged over the clip's frames (RGB) or flow stacks; time symbolic.</summary>
     public static byte[] Export(TwoStream2d net, OnnxExportOptions? options = null)
     {
@@ -52,7 +49,7 @@ internal static class ArchitectureExport
     }
 
     /// <summary>ConvNet+LSTM unrolled over <paramref name="frames"/> time steps (fixed in the graph): the last step's logits.</summary>
-    public static byte[] Export(ConvNetLstm net, OnnxExportOptions? options = null, int frames = DefaultLstmFrames)
+    public static byte[] Export(ConvNetLstm net, OnnxExportOptions? options, int frames)
     {
         if (frames < 1) throw new ArgumentOutOfRangeException(nameof(frames));
         options ??= new OnnxExportOptions();

@@ -77,15 +77,12 @@ public sealed class RgbFlowJoiningTransformer : RowToRowTransformerBase
         var bytes = rgb.Bytes;
         var xy = flow.Floats;
         var output = joined.Floats;
-        long pixels = (long)rgb.FrameCount * rgb.Height * rgb.Width;
-        for (long p = 0; p < pixels; p++)
+        int pixels = rgb.FrameCount * rgb.Height * rgb.Width; // the joined buffer (5 values a pixel) fits one array: Reset checked
+        for (int p = 0; p < pixels; p++)
         {
-            long o = p * 5, i = p * 3, f = p * 2;
-            output[(int)o] = bytes[(int)i] * (1f / 127.5f) - 1f;
-            output[(int)o + 1] = bytes[(int)i + 1] * (1f / 127.5f) - 1f;
-            output[(int)o + 2] = bytes[(int)i + 2] * (1f / 127.5f) - 1f;
-            output[(int)o + 3] = xy[(int)f];
-            output[(int)o + 4] = xy[(int)f + 1];
+            for (int c = 0; c < 3; c++) output[p * 5 + c] = bytes[p * 3 + c] * (1f / 127.5f) - 1f;
+            output[p * 5 + 3] = xy[p * 2];
+            output[p * 5 + 4] = xy[p * 2 + 1];
         }
     }
 
