@@ -4,6 +4,7 @@
 //   weaken-glibcxx LIB.so     - marks GLIBCXX_3.4.31+ version needs weak so libLibTorchSharp.so loads on Debian 12
 //                               (its libstdc++ stops at GLIBCXX_3.4.30; see ../shared/notes/platform.md).
 using BuildTools;
+using I3D.MLNet.Torch.Natives;
 
 if (args.Length == 3 && args[0] == "publicize")
 {
@@ -14,7 +15,7 @@ if (args.Length >= 2 && args[0] == "weaken-glibcxx")
 {
     foreach (var path in args.Skip(1))
     {
-        int n = ElfVersionNeeds.WeakenNewerThan(path, "GLIBCXX_", new Version(3, 4, 30));
+        int n = ElfVersionNeeds.WeakenNewerThan(path, "GLIBCXX_", ElfVersionNeeds.Debian12Glibcxx);
         Console.WriteLine($"weaken-glibcxx: {path}: {n} version need(s) marked weak");
     }
     return 0;

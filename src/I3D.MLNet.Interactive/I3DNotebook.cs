@@ -47,6 +47,9 @@ public static class I3DNotebook
                 string path = Path.Combine(LibraryDirectory, $"lib{name}.so");
                 if (File.Exists(path)) NativeLibrary.Load(path);
             }
+        // From #r "nuget: ...": nothing is beside this assembly; TorchSharp's wrapper is loaded from the NuGet cache with
+        // libtorch's package linked beside it (and its GLIBCXX need made weak where the system lacks it).
+        I3D.MLNet.Torch.Natives.TorchNatives.Ensure();
         NativeDependencies.EnsureOpenCv();
         RegisterFormatters();
     }

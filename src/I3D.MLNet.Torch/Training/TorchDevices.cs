@@ -17,6 +17,7 @@ internal static class TorchDevices
     public static Device Resolve(string device)
     {
         Check(device);
+        Natives.TorchNatives.Ensure();
         return device switch
         {
             "cpu" => CPU,

@@ -1,15 +1,19 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace BuildTools;
+namespace I3D.MLNet.Torch.Natives;
 
 /// <summary>
 /// Sets VER_FLG_WEAK on version needs (ELF64 little-endian .gnu.version_r) of a library whose name has a prefix and a
 /// version above a bound. The dynamic loader then accepts a libstdc++ that lacks that version, as long as the symbols
-/// actually used are present.
+/// actually used are present. Used at build time (build/BuildTools, on every build output of this repository) and at
+/// run time (<see cref="TorchNatives"/>, on a copy, for applications built from the packages).
 /// </summary>
 internal static class ElfVersionNeeds
 {
+    /// <summary>The newest GLIBCXX version Debian 12's libstdc++ has (GCC 12): newer needs are the ones made weak.</summary>
+    public static readonly Version Debian12Glibcxx = new(3, 4, 30);
+
     const uint ShtGnuVerneed = 0x6ffffffe;
     const ushort VerFlgWeak = 0x2;
 
