@@ -1,3 +1,7 @@
+using I3D.MLNet.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
 namespace I3D.MLNet.Onnx;
 
 /// <summary>
@@ -50,4 +54,29 @@ public static class I3DOnnxFormat
 
     /// <summary>The class names in a <see cref="ClassesKey"/> metadata value.</summary>
     public static string[] SplitClasses(string joined) => joined.Split('\n');
+
+    /// <summary>
+    /// The shape dictionary ML.NET's own <c>ApplyOnnxModel</c> needs to run an exported model on a SampleClips column: the
+    /// exports' batch and time are symbolic, which ApplyOnnxModel cannot size, so they are fixed at the column's
+    /// N x C x T x H x W. The column must also carry the model's input name: copy it to <see cref="InputName"/> first.
+    /// </summary>
+    /// <param name="clipColumn">The clip column (fixed-size, from SampleClips; not WholeVideo).</param>
+    /// <example>
+    /// <code>
+    /// var shapes = I3DOnnxFormat.ShapeDictionary(clips.Schema["RgbClip"]);
+    /// var logits = ml.Transforms.CopyColumns(I3DOnnxFormat.InputName, "RgbClip")
+    ///     .Append(ml.Transforms.ApplyOnnxModel([I3DOnnxFormat.OutputName], [I3DOnnxFormat.InputName], "rgb.onnx", shapes, null, false, 100));
+    /// // "logits": one row of class scores per video (the N clips averaged); I3DOnnxFormat.Softmax for probabilities
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">The column is not a fixed-size N x C x T x H x W float vector; the message names it.</exception>
+    public static IDictionary<string, int[]> ShapeDictionary(DataViewSchema.Column clipColumn)
+    {
+        int channels = clipColumn.Type is VectorDataViewType { Dimensions.Length: 5 } v ? v.Dimensions[1] : 3;
+        long[] shape = ClipColumns.Shape(clipColumn, channels, "ApplyOnnxModel's");
+        return new Dictionary<string, int[]> { [InputName] = [.. shape.Select(d => (int)d)] };
+    }
+
+    /// <summary>Class probabilities of a row of logits (the softmax <c>ScoreI3D</c>'s Score column holds), for ApplyOnnxModel's output.</summary>
+    public static float[] Softmax(ReadOnlySpan<float> logits) => ClassScores.Softmax(logits);
 }
