@@ -38,6 +38,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
 
     private readonly StreamNetwork[] _streams;
     private readonly object _forwardLock = new();
+    private readonly ModelLifetime _lifetime = new("the I3D classifier (TorchSharp)");
 
     /// <summary>What the zip stores besides the weights.</summary>
     internal sealed record Description(string ScoreColumnName, string PredictedLabelColumnName, string[] Classes, StreamDescription[] Streams)
@@ -120,14 +121,17 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips (the paper's test protocol).</summary>
     private float[] Logits(StreamNetwork stream, float[] clips, long[] shape)
     {
-        lock (_forwardLock)
+        return _lifetime.Use(() =>
         {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var device = stream.Module.parameters().First().device;
-            var x = tensor(clips, shape).to(device);
-            return stream.Logits(x).mean([0]).cpu().data<float>().ToArray();
-        }
+            lock (_forwardLock)
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var device = stream.Module.parameters().First().device;
+                var x = tensor(clips, shape).to(device);
+                return stream.Logits(x).mean([0]).cpu().data<float>().ToArray();
+            }
+        });
     }
 
     /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips.</summary>
@@ -141,10 +145,10 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     public IReadOnlyDictionary<VideoStream, string> StreamColumns => _streams.ToDictionary(s => s.Stream, s => s.Column);
 
     /// <inheritdoc/>
-    public void Dispose()
+    public void Dispose() => _lifetime.Dispose(() =>
     {
         foreach (var s in _streams) s.Dispose();
-    }
+    });
 
     private sealed class Mapper : ClipClassifierMapper
     {

@@ -187,10 +187,12 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <inheritdoc/>
-    public void Dispose()
+    public void Dispose() => _lifetime.Dispose(() =>
     {
         foreach (var (m, _) in _streams) m.Dispose();
-    }
+    });
+
+    private readonly ModelLifetime _lifetime = new("the I3D ONNX scorer");
 
     private sealed class Mapper : ClipClassifierMapper
     {
@@ -209,7 +211,7 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
         protected override float[] StreamLogits(int stream, float[] clips, long[] shape, long row)
         {
             var (model, column) = _owner._streams[stream];
-            return model.Logits(clips, shape, $"row {row}: the {model.Stream.Name()} clips of column '{column}'");
+            return _owner._lifetime.Use(() => model.Logits(clips, shape, $"row {row}: the {model.Stream.Name()} clips of column '{column}'"));
         }
     }
 }
