@@ -11,8 +11,7 @@ namespace I3D.MLNet.Torch.Tests;
 
 public class InflationTests
 {
-    private static string ResNet18Onnx =>
-        typeof(InflationTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ResNet18Onnx").Value!;
+    private static string ResNet18Onnx => TestPaths.ResNet18Onnx;
 
     [Fact]
     public void FilterIsRepeatedAlongTimeAndDividedByT()
@@ -32,7 +31,7 @@ public class InflationTests
     [SkippableFact]
     public void BoringVideoGivesTheTwoDimensionalFeatures()
     {
-        Skip.IfNot(File.Exists(ResNet18Onnx), $"{ResNet18Onnx} absent (NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1 not restored)");
+        TestPaths.SkipUnlessResNet18Onnx();
         using var net = ResNet18Inflation.FromOnnx(ResNet18Onnx);
         var image = new float[3 * 224 * 224];
         var rng = new Random(3);

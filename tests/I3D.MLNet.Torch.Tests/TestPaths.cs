@@ -1,3 +1,4 @@
+using System.Reflection;
 using I3D.MLNet.IO;
 using static TorchSharp.torch;
 
@@ -9,6 +10,13 @@ internal static class TestPaths
 
     /// <summary>../shared/fixtures/pytorch-i3d next to the repository (absent on most machines).</summary>
     public static string SharedFixtures => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures", "pytorch-i3d"));
+
+    /// <summary>ResNet18.onnx of the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (restored with the tests).</summary>
+    public static string ResNet18Onnx { get; } =
+        typeof(TestPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ResNet18Onnx").Value!;
+
+    public static void SkipUnlessResNet18Onnx() =>
+        Skip.IfNot(File.Exists(ResNet18Onnx), $"{ResNet18Onnx} absent (NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1 not restored)");
 
     public static void SkipUnlessSharedFixtures() =>
         Skip.IfNot(File.Exists(Path.Combine(SharedFixtures, "rgb_random.pt")), $"the known-answer fixture {SharedFixtures} is absent");

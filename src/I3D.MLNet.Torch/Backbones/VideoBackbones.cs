@@ -23,8 +23,20 @@ public static class VideoBackbones
     /// <summary>The paper's 3D-Fused Two-Stream network (Table 1 (d)): RGB and flow in one network.</summary>
     public static VideoBackbone Fused3dTwoStream { get; } = new Fused3dTwoStreamBackbone();
 
-    /// <summary>Every architecture, the paper's I3D first.</summary>
-    public static IReadOnlyList<VideoBackbone> All { get; } = [InceptionI3d, ConvNetLstm, C3D, TwoStream2d, Fused3dTwoStream, ResNet18];
+    /// <summary>ConvNet+LSTM with a ResNet-18 per frame (ImageNet from ResNet18.onnx; not in the paper).</summary>
+    public static VideoBackbone ConvNetLstmResNet18 { get; } = new ConvNetLstmBackbone(TowerKind.ResNet18);
+
+    /// <summary>The 2-D Two-Stream network with ResNet-18 towers (ImageNet from ResNet18.onnx; not in the paper).</summary>
+    public static VideoBackbone TwoStream2dResNet18 { get; } = new TwoStream2dBackbone(TowerKind.ResNet18);
+
+    /// <summary>The 3D-Fused Two-Stream network with ResNet-18 towers (ImageNet from ResNet18.onnx; not in the paper).</summary>
+    public static VideoBackbone Fused3dTwoStreamResNet18 { get; } = new Fused3dTwoStreamBackbone(TowerKind.ResNet18);
+
+    /// <summary>The paper's five architectures (Table 1), I3D first.</summary>
+    public static IReadOnlyList<VideoBackbone> Paper { get; } = [InceptionI3d, ConvNetLstm, C3D, TwoStream2d, Fused3dTwoStream];
+
+    /// <summary>Every architecture: the paper's five, then the ResNet-18 ones.</summary>
+    public static IReadOnlyList<VideoBackbone> All { get; } = [.. Paper, ResNet18, ConvNetLstmResNet18, TwoStream2dResNet18, Fused3dTwoStreamResNet18];
 
     /// <summary>The architecture named <paramref name="name"/> (its <see cref="VideoBackbone.Name"/> or <see cref="VideoBackbone.CliName"/>, any case).</summary>
     /// <exception cref="ArgumentException">No architecture has that name; the message lists those that exist.</exception>

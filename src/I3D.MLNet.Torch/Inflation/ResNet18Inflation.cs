@@ -19,35 +19,10 @@ public static class ResNet18Inflation
     public static ResNet3d18 FromOnnx(string onnxPath, int numClasses = 0)
     {
         var graph = OnnxGraph.Read(onnxPath);
-        var convs = graph.Nodes.Where(n => n.OpType == "Conv").ToList();
-        // Blocks per stage from the graph: two 3x3 convolutions per basic block with 64, 128, 256, 512 outputs.
-        int[] blocks = [.. new long[] { 64, 128, 256, 512 }.Select(c => convs.Count(n =>
-            n.Ints.TryGetValue("kernel_shape", out var k) && k.SequenceEqual(new long[] { 3, 3 }) && graph.IsInitializer(n.Inputs[1])
-            && graph.OutChannels(n.Inputs[1]) == c) / 2)];
-        if (blocks.Any(b => b < 1))
-            throw new InvalidDataException($"{onnxPath}: no basic blocks of 64/128/256/512 channels: not the ResNet-18 this importer knows");
-        var net = new ResNet3d18(numClasses, 3, blocks);
+        var net = new ResNet3d18(numClasses, 3, BlocksPerStage(graph));
         try
         {
-            var targets = net.ConvolutionsInOnnxOrder().ToList();
-            if (convs.Count != targets.Count)
-                throw new InvalidDataException($"{onnxPath}: {convs.Count} convolutions, ResNet-18 has {targets.Count}: not the ResNet-18 this importer knows");
-            using var _ = no_grad();
-            for (int i = 0; i < convs.Count; i++)
-            {
-                var (name, conv, bn, stride) = targets[i];
-                var node = convs[i];
-                long k = conv.weight!.shape[3];
-                var (begin, end) = BasicBlock3d.CntkPadding(k, stride);
-                Expect(node, "strides", [stride, stride], name, onnxPath);
-                Expect(node, "pads", [begin, begin, end, end], name, onnxPath);
-                using (var w = graph.Initializer(node.Inputs[1])) Inflate.Into(conv.weight, w, $"{onnxPath}: {name}");
-                var bnNode = graph.Nodes.SingleOrDefault(n => n.OpType == "BatchNormalization" && n.Inputs[0] == node.Outputs[0])
-                    ?? throw new InvalidDataException($"{onnxPath}: {name} is not followed by a BatchNormalization");
-                if (bnNode.Floats.TryGetValue("epsilon", out float eps) && Math.Abs(eps - 1e-5) > 1e-9)
-                    throw new InvalidDataException($"{onnxPath}: {name} BatchNorm epsilon {eps}, the network uses 1e-5");
-                CopyBatchNorm(graph, bnNode, bn, name);
-            }
+            Load(graph, net.ConvolutionsInOnnxOrder().ToList());
             net.eval();
             return net;
         }
@@ -55,6 +30,47 @@ public static class ResNet18Inflation
         {
             net.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Basic blocks per stage in the graph: two 3x3 convolutions per basic block with 64, 128, 256, 512 outputs.</summary>
+    internal static int[] BlocksPerStage(OnnxGraph graph)
+    {
+        var convs = graph.Nodes.Where(n => n.OpType == "Conv").ToList();
+        int[] blocks = [.. new long[] { 64, 128, 256, 512 }.Select(c => convs.Count(n =>
+            n.Ints.TryGetValue("kernel_shape", out var k) && k.SequenceEqual(new long[] { 3, 3 }) && graph.IsInitializer(n.Inputs[1])
+            && graph.OutChannels(n.Inputs[1]) == c) / 2)];
+        if (blocks.Any(b => b < 1))
+            throw new InvalidDataException($"{graph.Path}: no basic blocks of 64/128/256/512 channels: not the ResNet-18 this importer knows");
+        return blocks;
+    }
+
+    /// <summary>
+    /// The graph's convolutions and BatchNorms into <paramref name="targets"/> (a network's, in the graph's order): each 2-D
+    /// filter inflated to its target's time extent (1: copied as it is), each BatchNorm's statistics copied; the graph's
+    /// strides and pads checked against the network's.
+    /// </summary>
+    internal static void Load(OnnxGraph graph, IReadOnlyList<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> targets)
+    {
+        string onnxPath = graph.Path;
+        var convs = graph.Nodes.Where(n => n.OpType == "Conv").ToList();
+        if (convs.Count != targets.Count)
+            throw new InvalidDataException($"{onnxPath}: {convs.Count} convolutions, ResNet-18 has {targets.Count}: not the ResNet-18 this importer knows");
+        using var _ = no_grad();
+        for (int i = 0; i < convs.Count; i++)
+        {
+            var (name, conv, bn, stride) = targets[i];
+            var node = convs[i];
+            long k = conv.weight!.shape[3];
+            var (begin, end) = BasicBlock3d.CntkPadding(k, stride);
+            Expect(node, "strides", [stride, stride], name, onnxPath);
+            Expect(node, "pads", [begin, begin, end, end], name, onnxPath);
+            using (var w = graph.Initializer(node.Inputs[1])) Inflate.Into(conv.weight, w, $"{onnxPath}: {name}");
+            var bnNode = graph.Nodes.SingleOrDefault(n => n.OpType == "BatchNormalization" && n.Inputs[0] == node.Outputs[0])
+                ?? throw new InvalidDataException($"{onnxPath}: {name} is not followed by a BatchNormalization");
+            if (bnNode.Floats.TryGetValue("epsilon", out float eps) && Math.Abs(eps - 1e-5) > 1e-9)
+                throw new InvalidDataException($"{onnxPath}: {name} BatchNorm epsilon {eps}, the network uses 1e-5");
+            CopyBatchNorm(graph, bnNode, bn, name);
         }
     }
 

@@ -76,7 +76,7 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// The paper's ConvNet+LSTM (section 2.1 and Figure 2a): an ImageNet Inception-v1 on every frame, its 1024-d features
+/// The paper's ConvNet+LSTM (section 2.1 and Figure 2a): an ImageNet Inception-v1 (or another <see cref="FrameTower"/>) on every frame, its 1024-d features
 /// after the last average pool into one BN-LSTM layer of 512 hidden units (<see cref="BnLstm"/>), then a fully
 /// connected layer to the classes. Training: cross-entropy at every time step (<see cref="PerTimeLogits"/>); test: the
 /// output of the last frame only (<see cref="forward"/>). Input: a clip (N, 3, T, H, W) in [-1, 1] (section 2.1: 1 frame
@@ -85,7 +85,7 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
 {
-    private readonly InceptionV1 backbone;
+    private readonly FrameTower backbone;
     private readonly BnLstm lstm;
     private readonly Linear fc;
 
@@ -95,17 +95,20 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
     /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
     public const string ClassifierPrefix = "fc.";
 
-    /// <summary>The network with random weights (the 2-D backbone takes ImageNet weights with <see cref="InceptionV1.LoadGoogLeNet"/>).</summary>
-    public ConvNetLstm(int numClasses = 400, int inChannels = 3) : base(nameof(ConvNetLstm))
+    /// <summary>The network with random weights (the 2-D backbone takes ImageNet weights with <see cref="FrameTower.LoadImageNet"/>).</summary>
+    /// <param name="numClasses">Classes of the classifier.</param>
+    /// <param name="inChannels">Input channels (3: RGB).</param>
+    /// <param name="tower">The per-frame 2-D network (the paper's: Inception-v1).</param>
+    public ConvNetLstm(int numClasses = 400, int inChannels = 3, TowerKind tower = TowerKind.InceptionV1) : base(nameof(ConvNetLstm))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
         NumClasses = numClasses;
         InChannels = inChannels;
-        backbone = new InceptionV1(numClasses: 0, inChannels);
-        lstm = new BnLstm(InceptionV1.FeatureChannels, HiddenSize);
+        backbone = FrameTower.Create(tower, numClasses: 0, inChannels);
+        lstm = new BnLstm(backbone.FeatureChannels, HiddenSize);
         fc = nn.Linear(HiddenSize, numClasses);
         RegisterComponents();
-        InceptionV1.Name(backbone, "backbone.");
+        backbone.NameLayers("backbone.");
     }
 
     /// <summary>Classes of the classifier.</summary>
@@ -113,9 +116,9 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
     /// <summary>Input channels (3: RGB).</summary>
     public int InChannels { get; }
 
-    /// <summary>The per-frame 2-D Inception-v1 (its classifier removed).</summary>
-    public InceptionV1 Backbone => backbone;
-    /// <summary>The BN-LSTM over the frames' 1024-d features.</summary>
+    /// <summary>The per-frame 2-D network (without a classifier).</summary>
+    public FrameTower Backbone => backbone;
+    /// <summary>The BN-LSTM over the frames' features (1024-d from Inception-v1).</summary>
     public BnLstm Lstm => lstm;
     internal Linear Classifier => fc;
 
@@ -140,26 +143,30 @@ public sealed class ConvNetLstm : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"ConvNetLstm takes clips (N, {InChannels}, T, H, W), not ({string.Join(", ", clip.shape)})");
         using var scope = NewDisposeScope();
         long n = clip.shape[0], t = clip.shape[2];
-        var features = backbone.Features(InceptionV1.Frames(clip)).view(n, t, InceptionV1.FeatureChannels);
+        var features = backbone.Features(FrameTower.Frames(clip)).view(n, t, backbone.FeatureChannels);
         return lstm.forward(features).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A network whose backbone comes from a torchvision GoogLeNet state_dict (section 2.1: ImageNet-pretrained); LSTM and fc fresh.</summary>
-    public static ConvNetLstm FromGoogLeNet(string path, int numClasses = 400, int inChannels = 3)
-        => InceptionV1.WithGoogLeNet(new ConvNetLstm(numClasses, inChannels), path, n => n.backbone);
+    /// <summary>A network whose backbone comes from ImageNet (section 2.1: ImageNet-pretrained; <see cref="FrameTower.LoadImageNet"/>); LSTM and fc fresh.</summary>
+    public static ConvNetLstm FromImageNet(string path, int numClasses = 400, int inChannels = 3, TowerKind tower = TowerKind.InceptionV1)
+        => FrameTower.WithImageNet(new ConvNetLstm(numClasses, inChannels, tower), path, n => n.backbone);
 }
 
-/// <summary>The paper's ConvNet+LSTM (section 2.1, Table 1 (a)) as a <see cref="VideoBackbone"/>: loss at every time step.</summary>
-public sealed class ConvNetLstmBackbone : VideoBackbone
+/// <summary>The paper's ConvNet+LSTM (section 2.1, Table 1 (a)) as a <see cref="VideoBackbone"/>: loss at every time step;
+/// the paper's Inception-v1 per frame or a ResNet-18.</summary>
+/// <param name="tower">The per-frame 2-D network.</param>
+public sealed class ConvNetLstmBackbone(TowerKind tower = TowerKind.InceptionV1) : VideoBackbone
 {
     /// <inheritdoc/>
-    public override string Name => nameof(ConvNetLstm);
+    public override string Name => FrameTower.ArchitectureName(nameof(ConvNetLstm), tower);
 
     /// <inheritdoc/>
-    public override string CliName => "lstm";
+    public override string CliName => FrameTower.ArchitectureCliName("lstm", tower);
 
     /// <inheritdoc/>
-    public override string Summary => "ConvNet+LSTM: 2-D Inception-v1 per frame, one BN-LSTM of 512 units, the last frame's output at test, RGB (Table 1 (a): 9M parameters; 25 frames, 1 of every 5 at 25 fps = 5 s; the paper tests on 50, this protocol on one clip of 25)";
+    public override string Summary => tower == TowerKind.InceptionV1
+        ? "ConvNet+LSTM: 2-D Inception-v1 per frame, one BN-LSTM of 512 units, the last frame's output at test, RGB (Table 1 (a): 9M parameters; 25 frames, 1 of every 5 at 25 fps = 5 s; the paper tests on 50, this protocol on one clip of 25)"
+        : "ConvNet+LSTM with a ResNet-18 per frame (ImageNet start from ResNet18.onnx; not in the paper): Table 1 (a)'s clips";
 
     /// <inheritdoc/>
     public override IReadOnlyList<VideoStream> Streams => [VideoStream.Rgb];
@@ -168,7 +175,7 @@ public sealed class ConvNetLstmBackbone : VideoBackbone
     public override ClipProtocol Protocol(VideoStream stream) => new(Frames: 25, FrameStride: 5, CropSize: 224, TestViews: 1);
 
     /// <inheritdoc/>
-    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new ConvNetLstm(classes, inChannels);
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new ConvNetLstm(classes, inChannels, tower);
 
     /// <inheritdoc/>
     public override string ClassifierPrefix => ConvNetLstm.ClassifierPrefix;
@@ -186,10 +193,10 @@ public sealed class ConvNetLstmBackbone : VideoBackbone
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
-    /// <summary>A torchvision GoogLeNet state_dict for the per-frame Inception-v1 (2-D, as it is); the LSTM and classifier are new.</summary>
+    /// <summary>The per-frame network's ImageNet file as it is (2-D): a torchvision GoogLeNet state_dict, or ResNet18.onnx; the LSTM and classifier are new.</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {
-        using var net = ConvNetLstm.FromGoogLeNet(path, 1, inChannels);
+        using var net = ConvNetLstm.FromImageNet(path, 1, inChannels, tower);
         return Copies(net);
     }
 

@@ -11,7 +11,7 @@ namespace I3D.MLNet.Torch.Models;
 
 /// <summary>
 /// The paper's 3D-Fused Two-Stream network (section 2.3 and Figure 2d, after Feichtenhofer et al. 2016): an RGB and an
-/// optical flow Inception-v1 (ImageNet), the last feature maps before the average pool of both (1024 x 7 x 7 at 224
+/// optical flow Inception-v1 (ImageNet; or another <see cref="FrameTower"/>), the last feature maps before the average pool of both (1024 x 7 x 7 at 224
 /// each) for 5 snippets, concatenated on channels (2048) and fused by a 3x3x3 convolution to 512 channels with
 /// BatchNorm and ReLU, a 3x3x3 max pool, and a fully connected layer to the classes.
 /// Input: ONE 5-channel clip (N, 5, K x L, H, W) in [-1, 1]: channels 0-2 RGB, 3-4 optical flow (x, y); K snippets of L
@@ -30,7 +30,7 @@ namespace I3D.MLNet.Torch.Models;
 /// </remarks>
 public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
 {
-    private readonly InceptionV1 rgb, flow;
+    private readonly FrameTower rgb, flow;
     private readonly Conv3d fusion_conv;
     private readonly BatchNorm3d fusion_bn;
     private readonly Linear fc;
@@ -49,8 +49,12 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
 
     internal static readonly long[] PoolKernel = [3, 3, 3], PoolStride = [2, 2, 2], PoolPadding = [1, 1, 1];
 
-    /// <summary>The network: two 2-D Inception-v1 towers (random; ImageNet with <see cref="InceptionV1.LoadGoogLeNet"/>) and new fusion layers from Gaussian noise.</summary>
-    public Fused3dTwoStream(int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames) : base(nameof(Fused3dTwoStream))
+    /// <summary>The network: two 2-D towers (random; ImageNet with <see cref="FrameTower.LoadImageNet"/>) and new fusion layers from Gaussian noise.</summary>
+    /// <param name="numClasses">Classes of the classifier.</param>
+    /// <param name="snippets">RGB frames (and flow snippets) per clip.</param>
+    /// <param name="snippetFrames">Frames per flow snippet.</param>
+    /// <param name="tower">The 2-D network of both towers (the paper's: Inception-v1).</param>
+    public Fused3dTwoStream(int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames, TowerKind tower = TowerKind.InceptionV1) : base(nameof(Fused3dTwoStream))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
         if (snippets < 1) throw new ArgumentOutOfRangeException(nameof(snippets));
@@ -58,9 +62,9 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
         NumClasses = numClasses;
         Snippets = snippets;
         SnippetFrames = snippetFrames;
-        rgb = new InceptionV1(numClasses: 0, inChannels: 3);
-        flow = new InceptionV1(numClasses: 0, inChannels: 2 * snippetFrames);
-        fusion_conv = nn.Conv3d(2 * InceptionV1.FeatureChannels, FusionChannels, 3, padding: 1, bias: false);
+        rgb = FrameTower.Create(tower, numClasses: 0, inChannels: 3);
+        flow = FrameTower.Create(tower, numClasses: 0, inChannels: 2 * snippetFrames);
+        fusion_conv = nn.Conv3d(2 * rgb.FeatureChannels, FusionChannels, 3, padding: 1, bias: false);
         fusion_bn = nn.BatchNorm3d(FusionChannels, eps: BasicConv2d.BatchNormEps);
         fc = nn.Linear(FusionChannels, numClasses);
         using (no_grad())
@@ -70,8 +74,8 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
             fc.bias!.zero_();
         }
         RegisterComponents();
-        InceptionV1.Name(rgb, "rgb.");
-        InceptionV1.Name(flow, "flow.");
+        rgb.NameLayers("rgb.");
+        flow.NameLayers("flow.");
     }
 
     /// <summary>Classes of the classifier.</summary>
@@ -88,9 +92,9 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
     public int Frames => Snippets * SnippetFrames;
 
     /// <summary>The RGB tower (3 channels).</summary>
-    public InceptionV1 RgbTower => rgb;
+    public FrameTower RgbTower => rgb;
     /// <summary>The flow tower (2 x snippet frames channels).</summary>
-    public InceptionV1 FlowTower => flow;
+    public FrameTower FlowTower => flow;
     internal (Conv3d Conv, BatchNorm3d Bn, Linear Fc) Head => (fusion_conv, fusion_bn, fc);
 
     /// <summary>Index of each snippet's centre frame (k L + L / 2).</summary>
@@ -114,8 +118,8 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
         long n = clip.shape[0];
         using var centres = tensor(CentreFrames, device: clip.device);
         var frames = clip.narrow(1, 0, 3).index_select(2, centres);
-        var a = Snippetwise(rgb.FeatureMap(InceptionV1.Frames(frames)), n);
-        var b = Snippetwise(flow.FeatureMap(InceptionV1.FlowStacks(clip.narrow(1, 3, 2), SnippetFrames)), n);
+        var a = Snippetwise(rgb.FeatureMap(FrameTower.Frames(frames)), n);
+        var b = Snippetwise(flow.FeatureMap(FrameTower.FlowStacks(clip.narrow(1, 3, 2), SnippetFrames)), n);
         var y = Conv3dGuard.Conv3d(nameof(fusion_conv), cat([a, b], 1), fusion_conv.weight!, null, [1, 1, 1], [1, 1, 1]);
         return fusion_bn.forward(y).relu_().MoveToOuterDisposeScope();
     }
@@ -124,23 +128,27 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
     private Tensor Snippetwise(Tensor maps, long n)
         => maps.view(n, Snippets, maps.shape[1], maps.shape[2], maps.shape[3]).permute(0, 2, 1, 3, 4);
 
-    /// <summary>Both towers from a torchvision GoogLeNet state_dict (section 2.3: ImageNet; the flow conv1 as TSN, see
-    /// <see cref="InceptionV1.LoadGoogLeNet"/>); fusion layers and fc fresh.</summary>
-    public static Fused3dTwoStream FromGoogLeNet(string path, int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames)
-        => InceptionV1.WithGoogLeNet(new Fused3dTwoStream(numClasses, snippets, snippetFrames), path, n => n.rgb, n => n.flow);
+    /// <summary>Both towers from ImageNet (section 2.3; the flow conv1 as TSN, see <see cref="FrameTower.LoadImageNet"/>);
+    /// fusion layers and fc fresh.</summary>
+    public static Fused3dTwoStream FromImageNet(string path, int numClasses = 400, int snippets = DefaultSnippets, int snippetFrames = DefaultSnippetFrames, TowerKind tower = TowerKind.InceptionV1)
+        => FrameTower.WithImageNet(new Fused3dTwoStream(numClasses, snippets, snippetFrames, tower), path, n => n.rgb, n => n.flow);
 }
 
-/// <summary>The paper's 3D-Fused Two-Stream network (section 2.3, Table 1 (d)) as a <see cref="VideoBackbone"/>: one network on RGB and flow together.</summary>
-public sealed class Fused3dTwoStreamBackbone : VideoBackbone
+/// <summary>The paper's 3D-Fused Two-Stream network (section 2.3, Table 1 (d)) as a <see cref="VideoBackbone"/>: one
+/// network on RGB and flow together, with the paper's Inception-v1 towers or ResNet-18 ones.</summary>
+/// <param name="tower">The 2-D network of both towers.</param>
+public sealed class Fused3dTwoStreamBackbone(TowerKind tower = TowerKind.InceptionV1) : VideoBackbone
 {
     /// <inheritdoc/>
-    public override string Name => nameof(Fused3dTwoStream);
+    public override string Name => FrameTower.ArchitectureName(nameof(Fused3dTwoStream), tower);
 
     /// <inheritdoc/>
-    public override string CliName => "3d-fused";
+    public override string CliName => FrameTower.ArchitectureCliName("3d-fused", tower);
 
     /// <inheritdoc/>
-    public override string Summary => "3D-Fused Two-Stream: 2-D Inception-v1 towers on 5 RGB frames 10 apart and their 10-frame flow snippets, the last feature maps fused by a 3x3x3 convolution, trained end to end on RGB and flow together (Table 1 (d): 39M parameters; 5 RGB + 50 flow frames at training, 25 + 250 at test: 5 clips averaged)";
+    public override string Summary => tower == TowerKind.InceptionV1
+        ? "3D-Fused Two-Stream: 2-D Inception-v1 towers on 5 RGB frames 10 apart and their 10-frame flow snippets, the last feature maps fused by a 3x3x3 convolution, trained end to end on RGB and flow together (Table 1 (d): 39M parameters; 5 RGB + 50 flow frames at training, 25 + 250 at test: 5 clips averaged)"
+        : "3D-Fused Two-Stream with ResNet-18 towers (ImageNet start from ResNet18.onnx; not in the paper): Table 1 (d)'s clips";
 
     /// <inheritdoc/>
     public override IReadOnlyList<VideoStream> Streams => [VideoStream.RgbAndFlow];
@@ -151,7 +159,7 @@ public sealed class Fused3dTwoStreamBackbone : VideoBackbone
 
     /// <inheritdoc/>
     public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels)
-        => inChannels == Fused3dTwoStream.InChannels ? new Fused3dTwoStream(classes)
+        => inChannels == Fused3dTwoStream.InChannels ? new Fused3dTwoStream(classes, tower: tower)
             : throw new ArgumentException($"{Name} takes RGB and flow together ({Fused3dTwoStream.InChannels} channels), not {inChannels}");
 
     /// <summary>5 snippets of 10 frames, RGB and flow channels joined.</summary>
@@ -167,10 +175,11 @@ public sealed class Fused3dTwoStreamBackbone : VideoBackbone
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
-    /// <summary>A torchvision GoogLeNet state_dict for both towers (2-D, as it is; the flow tower's conv1 averaged over RGB, TSN); the fusion layers stay Gaussian.</summary>
+    /// <summary>The towers' ImageNet file for both (2-D, as it is: a torchvision GoogLeNet state_dict, or ResNet18.onnx; the
+    /// flow tower's conv1 averaged over RGB, TSN); the fusion layers stay Gaussian.</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {
-        using var net = Fused3dTwoStream.FromGoogLeNet(path, 1);
+        using var net = Fused3dTwoStream.FromImageNet(path, 1, tower: tower);
         return Copies(net);
     }
 

@@ -1,4 +1,5 @@
 using I3D.MLNet.Torch.Numerics;
+using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -107,7 +108,7 @@ public sealed class InceptionBlock2d : nn.Module<Tensor, Tensor>
 /// dropout 0.2, fc). Input: images (N, C, H, W) in [-1, 1]: torchvision's GoogLeNet weights were ported from TensorFlow
 /// and take [-1, 1] (its <c>transform_input</c> maps ImageNet-normalized input there), so clips feed it as they are.
 /// </summary>
-public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
+public sealed class InceptionV1 : FrameTower
 {
     private readonly BasicConv2d conv1;
     // torchvision's stem and stage pools: 3x3 stride 2 (maxpool4: 2x2 stride 2), ceil mode (Caffe's rounding, kept by torchvision).
@@ -131,13 +132,10 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
 
     private readonly (string Name, nn.Module<Tensor, Tensor> Module)[] layers;
 
-    /// <summary>Channels of the pooled features (the input of <c>fc</c>).</summary>
-    public const int FeatureChannels = 1024;
+    /// <summary>Channels of <c>inception5b</c>'s output and of the pooled features (the input of <c>fc</c>).</summary>
+    public const int Channels = 1024;
 
-    /// <summary>The classifier's parameter-name prefix (torchvision's <c>fc</c>).</summary>
-    public const string ClassifierPrefix = "fc.";
-
-    /// <param name="numClasses">Classes of <c>fc</c>; 0: no classifier (a backbone for <see cref="Features"/>).</param>
+    /// <param name="numClasses">Classes of <c>fc</c>; 0: no classifier (a backbone for <see cref="FrameTower.Features"/>).</param>
     /// <param name="inChannels">3 for RGB; 2 x L for a stack of L optical flow frames (the Two-Stream flow tower: 20).</param>
     public InceptionV1(int numClasses = 1000, int inChannels = 3) : base(nameof(InceptionV1))
     {
@@ -146,7 +144,7 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
         NumClasses = numClasses;
         InChannels = inChannels;
         conv1 = new BasicConv2d(inChannels, 64, 7, stride: 2, padding: 3);
-        if (numClasses > 0) fc = nn.Linear(FeatureChannels, numClasses);
+        if (numClasses > 0) fc = nn.Linear(Channels, numClasses);
         layers =
         [
             (nameof(conv1), conv1), (nameof(maxpool1), maxpool1), (nameof(conv2), conv2), (nameof(conv3), conv3),
@@ -156,20 +154,24 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
             (nameof(maxpool4), maxpool4), (nameof(inception5a), inception5a), (nameof(inception5b), inception5b),
         ];
         RegisterComponents();
-        Name(this, "");
+        NameLayers("");
     }
 
     /// <summary>Gives each convolution its module path (<c>inception4b.branch3.1</c>) for the convolution check's notices.</summary>
-    internal static void Name(nn.Module root, string prefix)
+    internal override void NameLayers(string prefix)
     {
-        foreach (var (name, module) in root.named_modules())
+        foreach (var (name, module) in named_modules())
             if (module is BasicConv2d unit) unit.LayerName = prefix + name;
     }
 
-    /// <summary>Classes of fc; 0 when there is none (features out).</summary>
-    public int NumClasses { get; }
-    /// <summary>Input channels of conv1 (3 for RGB, 2 x stack for stacked flow).</summary>
-    public int InChannels { get; }
+    /// <inheritdoc/>
+    public override TowerKind Kind => TowerKind.InceptionV1;
+    /// <inheritdoc/>
+    public override int NumClasses { get; }
+    /// <inheritdoc/>
+    public override int InChannels { get; }
+    /// <inheritdoc/>
+    public override int FeatureChannels => Channels;
 
     /// <summary>The kernel of a stage max pool (all stride 2, ceil mode), by layer name (for export).</summary>
     internal static long PoolKernel(string layer) => layer == nameof(maxpool4) ? 2 : 3;
@@ -177,7 +179,7 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
     /// <summary>The layers up to <c>inception5b</c> in order (for export).</summary>
     internal IReadOnlyList<(string Name, nn.Module<Tensor, Tensor> Module)> Layers => layers;
 
-    internal Linear? Classifier => fc;
+    internal override Linear? Classifier => fc;
 
     /// <summary>Logits (N, classes) of images (N, C, H, W), torchvision's <c>GoogLeNet.forward</c> in eval mode.</summary>
     public override Tensor forward(Tensor x)
@@ -187,15 +189,8 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
         return fc.forward(dropout.forward(Features(x))).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The 1024-d features after the last average pool (N, 1024).</summary>
-    public Tensor Features(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return FeatureMap(x).mean([2, 3]).MoveToOuterDisposeScope();
-    }
-
     /// <summary>The <c>inception5b</c> output before the last average pool (N, 1024, H/32, W/32): 7x7 at 224.</summary>
-    public Tensor FeatureMap(Tensor x)
+    public override Tensor FeatureMap(Tensor x)
     {
         if (x.dim() != 4 || x.shape[1] != InChannels)
             throw new ArgumentException($"InceptionV1 takes images (N, {InChannels}, H, W), not ({string.Join(", ", x.shape)})");
@@ -246,37 +241,8 @@ public sealed class InceptionV1 : nn.Module<Tensor, Tensor>
         finally { foreach (var kv in weights) kv.Value.Dispose(); }
     }
 
-    /// <summary><paramref name="net"/> with each of its Inception-v1 <paramref name="towers"/> loaded from the torchvision
-    /// GoogLeNet state_dict at <paramref name="path"/> (<see cref="LoadGoogLeNet"/>); disposed if a tower fails to load.</summary>
-    internal static T WithGoogLeNet<T>(T net, string path, params Func<T, InceptionV1>[] towers) where T : nn.Module
-    {
-        try
-        {
-            foreach (var tower in towers) tower(net).LoadGoogLeNet(path);
-            return net;
-        }
-        catch
-        {
-            net.Dispose();
-            throw;
-        }
-    }
+    /// <summary>A torchvision GoogLeNet state_dict (<see cref="LoadGoogLeNet"/>).</summary>
+    public override void LoadImageNet(string path) => LoadGoogLeNet(path);
 
-    /// <summary>Frames (N, C, T, H, W) as images (N x T, C, H, W), frame-major within each clip.</summary>
-    internal static Tensor Frames(Tensor clip)
-    {
-        long n = clip.shape[0], c = clip.shape[1], t = clip.shape[2];
-        return clip.permute(0, 2, 1, 3, 4).reshape(n * t, c, clip.shape[3], clip.shape[4]);
-    }
-
-    /// <summary>
-    /// Flow frames (N, 2, S x L, H, W) as S stacks of L frames each (N x S, 2L, H, W), channels x0, y0, x1, y1, ...:
-    /// TSN's order (yjxiong/tsn-pytorch dataset.py appends the x and y images of each frame in turn, models.py views
-    /// them as 2L channels).
-    /// </summary>
-    internal static Tensor FlowStacks(Tensor clip, long stack)
-    {
-        long n = clip.shape[0], t = clip.shape[2], h = clip.shape[3], w = clip.shape[4], s = t / stack;
-        return clip.reshape(n, 2, s, stack, h, w).permute(0, 2, 3, 1, 4, 5).reshape(n * s, 2 * stack, h, w);
-    }
+    internal override string ExportFeatureMaps(OnnxModelBuilder b, string prefix, string x, long size) => ArchitectureExport.InceptionFeatureMaps(b, prefix, this, x);
 }

@@ -24,6 +24,10 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     /// <summary>Channels of the pooled features.</summary>
     public const int FeatureChannels = 512;
 
+    /// <summary>The CNTK ResNet-18 of ResNet18.onnx was trained on mean-subtracted 0..255 pixels: [-1, 1] x 127.5 is that
+    /// range, centred on mid-grey (its BatchNorms adapt to the small offset while fine-tuning).</summary>
+    public const float CntkInputScale = 127.5f;
+
     private readonly Conv3d conv1;
     private readonly BatchNorm3d bn1;
     private readonly Sequential layer1, layer2, layer3, layer4;
@@ -37,19 +41,17 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public ResNet3d18(int numClasses = 0, int inChannels = 3, int[]? blocksPerLayer = null) : base(nameof(ResNet3d18))
     {
         BlocksPerLayer = blocksPerLayer ?? [2, 2, 2, 2];
-        if (BlocksPerLayer.Length != 4 || BlocksPerLayer.Any(b => b < 1)) throw new ArgumentException("four stages of at least one block", nameof(blocksPerLayer));
         conv1 = nn.Conv3d(inChannels, 64, (5, 7, 7), stride: (2, 2, 2), bias: false);
         bn1 = nn.BatchNorm3d(64, eps: 1e-5);
-        layer1 = Layer(64, 64, 1, BlocksPerLayer[0]);
-        layer2 = Layer(64, 128, 2, BlocksPerLayer[1]);
-        layer3 = Layer(128, 256, 2, BlocksPerLayer[2]);
-        layer4 = Layer(256, 512, 2, BlocksPerLayer[3]);
+        var stages = Layers(BlocksPerLayer, temporalKernel: 3);
+        (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3]);
         if (numClasses > 0) fc = nn.Linear(FeatureChannels, numClasses);
         NumClasses = numClasses;
         RegisterComponents();
-        foreach (var (name, module) in named_modules())
-            if (module is BasicBlock3d block) block.LayerName = name;
+        NameBlocks(this, "");
     }
+
+    private Sequential[] Stages => [layer1, layer2, layer3, layer4];
 
     /// <summary>Classes of the classifier; 0 when there is none (features out).</summary>
     public int NumClasses { get; }
@@ -58,11 +60,52 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
 
     /// <summary>The stem, the four stages' blocks in order and the classifier (for export).</summary>
     internal (Conv3d Conv, BatchNorm3d Bn, IEnumerable<BasicBlock3d> Blocks, Linear? Fc) Parts
-        => (conv1, bn1, new[] { layer1, layer2, layer3, layer4 }.SelectMany(l => l.children().Cast<BasicBlock3d>()), fc);
+        => (conv1, bn1, Blocks(Stages), fc);
 
-    private static Sequential Layer(long inChannels, long outChannels, long stride, int blocks) =>
+    /// <summary>A stage of <paramref name="blocks"/> basic blocks, the first with <paramref name="stride"/> (and the projection).</summary>
+    internal static Sequential Layer(long inChannels, long outChannels, long stride, int blocks, long temporalKernel = 3) =>
         nn.Sequential(Enumerable.Range(0, blocks).Select(i => (i.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            (nn.Module<Tensor, Tensor>)new BasicBlock3d(i == 0 ? inChannels : outChannels, outChannels, i == 0 ? stride : 1))));
+            (nn.Module<Tensor, Tensor>)new BasicBlock3d(i == 0 ? inChannels : outChannels, outChannels, i == 0 ? stride : 1, temporalKernel))));
+
+    /// <summary>The four stages (64, 128, 256, 512 channels; stride 1, 2, 2, 2) of <paramref name="blocksPerLayer"/> blocks.</summary>
+    internal static Sequential[] Layers(int[] blocksPerLayer, long temporalKernel)
+    {
+        if (blocksPerLayer.Length != 4 || blocksPerLayer.Any(b => b < 1)) throw new ArgumentException("four stages of at least one block", nameof(blocksPerLayer));
+        return [Layer(64, 64, 1, blocksPerLayer[0], temporalKernel), Layer(64, 128, 2, blocksPerLayer[1], temporalKernel),
+            Layer(128, 256, 2, blocksPerLayer[2], temporalKernel), Layer(256, 512, 2, blocksPerLayer[3], temporalKernel)];
+    }
+
+    /// <summary>Gives each block its module path (<c>layer2.0</c>) under <paramref name="prefix"/>, for the convolution check's notices.</summary>
+    internal static void NameBlocks(nn.Module root, string prefix)
+    {
+        foreach (var (name, module) in root.named_modules())
+            if (module is BasicBlock3d block) block.LayerName = prefix + name;
+    }
+
+    /// <summary>Stem (conv1, BatchNorm, ReLU, 1x3x3 max pool) and the four stages: the last block's output (N, 512, t, h, w).</summary>
+    internal static Tensor Trunk(Conv3d conv1, BatchNorm3d bn1, Sequential[] layers, Tensor x, string prefix)
+    {
+        using var scope = NewDisposeScope();
+        var y = BasicBlock3d.Conv(conv1, x, 2, prefix + "conv1");
+        y = bn1.forward(y).relu_();
+        // 1x3x3 max pool, stride (1, 2, 2), padding 1 at the start only (after a ReLU, zero padding = no padding).
+        y = F.max_pool3d(F.pad(y, [1, 0, 1, 0, 0, 0]), [1, 3, 3], [1, 2, 2]);
+        foreach (var layer in layers) y = layer.forward(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each convolution with its BatchNorm, spatial stride and padding, in the order of ResNet18.onnx's graph.</summary>
+    internal static IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder(Conv3d conv1, BatchNorm3d bn1, Sequential[] layers)
+    {
+        yield return ("conv1", conv1, bn1, 2);
+        for (int i = 0; i < layers.Length; i++)
+            foreach (var (blockName, block) in layers[i].named_children())
+                foreach (var c in ((BasicBlock3d)block).Convolutions())
+                    yield return ($"layer{i + 1}.{blockName}.{c.Name}", c.Conv, c.Bn, c.Stride);
+    }
+
+    /// <summary>The blocks of the four stages in order.</summary>
+    internal static IEnumerable<BasicBlock3d> Blocks(Sequential[] layers) => layers.SelectMany(l => l.children().Cast<BasicBlock3d>());
 
     /// <summary>Class scores (N, classes) with a classifier, else the pooled features (N, 512).</summary>
     public override Tensor forward(Tensor x)
@@ -76,23 +119,11 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public Tensor Features(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = BasicBlock3d.Conv(conv1, x, 2, nameof(conv1));
-        y = bn1.forward(y).relu_();
-        // 1x3x3 max pool, stride (1, 2, 2), padding 1 at the start only (after a ReLU, zero padding = no padding).
-        y = F.max_pool3d(F.pad(y, [1, 0, 1, 0, 0, 0]), [1, 3, 3], [1, 2, 2]);
-        y = layer4.forward(layer3.forward(layer2.forward(layer1.forward(y))));
-        return y.mean([2, 3, 4]).MoveToOuterDisposeScope();
+        return Trunk(conv1, bn1, Stages, x, "").mean([2, 3, 4]).MoveToOuterDisposeScope();
     }
 
     /// <summary>Each convolution with its BatchNorm, spatial stride and padding, in the order of ResNet18.onnx's graph.</summary>
-    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder()
-    {
-        yield return ("conv1", conv1, bn1, 2);
-        foreach (var (name, layer) in new[] { ("layer1", layer1), ("layer2", layer2), ("layer3", layer3), ("layer4", layer4) })
-            foreach (var (blockName, block) in layer.named_children())
-                foreach (var c in ((BasicBlock3d)block).Convolutions())
-                    yield return ($"{name}.{blockName}.{c.Name}", c.Conv, c.Bn, c.Stride);
-    }
+    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder() => ConvolutionsInOnnxOrder(conv1, bn1, Stages);
 }
 
 /// <summary>ResNet's basic block with 3x3x3 convolutions and a 1x1x1 projection shortcut where the shape changes.</summary>
@@ -104,12 +135,16 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     private readonly long stride;
 
     /// <summary>Two 3x3x3 convolutions with BatchNorm and a shortcut (a 1x1x1 projection when the shape changes).</summary>
-    public BasicBlock3d(long inChannels, long outChannels, long stride) : base(nameof(BasicBlock3d))
+    /// <param name="inChannels">Channels in.</param>
+    /// <param name="outChannels">Channels out.</param>
+    /// <param name="stride">Spatial stride of the first convolution and the projection.</param>
+    /// <param name="temporalKernel">Time extent of the 3x3 convolutions: 3 inflated, 1 for the 2-D network applied to each frame.</param>
+    public BasicBlock3d(long inChannels, long outChannels, long stride, long temporalKernel = 3) : base(nameof(BasicBlock3d))
     {
         this.stride = stride;
-        conv1 = nn.Conv3d(inChannels, outChannels, (3, 3, 3), stride: (1, stride, stride), bias: false);
+        conv1 = nn.Conv3d(inChannels, outChannels, (temporalKernel, 3, 3), stride: (1, stride, stride), bias: false);
         bn1 = nn.BatchNorm3d(outChannels, eps: 1e-5);
-        conv2 = nn.Conv3d(outChannels, outChannels, (3, 3, 3), bias: false);
+        conv2 = nn.Conv3d(outChannels, outChannels, (temporalKernel, 3, 3), bias: false);
         bn2 = nn.BatchNorm3d(outChannels, eps: 1e-5);
         if (stride != 1 || inChannels != outChannels)
             downsample = nn.Sequential(
@@ -197,9 +232,8 @@ public sealed class ResNet3d18Backbone : VideoBackbone
     /// <inheritdoc/>
     public override string ClassifierPrefix => "fc.";
 
-    /// <summary>The inflated CNTK ResNet-18 was trained on mean-subtracted 0..255 pixels: [-1, 1] x 127.5 is that range,
-    /// centred on mid-grey (its BatchNorms adapt to the small offset while fine-tuning).</summary>
-    public override float InputScale => 127.5f;
+    /// <summary><see cref="ResNet3d18.CntkInputScale"/>: the range the CNTK ResNet-18 it is inflated from was trained on.</summary>
+    public override float InputScale => ResNet3d18.CntkInputScale;
 
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;

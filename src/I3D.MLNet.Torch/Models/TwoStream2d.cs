@@ -8,7 +8,7 @@ namespace I3D.MLNet.Torch.Models;
 
 /// <summary>
 /// One tower of the paper's Two-Stream network (2-D late fusion, section 2.3 and Figure 2c): an ImageNet Inception-v1
-/// on single RGB frames, or on stacks of 10 optical flow frames (20 channels); the two towers' predictions are averaged
+/// (or another <see cref="FrameTower"/>) on single RGB frames, or on stacks of 10 optical flow frames (20 channels); the two towers' predictions are averaged
 /// (by the caller, as for I3D's two streams). The stream is chosen by <c>inChannels</c>: 3 (RGB) or 2 (flow).
 /// Input: a clip (N, C, T, H, W) in [-1, 1]. RGB: every frame is one snapshot and the logits are averaged over the T
 /// frames (Table 1: one frame at training, 25 snapshots averaged at test). Flow: T must be a multiple of the stack
@@ -17,18 +17,19 @@ namespace I3D.MLNet.Torch.Models;
 /// </summary>
 public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
 {
-    private readonly InceptionV1 tower;
+    private readonly FrameTower tower;
 
     /// <summary>Optical flow frames per stack (section 2.3: "a stack of 10 optical flow frames").</summary>
     public const int DefaultFlowStack = 10;
 
     /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
-    public const string ClassifierPrefix = "tower." + InceptionV1.ClassifierPrefix;
+    public const string ClassifierPrefix = "tower." + FrameTower.ClassifierPrefix;
 
     /// <param name="numClasses">Classes of the classifier.</param>
     /// <param name="inChannels">3: the RGB tower; 2: the optical flow tower.</param>
     /// <param name="flowStack">Flow frames per stack (the flow tower's conv1 takes 2 x flowStack channels).</param>
-    public TwoStream2d(int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack) : base(nameof(TwoStream2d))
+    /// <param name="tower">The 2-D network (the paper's: Inception-v1).</param>
+    public TwoStream2d(int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack, TowerKind tower = TowerKind.InceptionV1) : base(nameof(TwoStream2d))
     {
         if (inChannels is not (2 or 3)) throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, "TwoStream2d takes 3 (RGB) or 2 (optical flow) channels");
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
@@ -36,9 +37,9 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
         NumClasses = numClasses;
         InChannels = inChannels;
         FlowStack = inChannels == 2 ? flowStack : 1;
-        tower = new InceptionV1(numClasses, inChannels == 3 ? 3 : 2 * flowStack);
+        this.tower = FrameTower.Create(tower, numClasses, inChannels == 3 ? 3 : 2 * flowStack);
         RegisterComponents();
-        InceptionV1.Name(tower, "tower.");
+        this.tower.NameLayers("tower.");
     }
 
     /// <summary>Classes of the classifier.</summary>
@@ -52,8 +53,8 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
     /// <summary>True for the optical flow tower.</summary>
     public bool IsFlow => InChannels == 2;
 
-    /// <summary>The 2-D Inception-v1 (keys <c>tower.conv1.conv.weight</c>, ..., <c>tower.fc.weight</c>).</summary>
-    public InceptionV1 Tower => tower;
+    /// <summary>The 2-D network (keys <c>tower.conv1.conv.weight</c>, ..., <c>tower.fc.weight</c> for Inception-v1).</summary>
+    public FrameTower Tower => tower;
 
     /// <summary>Logits averaged over the clip's snapshots (N, classes).</summary>
     public override Tensor forward(Tensor clip)
@@ -69,7 +70,7 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
         Check(clip);
         using var scope = NewDisposeScope();
         long n = clip.shape[0];
-        var images = IsFlow ? InceptionV1.FlowStacks(clip, FlowStack) : InceptionV1.Frames(clip);
+        var images = IsFlow ? FrameTower.FlowStacks(clip, FlowStack) : FrameTower.Frames(clip);
         return tower.forward(images).view(n, -1, NumClasses).MoveToOuterDisposeScope();
     }
 
@@ -83,33 +84,37 @@ public sealed class TwoStream2d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// A tower initialized from a torchvision GoogLeNet state_dict (the paper's ImageNet pretraining, section 2): the flow
-    /// tower's 20-channel conv1 gets the RGB kernel averaged over channels and replicated (TSN's cross-modality
-    /// initialization; see <see cref="InceptionV1.LoadGoogLeNet"/>); <c>fc</c> is replaced (fresh) when the class count
-    /// is not 1000.
+    /// A tower initialized from ImageNet (section 2): for Inception-v1 a torchvision GoogLeNet state_dict, for ResNet-18
+    /// ResNet18.onnx (<see cref="FrameTower.LoadImageNet"/>). The flow tower's 20-channel conv1 gets the RGB kernel
+    /// averaged over channels and replicated (TSN's cross-modality initialization); <c>fc</c> is replaced (fresh) when the
+    /// file has none of the class count.
     /// </summary>
-    public static TwoStream2d FromGoogLeNet(string path, int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack)
-        => InceptionV1.WithGoogLeNet(new TwoStream2d(numClasses, inChannels, flowStack), path, n => n.tower);
+    public static TwoStream2d FromImageNet(string path, int numClasses = 400, int inChannels = 3, int flowStack = DefaultFlowStack, TowerKind tower = TowerKind.InceptionV1)
+        => FrameTower.WithImageNet(new TwoStream2d(numClasses, inChannels, flowStack, tower), path, n => n.tower);
 }
 
-/// <summary>The paper's 2-D Two-Stream network (section 2.3, Table 1 (c)) as a <see cref="VideoBackbone"/>.</summary>
-public sealed class TwoStream2dBackbone : VideoBackbone
+/// <summary>The paper's 2-D Two-Stream network (section 2.3, Table 1 (c)) as a <see cref="VideoBackbone"/>, with the
+/// paper's Inception-v1 towers or ResNet-18 ones.</summary>
+/// <param name="tower">The 2-D network of both towers.</param>
+public sealed class TwoStream2dBackbone(TowerKind tower = TowerKind.InceptionV1) : VideoBackbone
 {
     /// <inheritdoc/>
-    public override string Name => nameof(TwoStream2d);
+    public override string Name => FrameTower.ArchitectureName(nameof(TwoStream2d), tower);
 
     /// <inheritdoc/>
-    public override string CliName => "two-stream";
+    public override string CliName => FrameTower.ArchitectureCliName("two-stream", tower);
 
     /// <inheritdoc/>
-    public override string Summary => "Two-Stream: 2-D Inception-v1 on single RGB frames and on stacks of 10 flow frames, scores summed (Table 1 (c): 12M parameters with both towers; 1 RGB + 10 flow frames at training, 25 snapshots averaged at test)";
+    public override string Summary => tower == TowerKind.InceptionV1
+        ? "Two-Stream: 2-D Inception-v1 on single RGB frames and on stacks of 10 flow frames, scores summed (Table 1 (c): 12M parameters with both towers; 1 RGB + 10 flow frames at training, 25 snapshots averaged at test)"
+        : "Two-Stream with ResNet-18 towers (ImageNet start from ResNet18.onnx; not in the paper): Table 1 (c)'s clips";
 
     /// <inheritdoc/>
     public override ClipProtocol Protocol(VideoStream stream)
         => new(Frames: stream == VideoStream.Rgb ? 1 : TwoStream2d.DefaultFlowStack, FrameStride: 1, CropSize: 224, TestViews: 25);
 
     /// <inheritdoc/>
-    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new TwoStream2d(classes, inChannels);
+    public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new TwoStream2d(classes, inChannels, tower: tower);
 
     /// <summary>Flow clips come in whole stacks of 10 frames.</summary>
     public override string? ExpectedShape(long[] shape)
@@ -121,10 +126,11 @@ public sealed class TwoStream2dBackbone : VideoBackbone
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
-    /// <summary>A torchvision GoogLeNet state_dict as it is (2-D); the flow tower's conv1 takes the RGB kernel averaged over its channels (TSN).</summary>
+    /// <summary>The tower's ImageNet file as it is (2-D): a torchvision GoogLeNet state_dict, or ResNet18.onnx; the flow
+    /// tower's conv1 takes the RGB kernel averaged over its channels (TSN).</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {
-        using var net = TwoStream2d.FromGoogLeNet(path, 1000, inChannels);
+        using var net = TwoStream2d.FromImageNet(path, 1000, inChannels, tower: tower);
         return Copies(net);
     }
 

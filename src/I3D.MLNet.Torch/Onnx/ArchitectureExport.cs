@@ -13,14 +13,14 @@ namespace I3D.MLNet.Torch.Onnx;
 
 /// <summary>
 /// ONNX export (opset 17) of the paper's 2-D architectures (<see cref="TwoStream2d"/>, <see cref="ConvNetLstm"/>,
-/// <see cref="Fused3dTwoStream"/>: their Inception-v1 towers share the graph pieces here; <see cref="C3DBackbone"/> writes its own) in the <see cref="I3DOnnxFormat"/> contract: input
+/// <see cref="Fused3dTwoStream"/>: their towers (<see cref="FrameTower"/>) write their own feature maps, Inception-v1's here; <see cref="C3DBackbone"/> writes its own) in the <see cref="I3DOnnxFormat"/> contract: input
 /// <c>clip</c> float32 [batch, C, time, H, W] in [-1, 1] (batch symbolic, H and W fixed), output <c>logits</c>
 /// [batch, classes] (the module's eval-mode <c>forward</c>), metadata <c>classes</c>, <c>stream</c>, <c>layout</c>,
 /// <c>input_range</c>, <c>backbone</c> (the architecture's class name). Every BatchNorm is folded in float64 into the
 /// convolution or fully connected layer before it (or, inside the LSTM, into its matrix product); dropout is left out.
 /// </summary>
 /// <remarks>
-/// The 2-D Inception-v1 towers are written as 3-D graphs over (N, C, T, H, W) with 1xkxk kernels (the frames are the
+/// The 2-D towers are written as 3-D graphs over (N, C, T, H, W) with 1xkxk kernels (the frames are the
 /// time axis), so no reshape to N x T images is needed and the time axis can stay symbolic where the architecture
 /// allows: the Two-Stream towers take any T (flow: a multiple of the stack length). C3D's time is fixed at 16,
 /// ConvNet+LSTM's at the export's frame count (the LSTM is unrolled), 3D-Fused's at snippets x snippet frames; its
@@ -37,15 +37,15 @@ internal static class ArchitectureExport
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         if (net.IsFlow) x = FlowStacks(b, "flow_stacks", x, net.FlowStack, s);
-        var y = PooledPerTime(b, "tower", net.Tower, x);                          // (N, 1024, T)
-        y = b.Node("Transpose", "features_by_time", [y], Ints("perm", 0, 2, 1));   // (N, T, 1024)
+        var y = PooledPerTime(b, "tower", net.Tower, x, s);                       // (N, F, T)
+        y = b.Node("Transpose", "features_by_time", [y], Ints("perm", 0, 2, 1));   // (N, T, F)
         var fc = net.Tower.Classifier!;
         y = b.Node("MatMul", "logits_by_time_nobias", [y, b.Initializer("tower.fc.weight_t", fc.weight!.t())]);
         y = b.Node("Add", "logits_by_time", [y, b.Initializer("tower.fc.bias", fc.bias!)]);
         b.Node("ReduceMean", I3DOnnxFormat.OutputName, [y], Ints("axes", 1), Int("keepdims", 0));
         string what = net.IsFlow ? $"stacks of {net.FlowStack} optical flow frames (time a multiple of {net.FlowStack})" : "RGB frames";
-        return Finish(b, nameof(TwoStream2d), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
-            $"Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3) {VideoStreams.OfChannels(net.InChannels).Name()} tower: clip [batch, {net.InChannels}, time, {s}, {s}] in [-1, 1] -> Inception-v1 logits of the {what}, averaged").ToByteArray();
+        return Finish(b, FrameTower.ArchitectureName(nameof(TwoStream2d), net.Tower.Kind), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+            $"Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3) {VideoStreams.OfChannels(net.InChannels).Name()} tower: clip [batch, {net.InChannels}, time, {s}, {s}] in [-1, 1] -> {net.Tower.Kind} logits of the {what}, averaged").ToByteArray();
     }
 
     /// <summary>ConvNet+LSTM unrolled over <paramref name="frames"/> time steps (fixed in the graph): the last step's logits.</summary>
@@ -57,8 +57,8 @@ internal static class ArchitectureExport
         var (b, x) = Start(nameof(ConvNetLstm), net.InChannels, options, (long)frames);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var y = PooledPerTime(b, "backbone", net.Backbone, x);                    // (N, 1024, T)
-        y = b.Node("Transpose", "features_by_time", [y], Ints("perm", 0, 2, 1));   // (N, T, 1024)
+        var y = PooledPerTime(b, "backbone", net.Backbone, x, s);                 // (N, F, T)
+        y = b.Node("Transpose", "features_by_time", [y], Ints("perm", 0, 2, 1));   // (N, T, F)
         var (wx, wh, bias, bnX, bnH, bnC) = net.Lstm.Parts;
         long hidden = net.Lstm.HiddenSize;
         // BN(W_x x) + b = x (W_x * scale_x)^T + (shift_x + b); BN(W_h h) likewise; BN(c) = c scale_c + shift_c (eval mode).
@@ -91,7 +91,7 @@ internal static class ArchitectureExport
             var fc = net.Classifier;
             b.Node("Gemm", I3DOnnxFormat.OutputName, [h!, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
         }
-        return Finish(b, nameof(ConvNetLstm), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
+        return Finish(b, FrameTower.ArchitectureName(nameof(ConvNetLstm), net.Backbone.Kind), VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
             $"ConvNet+LSTM (Carreira and Zisserman, CVPR 2017, section 2.1): clip [batch, {net.InChannels}, {frames}, {s}, {s}] in [-1, 1] -> the last time step's logits (BN-LSTM unrolled over {frames} steps)").ToByteArray();
     }
 
@@ -107,7 +107,7 @@ internal static class ArchitectureExport
         var rgb = b.Node("Slice", "rgb_frames", [frames, b.Int64s("rgb_start", [0]), b.Int64s("rgb_end", [3]), b.Int64s("channel_axis", [1])]);
         var flow = b.Node("Slice", "flow_frames", [x, b.Int64s("flow_start", [3]), b.Int64s("flow_end", [5]), b.Int64s("flow_axis", [1])]);
         flow = FlowStacks(b, "flow_stacks", flow, net.SnippetFrames, s);
-        var y = b.Node("Concat", "towers", [Tower(b, "rgb", net.RgbTower, rgb), Tower(b, "flow", net.FlowTower, flow)], Int("axis", 1));
+        var y = b.Node("Concat", "towers", [net.RgbTower.ExportFeatureMaps(b, "rgb", rgb, s), net.FlowTower.ExportFeatureMaps(b, "flow", flow, s)], Int("axis", 1));
         var (conv, bn, fc) = net.Head;
         var (w, bias) = Folded(conv.weight!, conv.bias, bn);
         using (w) using (bias)
@@ -118,7 +118,7 @@ internal static class ArchitectureExport
         y = b.Node("MaxPool", "fusion_pool", [y], Ints("kernel_shape", Fused3dTwoStream.PoolKernel), Ints("strides", Fused3dTwoStream.PoolStride), Ints("pads", [.. pad, .. pad]));
         y = b.Node("ReduceMean", "fused_features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
         b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
-        return Finish(b, nameof(Fused3dTwoStream), VideoStream.RgbAndFlow.Name(), net.NumClasses, options,
+        return Finish(b, FrameTower.ArchitectureName(nameof(Fused3dTwoStream), net.RgbTower.Kind), VideoStream.RgbAndFlow.Name(), net.NumClasses, options,
             $"3D-Fused Two-Stream (Carreira and Zisserman, CVPR 2017, section 2.3): clip [batch, 5 (RGB, flow x, flow y), {net.Frames} ({net.Snippets} snippets of {net.SnippetFrames}), {s}, {s}] in [-1, 1] -> logits").ToByteArray();
     }
 
@@ -134,7 +134,7 @@ internal static class ArchitectureExport
     }
 
     /// <summary>An Inception-v1 tower on (N, C, T, H, W), each frame on its own: the <c>inception5b</c> map (N, 1024, T, h, w).</summary>
-    private static string Tower(OnnxModelBuilder b, string prefix, InceptionV1 net, string x)
+    internal static string InceptionFeatureMaps(OnnxModelBuilder b, string prefix, InceptionV1 net, string x)
     {
         var y = x;
         foreach (var (name, module) in net.Layers)
@@ -165,9 +165,9 @@ internal static class ArchitectureExport
         return y;
     }
 
-    /// <summary>The tower's features after the global average pool, per frame: (N, 1024, T).</summary>
-    private static string PooledPerTime(OnnxModelBuilder b, string prefix, InceptionV1 net, string x)
-        => b.Node("ReduceMean", $"{prefix}.features", [Tower(b, prefix, net, x)], Ints("axes", 3, 4), Int("keepdims", 0));
+    /// <summary>The tower's features after the global average pool, per frame: (N, features, T).</summary>
+    private static string PooledPerTime(OnnxModelBuilder b, string prefix, FrameTower net, string x, long size)
+        => b.Node("ReduceMean", $"{prefix}.features", [net.ExportFeatureMaps(b, prefix, x, size)], Ints("axes", 3, 4), Int("keepdims", 0));
 
     /// <summary>BasicConv2d as a 1xkxk Conv over (N, C, T, H, W) with its BatchNorm folded in, then ReLU.</summary>
     private static string Conv(OnnxModelBuilder b, string name, BasicConv2d conv, string x)

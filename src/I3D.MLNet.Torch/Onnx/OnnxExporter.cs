@@ -129,14 +129,29 @@ public static class OnnxExporter
         var (b, x) = Start(nameof(ResNet3d18), inChannels, options);
         using var _ = no_grad();
         var y = inputScale == 1 ? x : b.Node("Mul", "scaled_clip", [x, b.FloatScalar("input_scale", inputScale)]);
-        y = b.Node("Relu", "conv1.relu", [ResNetConv(b, "conv1", conv1, bn1, y, 2, 2)]);
-        // 1x3x3 max pool, stride (1, 2, 2), one row/column of padding at the start (ResNet3d18.Features).
-        y = b.Node("MaxPool", "maxpool", [y], Ints("kernel_shape", 1, 3, 3), Ints("strides", 1, 2, 2), Ints("pads", 0, 1, 1, 0, 0, 0));
+        y = ResNetTrunk(b, "", conv1, bn1, blocks, y);
+        y = b.Node("ReduceMean", "features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
+        b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
+        return Finish(b, nameof(ResNet3d18), inChannels, net.NumClasses, options,
+            $"Inflated ResNet-18 {VideoStreams.OfChannels(inChannels).Name()} stream: clip [batch, {inChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}]");
+    }
+
+    /// <summary>
+    /// ResNet3d18's or a ResNet-18 tower's stem and blocks (<see cref="ResNet3d18.Trunk"/>): conv1 (its own time stride),
+    /// the 1x3x3 max pool, the basic blocks with their projections; the last block's output. Node names start with
+    /// <paramref name="prefix"/> (and a dot when it is not empty).
+    /// </summary>
+    internal static string ResNetTrunk(OnnxModelBuilder b, string prefix, Conv3d conv1, BatchNorm3d bn1, IEnumerable<BasicBlock3d> blocks, string x)
+    {
+        string p = prefix.Length == 0 ? "" : prefix + ".";
+        var y = b.Node("Relu", $"{p}conv1.relu", [ResNetConv(b, $"{p}conv1", conv1, bn1, x, conv1.stride[0], 2)]);
+        // 1x3x3 max pool, stride (1, 2, 2), one row/column of padding at the start (ResNet3d18.Trunk).
+        y = b.Node("MaxPool", $"{p}maxpool", [y], Ints("kernel_shape", 1, 3, 3), Ints("strides", 1, 2, 2), Ints("pads", 0, 1, 1, 0, 0, 0));
         int index = 0;
         foreach (var block in blocks)
         {
             var (c1, n1, c2, n2, shortcut, stride) = block.Parts;
-            string name = $"block{index++}";
+            string name = $"{p}block{index++}";
             var a = b.Node("Relu", $"{name}.relu1", [ResNetConv(b, $"{name}.conv1", c1, n1, y, 1, stride)]);
             var c = ResNetConv(b, $"{name}.conv2", c2, n2, a, 1, 1);
             string skip = y;
@@ -149,10 +164,7 @@ public static class OnnxExporter
             }
             y = b.Node("Relu", $"{name}.relu2", [b.Node("Add", $"{name}.add", [c, skip])]);
         }
-        y = b.Node("ReduceMean", "features", [y], Ints("axes", 2, 3, 4), Int("keepdims", 0));
-        b.Node("Gemm", I3DOnnxFormat.OutputName, [y, b.Initializer("fc.weight", fc.weight!), b.Initializer("fc.bias", fc.bias!)], Int("transB", 1));
-        return Finish(b, nameof(ResNet3d18), inChannels, net.NumClasses, options,
-            $"Inflated ResNet-18 {VideoStreams.OfChannels(inChannels).Name()} stream: clip [batch, {inChannels}, time, {options.Size}, {options.Size}] in [-1, 1] -> logits [batch, {net.NumClasses}]");
+        return y;
     }
 
     /// <summary>A graph with the contract's input: clip [batch, channels, time, size, size]; time symbolic unless given.</summary>

@@ -95,4 +95,40 @@ public sealed class ArchitectureOnnxTests(ITestOutputHelper log)
         Assert.Equal("rgb+flow", meta[I3DOnnxFormat.StreamKey]);
         Assert.Equal("a\nb\nc\nd\ne\nf", meta[I3DOnnxFormat.ClassesKey]);
     }
+
+    /// <summary>The ResNet-18 towers (1x3x3 blocks over the frame axis, input scaled by 127.5 inside) in each 2-D architecture.</summary>
+    [Theory]
+    [InlineData(3, 2)]
+    [InlineData(2, 10)]
+    public void TwoStream2dResNet18MatchesTorchSharp(int channels, int frames)
+    {
+        manual_seed(70 + channels);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new TwoStream2d(6, channels, tower: TowerKind.ResNet18), seed: channels);
+        byte[] model = VideoBackbones.TwoStream2dResNet18.ExportOnnx(net, new OnnxExportOptions { Size = 64 });
+        using var x = Clip(2, channels, frames, 64, 64);
+        Compare($"TwoStream2dResNet18 C={channels} T={frames} 64x64", net, model, x, 6);
+        using var session = new InferenceSession(model);
+        Assert.Equal("TwoStream2dResNet18", session.ModelMetadata.CustomMetadataMap[I3DOnnxFormat.BackboneKey]);
+        Assert.Contains("multiple of 32", Assert.Throws<ArgumentException>(() => VideoBackbones.TwoStream2dResNet18.ExportOnnx(net, new OnnxExportOptions { Size = 96 + 8 })).Message);
+    }
+
+    [Fact]
+    public void ConvNetLstmResNet18MatchesTorchSharp()
+    {
+        manual_seed(80);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new ConvNetLstm(6, tower: TowerKind.ResNet18), seed: 81);
+        byte[] model = VideoBackbones.ConvNetLstmResNet18.ExportOnnx(net, new OnnxExportOptions { Size = 64, Frames = 4 });
+        using var x = Clip(2, 3, 4, 64, 64);
+        Compare("ConvNetLstmResNet18 T=4 64x64 (unrolled)", net, model, x, 6);
+    }
+
+    [Fact]
+    public void Fused3dTwoStreamResNet18MatchesTorchSharp()
+    {
+        manual_seed(90);
+        using var net = Onnx.OnnxTestNetworks.RandomizeBatchNorms(new Fused3dTwoStream(6, snippets: 2, tower: TowerKind.ResNet18), seed: 91);
+        byte[] model = ArchitectureExport.Export(net, new OnnxExportOptions { Size = 64 });
+        using var x = Clip(2, 5, 20, 64, 64);
+        Compare("Fused3dTwoStreamResNet18 K=2 L=10 64x64", net, model, x, 6);
+    }
 }

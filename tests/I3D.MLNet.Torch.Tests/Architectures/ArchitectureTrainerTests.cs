@@ -3,6 +3,7 @@ using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Training;
+using I3D.MLNet.Tests.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
@@ -40,20 +41,25 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
         return ml.Data.LoadFromEnumerable(data, schema);
     }
 
-    public static TheoryData<string, string, int, int, int, bool> Cases => new()
+    public static TheoryData<string, string, int, int, int, bool, bool> Cases => new()
     {
-        // architecture, stream, frames, size, epochs, fixed (C3D: only fc8 trains, an end-to-end step costs seconds here)
-        { "lstm", "rgb", 4, 32, 4, false },
-        { "c3d", "rgb", 16, 112, 3, true },
-        { "two-stream", "rgb", 2, 32, 4, false },
-        { "two-stream", "flow", 10, 32, 4, false },
-        { "3d-fused", "rgb+flow", 50, 32, 3, false },
+        // architecture, stream, frames, size, epochs, fixed (C3D: only fc8 trains, an end-to-end step costs seconds here),
+        // ImageNet start (the ResNet-18 towers from ResNet18.onnx: the offline ImageNet start of the 2-D architectures)
+        { "lstm", "rgb", 4, 32, 4, false, false },
+        { "c3d", "rgb", 16, 112, 3, true, false },
+        { "two-stream", "rgb", 2, 32, 4, false, false },
+        { "two-stream", "flow", 10, 32, 4, false, false },
+        { "3d-fused", "rgb+flow", 50, 32, 3, false, false },
+        { "two-stream-resnet18", "rgb", 2, 64, 3, true, true },
+        { "two-stream-resnet18", "flow", 10, 64, 3, false, true },
+        { "lstm-resnet18", "rgb", 4, 64, 6, false, true },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
-    public void TrainsSavesReloadsAndExports(string architecture, string stream, int frames, int size, int epochs, bool fixedFeatures)
+    public void TrainsSavesReloadsAndExports(string architecture, string stream, int frames, int size, int epochs, bool fixedFeatures, bool imageNet)
     {
+        if (imageNet) TestPaths.SkipUnlessResNet18Onnx();
         var backbone = VideoBackbones.Get(architecture);
         var videoStream = VideoStreams.Parse(stream, "the test");
         var ml = new MLContext(1);
@@ -64,6 +70,8 @@ public sealed class ArchitectureTrainerTests(ITestOutputHelper log)
             Backbone = backbone.Name, RgbColumnName = videoStream == VideoStream.Rgb ? "Clip" : null, FlowColumnName = videoStream == VideoStream.Flow ? "Clip" : null,
             RgbAndFlowColumnName = videoStream == VideoStream.RgbAndFlow ? "Clip" : null,
             Epochs = epochs, BatchSize = 8, LearningRate = 0.01, ValidationFraction = 0, BatchNormMomentum = 0.1, FixedFeatures = fixedFeatures, Seed = 3,
+            Initialization = imageNet ? I3DInitialization.InflatedImageNet : I3DInitialization.Scratch,
+            RgbWeights = imageNet && videoStream == VideoStream.Rgb ? TestPaths.ResNet18Onnx : null, FlowWeights = imageNet && videoStream == VideoStream.Flow ? TestPaths.ResNet18Onnx : null,
             Progress = new Progress(p => { if (p.Phase == "epoch") losses.Add(p.Loss); }),
         };
         var model = ml.MulticlassClassification.Trainers.I3D(options).Fit(data);

@@ -67,7 +67,7 @@ public sealed class ArchitecturesTests(ITestOutputHelper log)
         Assert.Equal([2L, 1024], net.Features(x).shape);
 
         // A flow tower from the same weights: conv1 = the RGB kernel averaged over channels, replicated 20 times (TSN).
-        using var flow = TwoStream2d.FromGoogLeNet(PythonFixtures.PathOf("googlenet_2d.pt"), numClasses: 5, inChannels: 2);
+        using var flow = TwoStream2d.FromImageNet(PythonFixtures.PathOf("googlenet_2d.pt"), numClasses: 5, inChannels: 2);
         var w = flow.Tower.state_dict()["conv1.conv.weight"];
         Assert.Equal([64L, 20, 7, 7], w.shape);
         var rgbMean = net.state_dict()["conv1.conv.weight"].mean([1], keepdim: true);
