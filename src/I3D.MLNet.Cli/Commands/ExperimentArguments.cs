@@ -5,10 +5,10 @@ using I3D.MLNet.Torch.Experiments;
 namespace I3D.MLNet.Cli.Commands;
 
 /// <summary>The options every <c>i3d experiment</c> shares: the report folder, the architectures and the training settings.</summary>
-internal sealed class ExperimentArguments(string files)
+internal sealed class ExperimentArguments(string files, string defaultArchitectures = "all")
 {
     public Option<string> Output { get; } = new("--out") { Description = $"Report folder: {files}, and the cached cells and checkpoints a killed run resumes from", Required = true };
-    public ChoiceListOption<VideoBackbone> Architectures { get; } = new("--architectures", "Which architectures (default: all)", [.. VideoBackbones.All.Select(b => (b.CliName, b))]);
+    public ChoiceListOption<VideoBackbone> Architectures { get; } = new("--architectures", $"Which architectures (default: {defaultArchitectures})", [.. VideoBackbones.All.Select(b => (b.CliName, b))]);
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => 4 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => 0.01 };

@@ -48,7 +48,7 @@ internal static class ExperimentCommand
         var target = new Option<string>("--target") { Description = "The small dataset to transfer to: a folder with train/<class>/ and test/<class>/ videos", Required = true };
         var perClass = new Option<int?>("--target-per-class") { Description = "Train on the first N target training videos of each class (default: all)" };
         var sourceEpochs = new Option<int?>("--source-epochs") { Description = "Passes over the source videos when pre-training on a folder (default: --epochs)" };
-        var shared = new ExperimentArguments("transfer.md, .json, .svg");
+        var shared = new ExperimentArguments("transfer.md, .json, .svg", "all; i3d for weights files");
         var command = new Command("transfer", "Original (target only, from scratch) vs Fixed (pre-trained, only the last layer trained) vs Full-FT (pre-trained, all fine-tuned) per architecture and stream (Table 4)")
         {
             source, target, perClass, sourceEpochs,

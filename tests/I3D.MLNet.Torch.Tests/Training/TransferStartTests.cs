@@ -21,6 +21,7 @@ public sealed class TransferStartTests
         // architecture, stream, frames, size (C3D and ResNet-18 share the code path; their files are 320 and 130 MB)
         { "i3d", "rgb", 8, 32 },
         { "lstm", "rgb", 4, 32 },
+        { "lstm-resnet18", "rgb", 4, 32 },
         { "two-stream", "flow", 10, 32 },
         { "3d-fused", "rgb+flow", 50, 32 },
     };
