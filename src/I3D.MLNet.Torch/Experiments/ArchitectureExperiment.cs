@@ -88,5 +88,5 @@ public static class ArchitectureExperiment
     /// <param name="cells">What <see cref="Run"/> returned.</param>
     public static string Json(IReadOnlyList<ExperimentCell> cells)
         => JsonSerializer.Serialize(new { results = cells.Select(c => new { architecture = c.Architecture, streams = c.Streams, accuracy = c.Accuracy, perClass = c.PerClass, perFamily = c.PerFamily }) },
-            new JsonSerializerOptions { WriteIndented = true });
+            ExperimentCells.Json);
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using I3D.MLNet.Scoring;
 
 namespace I3D.MLNet.Torch.Experiments;
@@ -18,6 +20,9 @@ public sealed record ExperimentCell(string Architecture, string Streams, double 
 /// <summary>How the experiments' tables write cells.</summary>
 internal static class ExperimentCells
 {
+    /// <summary>How the reports write JSON: indented, names such as <c>rgb+flow</c> as they are (not <c>\u002B</c>).</summary>
+    public static JsonSerializerOptions Json { get; } = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>An accuracy in the tables: a percentage with one decimal.</summary>
     public static string Percent(double accuracy) => (100 * accuracy).ToString("0.0", CultureInfo.InvariantCulture);
 

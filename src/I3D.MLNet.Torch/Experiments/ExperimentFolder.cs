@@ -54,7 +54,7 @@ internal sealed class ExperimentFolder
                 Directory.Delete(stale, recursive: true);
         var cells = compute(Path.Combine(checkpoints, key));
         string tmp = file + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(new CellFile(key, [.. cells]), new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(tmp, JsonSerializer.Serialize(new CellFile(key, [.. cells]), ExperimentCells.Json));
         File.Move(tmp, file, overwrite: true);
         return cells;
     }

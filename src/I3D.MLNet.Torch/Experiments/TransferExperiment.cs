@@ -162,7 +162,7 @@ public static class TransferExperiment
     {
         results = results.Cells.Select(c => new { architecture = c.Cell.Architecture, streams = c.Cell.Streams, mode = c.Mode.Name(), accuracy = c.Cell.Accuracy, perClass = c.Cell.PerClass }),
         source = results.SourceCells.Select(c => new { architecture = c.Architecture, streams = c.Streams, accuracy = c.Accuracy, perClass = c.PerClass }),
-    }, new JsonSerializerOptions { WriteIndented = true });
+    }, ExperimentCells.Json);
 
     /// <summary>The table's rows: the cells grouped by architecture and streams, in the order they came.</summary>
     private static IEnumerable<IGrouping<(string Architecture, string Streams), TransferCell>> Rows(IReadOnlyList<TransferCell> cells)
