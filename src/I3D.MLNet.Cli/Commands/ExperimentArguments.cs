@@ -23,6 +23,9 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
         foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, Crop, Frames, Seed, Threads, Json }) command.Options.Add(o);
     }
 
+    /// <summary>The architectures given, else <paramref name="defaults"/>.</summary>
+    public IReadOnlyList<VideoBackbone> Chosen(ParseResult parse, IReadOnlyList<VideoBackbone> defaults) => Architectures.Read(parse) is { Count: > 0 } list ? list : defaults;
+
     public ExperimentSettings Read(ParseResult parse) => new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
         parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads));
 

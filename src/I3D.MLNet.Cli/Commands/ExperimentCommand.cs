@@ -28,9 +28,8 @@ internal static class ExperimentCommand
         command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             string report = parse.GetValue(shared.Output)!;
-            var chosen = shared.Architectures.Read(parse) is { Count: > 0 } list ? list : VideoBackbones.All;
             using var bar = new TrainingProgressBar();
-            var cells = ArchitectureExperiment.Run(parse.GetValue(data)!, report, chosen, shared.Read(parse), Console.Error, bar);
+            var cells = ArchitectureExperiment.Run(parse.GetValue(data)!, report, shared.Chosen(parse, VideoBackbones.All), shared.Read(parse), Console.Error, bar);
             shared.Print(parse, ArchitectureExperiment.WriteReport(report, cells), ArchitectureExperiment.Json(cells));
             return 0;
         }));
@@ -58,7 +57,7 @@ internal static class ExperimentCommand
         {
             string report = parse.GetValue(shared.Output)!;
             var from = TransferSource.FromPaths(parse.GetValue(source)!);
-            var chosen = shared.Architectures.Read(parse) is { Count: > 0 } list ? list : from.Folder is null ? [VideoBackbones.InceptionI3d] : VideoBackbones.All;
+            var chosen = shared.Chosen(parse, from.Folder is null ? [VideoBackbones.InceptionI3d] : VideoBackbones.All);
             var settings = new TransferSettings(shared.Read(parse), parse.GetValue(sourceEpochs), parse.GetValue(perClass));
             using var bar = new TrainingProgressBar();
             var results = TransferExperiment.Run(from, parse.GetValue(target)!, report, chosen, settings, Console.Error, bar);
