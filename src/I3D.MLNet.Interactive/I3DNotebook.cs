@@ -12,7 +12,7 @@ namespace I3D.MLNet.Interactive;
 /// Set-up for .NET Interactive notebooks: call <see cref="Initialize"/> once, right after the <c>#r</c> of this
 /// assembly. It makes the native libraries beside this assembly loadable from the notebook process, checks that
 /// OpenCV loads (one clear line naming the missing package if not), and registers the formatters: videos, clips and
-/// flow show as image strips, <see cref="Picture"/>s as images, <see cref="ClassificationReport"/> as tables,
+/// flow show as image strips, <see cref="Picture"/>s and <see cref="SvgPicture"/>s as images, <see cref="ClassificationReport"/> as tables,
 /// confusion matrices and training histories as plots.
 /// </summary>
 public static class I3DNotebook
@@ -71,6 +71,8 @@ public static class I3DNotebook
         Register<Clip>(PngPicture.Mime, c => ClipPicture.Strip(c));
         Register<TrainingHistory>(PngPicture.Mime, h => h.Plot());
         Register<ConfusionMatrix>(PngPicture.Mime, m => Charts.ConfusionMatrix(m));
+        Formatter.Register<SvgPicture>((svg, writer) => writer.Write(svg.Svg), SvgPicture.Mime); // as text, as Jupyter keeps SVG
+        Formatter.SetPreferredMimeTypesFor(typeof(SvgPicture), SvgPicture.Mime);
         RegisterHtml<ClassificationReport>(r => r.ToHtml());
         RegisterHtml<HtmlTable>(t => t.ToHtml());
     }

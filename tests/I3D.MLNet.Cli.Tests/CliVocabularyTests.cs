@@ -55,6 +55,10 @@ public sealed class CliVocabularyTests : IDisposable
         ["--validation-fraction"] = "share of training videos held out",
         ["--architecture"] = "the network's architecture",
         ["--architectures"] = "which architectures to compare",
+        ["--source"] = "what a transfer pre-trains on: a folder of videos or weights files",
+        ["--target"] = "the small dataset a transfer is measured on",
+        ["--target-per-class"] = "training videos per class of the transfer target",
+        ["--source-epochs"] = "passes over the source videos when pre-training",
         ["--init"] = "initial weights",
         ["--fixed"] = "train only the last layer",
         ["--flow-algorithm"] = "optical flow algorithm",
@@ -96,7 +100,7 @@ public sealed class CliVocabularyTests : IDisposable
     public void EveryOptionIsALowerCaseKebabWordWithOneMeaning()
     {
         var options = AllOptions().ToList();
-        Assert.Equal(11, options.Select(p => p.Command).Distinct().Count()); // experiment architectures is a command of its own
+        Assert.Equal(12, options.Select(p => p.Command).Distinct().Count()); // experiment architectures and experiment transfer are commands of their own
         foreach (var (command, option) in options)
         {
             string where = $"i3d {command.Name} {option.Name}";

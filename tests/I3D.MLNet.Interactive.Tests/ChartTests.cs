@@ -58,6 +58,17 @@ public class ChartTests
     }
 
     [Fact]
+    public void AMarkdownTableBecomesATableAndOtherTextIsRefused()
+    {
+        var table = HtmlTable.FromMarkdown("intro\n\n| architecture | streams | Original |\n|---|---|---|\n| InceptionI3d | RGB | 25.0 |\n| InceptionI3d | RGB + Flow | 50.0 |\n\n4 target classes\n");
+        Assert.Equal(["architecture", "streams", "Original"], table.Columns);
+        Assert.Equal([["InceptionI3d", "RGB", "25.0"], ["InceptionI3d", "RGB + Flow", "50.0"]], table.Rows);
+        Assert.Throws<FormatException>(() => HtmlTable.FromMarkdown("no table here"));
+        Assert.Throws<FormatException>(() => HtmlTable.FromMarkdown("| a | b |\n| c | d |"));
+        Assert.Throws<ArgumentException>(() => HtmlTable.FromMarkdown("| a | b |\n|---|---|\n| c |"));
+    }
+
+    [Fact]
     public void FormattersGiveImageOutputsAsBase64()
     {
         I3DNotebook.Initialize();
@@ -68,5 +79,11 @@ public class ChartTests
         Assert.Equal(table.ToHtml(), table.ToDisplayString(HtmlFormatter.MimeType));
         var video = new I3D.MLNet.Video.VideoFrames(I3D.MLNet.Video.FrameElementKind.Rgb24, 2, 4, 4);
         Assert.Equal(Convert.ToBase64String(ClipPicture.Strip(video).Bytes), video.ToDisplayString(PngPicture.Mime));
+        // SVG stays text (Jupyter's image/svg+xml is not base64).
+        var svg = new SvgPicture("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"></svg>");
+        Assert.Equal(svg.Svg, svg.ToDisplayString(SvgPicture.Mime));
+        Assert.Throws<ArgumentException>(() => new SvgPicture("<html></html>"));
+        var missing = Assert.Throws<FileNotFoundException>(() => SvgPicture.FromFile("/no/such/chart.svg"));
+        Assert.StartsWith("/no/such/chart.svg: no such file", missing.Message);
     }
 }

@@ -19,8 +19,8 @@ public class NotebookTests
     public static TheoryData<string> All() => new(Names());
 
     [Fact]
-    public void TheFourNotebooksAreThere() =>
-        Assert.Equal(["01-predict.ipynb", "02-optical-flow.ipynb", "03-fine-tune.ipynb", "04-onnx-scoring.ipynb"], Names());
+    public void TheFiveNotebooksAreThere() =>
+        Assert.Equal(["01-predict.ipynb", "02-optical-flow.ipynb", "03-fine-tune.ipynb", "04-onnx-scoring.ipynb", "05-paper-experiments.ipynb"], Names());
 
     [SkippableTheory]
     [MemberData(nameof(All))]

@@ -37,6 +37,20 @@ public sealed class HtmlTable
             [.. list.Select(row => (IReadOnlyList<string>)[.. properties.Select(p => Cell(p.GetValue(row)))])]);
     }
 
+    /// <summary>
+    /// The first Markdown pipe table in <paramref name="markdown"/> (e.g. a report an <c>i3d experiment</c> wrote): its
+    /// header row, the separator row, the rows after it up to the first line that is not a table row.
+    /// </summary>
+    /// <param name="markdown">Markdown text holding a table.</param>
+    public static HtmlTable FromMarkdown(string markdown)
+    {
+        var lines = markdown.Split('\n').Select(l => l.Trim()).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToList();
+        static string[] Cells(string line) => [.. line.Trim('|').Split('|').Select(c => c.Trim())];
+        if (lines.Count < 2 || !Cells(lines[1]).All(c => c.Length > 0 && c.Trim(':').Trim('-').Length == 0 && c.Contains('-')))
+            throw new FormatException("no Markdown table (a header row of | cells |, then a |---| row)");
+        return new HtmlTable(Cells(lines[0]), [.. lines.Skip(2).Select(l => (IReadOnlyList<string>)Cells(l))]);
+    }
+
     /// <summary>The text of one cell (invariant culture; fractions to four significant places).</summary>
     public static string Cell(object? value) => value switch
     {

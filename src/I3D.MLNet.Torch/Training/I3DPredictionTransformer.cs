@@ -2,6 +2,7 @@ using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
+using I3D.MLNet.Torch.Weights;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -135,11 +136,23 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     }
 
     /// <summary>One stream's logits for one row's clips (N x C x T x H x W), averaged over the clips.</summary>
-    public float[] StreamLogits(VideoStream stream, float[] clips, long[] shape)
+    public float[] StreamLogits(VideoStream stream, float[] clips, long[] shape) => Logits(Network(stream), clips, shape);
+
+    /// <summary>
+    /// Writes <paramref name="stream"/>'s network weights (parameters and BatchNorm statistics, its classifier included)
+    /// to <paramref name="path"/> as a PyTorch state_dict (a torch.save zip): the file a <see cref="I3DInitialization.Checkpoint"/>
+    /// start reads (<see cref="I3DTrainerOptions.RgbWeights"/>, <see cref="I3DTrainerOptions.FlowWeights"/>), which
+    /// replaces the classifier for the new classes. That is the paper's pre-training on one dataset before another
+    /// (section 4, Table 4: Fixed and Full-FT).
+    /// </summary>
+    public void SaveStreamWeights(VideoStream stream, string path)
     {
-        var network = _streams.FirstOrDefault(s => s.Stream == stream) ?? throw new ArgumentException($"the model has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Name))})");
-        return Logits(network, clips, shape);
+        var network = Network(stream);
+        lock (_forwardLock) ModuleWeights.Save(network.Module, path);
     }
+
+    private StreamNetwork Network(VideoStream stream)
+        => _streams.FirstOrDefault(s => s.Stream == stream) ?? throw new ArgumentException($"the model has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Name))})");
 
     /// <summary>The clip column each stream reads.</summary>
     public IReadOnlyDictionary<VideoStream, string> StreamColumns => _streams.ToDictionary(s => s.Stream, s => s.Column);

@@ -56,11 +56,29 @@ public sealed record I3DTrainerOptions
     public I3DInitialization Initialization { get; init; } = I3DInitialization.Scratch;
 
     /// <summary>Starting weights of the RGB stream (a state_dict or a kinetics-i3d TensorFlow checkpoint prefix for <see cref="I3DInitialization.Checkpoint"/>,
-    /// the 2-D ImageNet file for <see cref="I3DInitialization.InflatedImageNet"/>).</summary>
+    /// the 2-D ImageNet file for <see cref="I3DInitialization.InflatedImageNet"/>), and of the joined RGB-and-flow network
+    /// (the 3D-Fused network's one stream).</summary>
     public string? RgbWeights { get; init; }
 
     /// <summary>Starting weights of the flow stream (as <see cref="RgbWeights"/>; ImageNet files are shared).</summary>
     public string? FlowWeights { get; init; }
+
+    /// <summary>The file <paramref name="stream"/> starts from (null: none given): the RGB stream's and the joined
+    /// network's <see cref="RgbWeights"/> (else <see cref="FlowWeights"/> for the joined one), the flow stream's
+    /// <see cref="FlowWeights"/> (for an ImageNet start else the shared <see cref="RgbWeights"/>).</summary>
+    internal string? WeightsFor(VideoStream stream) => stream switch
+    {
+        VideoStream.Rgb => RgbWeights,
+        VideoStream.Flow => FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null),
+        _ => RgbWeights ?? FlowWeights,
+    };
+
+    /// <summary>These options starting each stream of <paramref name="files"/> from its file (the inverse of <see cref="WeightsFor"/>).</summary>
+    internal I3DTrainerOptions WithWeights(IReadOnlyDictionary<VideoStream, string> files) => this with
+    {
+        RgbWeights = files.GetValueOrDefault(VideoStream.Rgb) ?? files.GetValueOrDefault(VideoStream.RgbAndFlow),
+        FlowWeights = files.GetValueOrDefault(VideoStream.Flow),
+    };
 
     /// <summary>The paper's "Fixed" mode: only the last (logits) layer trains, the rest is a fixed feature extractor.</summary>
     public bool FixedFeatures { get; init; }
@@ -140,10 +158,10 @@ public sealed record I3DTrainerOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "at least one clip per step");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be > 0");
         if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
-        if (Initialization != I3DInitialization.Scratch && RgbColumnName != null && RgbWeights == null)
-            throw new ArgumentException($"{Initialization} initialisation needs RgbWeights (a weight file)");
-        if (Initialization != I3DInitialization.Scratch && FlowColumnName != null && (FlowWeights ?? (Initialization == I3DInitialization.InflatedImageNet ? RgbWeights : null)) == null)
-            throw new ArgumentException($"{Initialization} initialisation needs FlowWeights (a weight file)");
+        if (Initialization != I3DInitialization.Scratch)
+            foreach (var (stream, _) in StreamColumns)
+                if (WeightsFor(stream) is null)
+                    throw new ArgumentException($"{Initialization} initialisation needs {(stream == VideoStream.Flow ? nameof(FlowWeights) : nameof(RgbWeights))} (a weight file)");
         var architecture = VideoBackbones.Get(Backbone);
         foreach (var (stream, column) in StreamColumns)
             if (!architecture.Streams.Contains(stream))

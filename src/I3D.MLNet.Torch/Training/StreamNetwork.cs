@@ -36,7 +36,7 @@ internal sealed class StreamNetwork : IDisposable
         var module = backbone.Build(numClasses, inChannels);
         try
         {
-            string? weights = stream == VideoStream.Rgb ? options.RgbWeights : options.FlowWeights ?? (options.Initialization == I3DInitialization.InflatedImageNet ? options.RgbWeights : null);
+            string? weights = options.WeightsFor(stream);
             string network = $"{backbone.Name}({numClasses} classes, {inChannels} channels)";
             switch (options.Initialization)
             {

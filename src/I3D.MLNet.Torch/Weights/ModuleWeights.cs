@@ -60,7 +60,7 @@ public static class ModuleWeights
         var weights = WeightFiles.Read(path);
         try
         {
-            int inChannels = Dim(weights, "Conv3d_1a_7x7.conv3d.weight", 1) ?? 3;
+            int inChannels = InceptionI3dInputChannels(weights) ?? 3;
             int classes = Dim(weights, "logits.conv3d.weight", 0) ?? 400;
             var net = new InceptionI3d(classes, inChannels);
             try
@@ -77,6 +77,9 @@ public static class ModuleWeights
         }
         finally { foreach (var kv in weights) kv.Value.Dispose(); }
     }
+
+    /// <summary>The input channels of InceptionI3d weights (3 RGB, 2 flow: its first kernel's), or null when they are not InceptionI3d's.</summary>
+    internal static int? InceptionI3dInputChannels(IReadOnlyList<KeyValuePair<string, Tensor>> weights) => Dim(weights, "Conv3d_1a_7x7.conv3d.weight", 1);
 
     private static int? Dim(IReadOnlyList<KeyValuePair<string, Tensor>> weights, string key, int dim)
     {

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Experiments;
+
+namespace I3D.MLNet.Cli.Commands;
+
+/// <summary>The options every <c>i3d experiment</c> shares: the report folder, the architectures and the training settings.</summary>
+internal sealed class ExperimentArguments(string files, string defaultArchitectures = "all")
+{
+    public Option<string> Output { get; } = new("--out") { Description = $"Report folder: {files}, and the cached cells and checkpoints a killed run resumes from", Required = true };
+    public ChoiceListOption<VideoBackbone> Architectures { get; } = new("--architectures", $"Which architectures (default: {defaultArchitectures})", [.. VideoBackbones.All.Select(b => (b.CliName, b))]);
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => 4 };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => 8 };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => 0.01 };
+    public Option<int?> Crop { get; } = new("--crop-size") { Description = "Crop height and width of the clips, for the architectures that take any (default: Table 1's)" };
+    public Option<int?> Frames { get; } = new("--clip-frames") { Description = "Frames per clip, for the architectures that take any (default: Table 1's)" };
+    public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same table)", DefaultValueFactory = _ => 1 };
+    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core)", DefaultValueFactory = _ => 0 };
+    public Option<bool> Json { get; } = new("--json") { Description = "Print the results as JSON on stdout" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, Crop, Frames, Seed, Threads, Json }) command.Options.Add(o);
+    }
+
+    /// <summary>The architectures given, else <paramref name="defaults"/>.</summary>
+    public IReadOnlyList<VideoBackbone> Chosen(ParseResult parse, IReadOnlyList<VideoBackbone> defaults) => Architectures.Read(parse) is { Count: > 0 } list ? list : defaults;
+
+    public ExperimentSettings Read(ParseResult parse) => new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
+        parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads));
+
+    /// <summary>The report as the command prints it: JSON with --json, else the Markdown table; and where the files went (stderr).</summary>
+    public void Print(ParseResult parse, string markdownFile, string json)
+    {
+        Console.Write(parse.GetValue(Json) ? json + Environment.NewLine : File.ReadAllText(markdownFile));
+        Console.Error.WriteLine($"experiment: wrote {markdownFile}, .json and .svg");
+    }
+}
