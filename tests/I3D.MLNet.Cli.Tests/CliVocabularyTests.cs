@@ -56,6 +56,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--architecture"] = "the network's architecture",
         ["--architectures"] = "which architectures to compare",
         ["--source"] = "what a transfer pre-trains on: a folder of videos or weights files",
+        ["--imagenet"] = "ImageNet weights an experiment's architectures start from",
         ["--target"] = "the small dataset a transfer is measured on",
         ["--target-per-class"] = "training videos per class of the transfer target",
         ["--source-epochs"] = "passes over the source videos when pre-training",

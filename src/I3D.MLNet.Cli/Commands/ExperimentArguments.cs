@@ -5,7 +5,7 @@ using I3D.MLNet.Torch.Experiments;
 namespace I3D.MLNet.Cli.Commands;
 
 /// <summary>The options every <c>i3d experiment</c> shares: the report folder, the architectures and the training settings.</summary>
-internal sealed class ExperimentArguments(string files, string defaultArchitectures = "all")
+internal sealed class ExperimentArguments(string files, string defaultArchitectures = "the paper's five")
 {
     public Option<string> Output { get; } = new("--out") { Description = $"Report folder: {files}, and the cached cells and checkpoints a killed run resumes from", Required = true };
     public ChoiceListOption<VideoBackbone> Architectures { get; } = new("--architectures", $"Which architectures (default: {defaultArchitectures})", [.. VideoBackbones.All.Select(b => (b.CliName, b))]);
@@ -17,17 +17,29 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same table)", DefaultValueFactory = _ => 1 };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core)", DefaultValueFactory = _ => 0 };
     public Option<bool> Json { get; } = new("--json") { Description = "Print the results as JSON on stdout" };
+    public Option<string[]> ImageNet { get; } = new("--imagenet")
+    {
+        Description = "ImageNet weights the architectures that have an ImageNet start begin from (section 2): a torchvision GoogLeNet state_dict (I3D inflated, the 2-D Inception-v1 towers as they are) "
+            + "and/or ResNet18.onnx (the ResNet-18 ones; NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18); others train from scratch (default: all from scratch)",
+        Arity = new ArgumentArity(1, 2),
+    };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, Crop, Frames, Seed, Threads, Json }) command.Options.Add(o);
+        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, Crop, Frames, Seed, Threads, ImageNet, Json }) command.Options.Add(o);
     }
 
     /// <summary>The architectures given, else <paramref name="defaults"/>.</summary>
     public IReadOnlyList<VideoBackbone> Chosen(ParseResult parse, IReadOnlyList<VideoBackbone> defaults) => Architectures.Read(parse) is { Count: > 0 } list ? list : defaults;
 
-    public ExperimentSettings Read(ParseResult parse) => new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
-        parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads));
+    public ExperimentSettings Read(ParseResult parse)
+    {
+        var imageNet = parse.GetValue(ImageNet) ?? [];
+        foreach (var file in imageNet)
+            if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no such ImageNet weights file (--imagenet)", file);
+        return new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
+            parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads), imageNet.Length == 0 ? null : [.. imageNet.Select(Path.GetFullPath)]);
+    }
 
     /// <summary>The report as the command prints it: JSON with --json, else the Markdown table; and where the files went (stderr).</summary>
     public void Print(ParseResult parse, string markdownFile, string json)

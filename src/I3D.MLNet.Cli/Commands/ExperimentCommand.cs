@@ -29,7 +29,7 @@ internal static class ExperimentCommand
         {
             string report = parse.GetValue(shared.Output)!;
             using var bar = new TrainingProgressBar();
-            var cells = ArchitectureExperiment.Run(parse.GetValue(data)!, report, shared.Chosen(parse, VideoBackbones.All), shared.Read(parse), Console.Error, bar);
+            var cells = ArchitectureExperiment.Run(parse.GetValue(data)!, report, shared.Chosen(parse, VideoBackbones.Paper), shared.Read(parse), Console.Error, bar);
             shared.Print(parse, ArchitectureExperiment.WriteReport(report, cells), ArchitectureExperiment.Json(cells));
             return 0;
         }));
@@ -47,7 +47,7 @@ internal static class ExperimentCommand
         var target = new Option<string>("--target") { Description = "The small dataset to transfer to: a folder with train/<class>/ and test/<class>/ videos", Required = true };
         var perClass = new Option<int?>("--target-per-class") { Description = "Train on the first N target training videos of each class (default: all)" };
         var sourceEpochs = new Option<int?>("--source-epochs") { Description = "Passes over the source videos when pre-training on a folder (default: --epochs)" };
-        var shared = new ExperimentArguments("transfer.md, .json, .svg", "all; i3d for weights files");
+        var shared = new ExperimentArguments("transfer.md, .json, .svg", "the paper's five; i3d for weights files");
         var command = new Command("transfer", "Original (target only, from scratch) vs Fixed (pre-trained, only the last layer trained) vs Full-FT (pre-trained, all fine-tuned) per architecture and stream (Table 4)")
         {
             source, target, perClass, sourceEpochs,
@@ -57,7 +57,7 @@ internal static class ExperimentCommand
         {
             string report = parse.GetValue(shared.Output)!;
             var from = TransferSource.FromPaths(parse.GetValue(source)!);
-            var chosen = shared.Chosen(parse, from.Folder is null ? [VideoBackbones.InceptionI3d] : VideoBackbones.All);
+            var chosen = shared.Chosen(parse, from.Folder is null ? [VideoBackbones.InceptionI3d] : VideoBackbones.Paper);
             var settings = new TransferSettings(shared.Read(parse), parse.GetValue(sourceEpochs), parse.GetValue(perClass));
             using var bar = new TrainingProgressBar();
             var results = TransferExperiment.Run(from, parse.GetValue(target)!, report, chosen, settings, Console.Error, bar);

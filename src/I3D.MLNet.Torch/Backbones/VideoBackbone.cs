@@ -79,6 +79,13 @@ public abstract class VideoBackbone
     /// <summary>True when <see cref="ImageNetWeights"/> has an ImageNet start for this architecture.</summary>
     public virtual bool HasImageNetStart => false;
 
+    /// <summary>True when the file at <paramref name="path"/> is this architecture's kind of ImageNet start: a torchvision
+    /// GoogLeNet state_dict for the Inception-v1 ones, ResNet18.onnx (<c>.onnx</c>) for the ResNet-18 ones.</summary>
+    public virtual bool IsImageNetFile(string path) => HasImageNetStart && !IsOnnx(path);
+
+    /// <summary>True for a path that names an ONNX file.</summary>
+    protected static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// The weights of an ImageNet start from the 2-D file at <paramref name="path"/> for clips of <paramref name="inChannels"/>
     /// channels (the classifier's are left out or replaced by the caller). The caller disposes them.

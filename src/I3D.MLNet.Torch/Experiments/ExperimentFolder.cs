@@ -64,7 +64,9 @@ internal sealed class ExperimentFolder
     public static string Key(VideoBackbone backbone, ClipPipelineOptions clips, ExperimentSettings settings, IEnumerable<VideoDataset> data, params string[] more)
     {
         var text = new StringBuilder().Append(backbone.Name).Append('|').Append(JsonSerializer.Serialize(clips with { Flow = new() }))
-            .Append('|').Append(JsonSerializer.Serialize(settings with { Threads = 0 }));
+            .Append('|').Append(JsonSerializer.Serialize(settings with { Threads = 0, ImageNet = null }));
+        // Only the ImageNet file this architecture starts from counts (by name and size): another one leaves its cells valid.
+        if (settings.ImageNetFor(backbone) is { } imageNet) text.Append("|imagenet:").Append(Path.GetFileName(imageNet)).Append(':').Append(new FileInfo(imageNet).Length);
         foreach (var m in more) text.Append('|').Append(m);
         foreach (var v in data.SelectMany(d => d.Videos))
             text.Append('|').Append(v.Label).Append(':').Append(Path.GetFileName(v.Path)).Append(':').Append(new FileInfo(v.Path).Length);

@@ -17,8 +17,15 @@ namespace I3D.MLNet.Torch.Experiments;
 /// <param name="ClipFrames">Frames per clip, for the architectures that take any; null for Table 1's.</param>
 /// <param name="Seed">Seed of the weights, the clips and the row order: the same seed gives the same table (at a fixed thread count).</param>
 /// <param name="Threads">libtorch's CPU threads (0: one per core).</param>
-public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, double LearningRate = 0.01, int? CropSize = null, int? ClipFrames = null, int Seed = 1, int Threads = 0)
+/// <param name="ImageNet">ImageNet files (a torchvision GoogLeNet state_dict, ResNet18.onnx): an architecture that has an
+/// ImageNet start and one of these of its kind (<see cref="VideoBackbone.IsImageNetFile"/>) starts from it, as the paper's
+/// 2-D and I3D networks do (section 2); the others train from scratch. Null or empty: every architecture from scratch.</param>
+public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, double LearningRate = 0.01, int? CropSize = null, int? ClipFrames = null, int Seed = 1, int Threads = 0,
+    IReadOnlyList<string>? ImageNet = null)
 {
+    /// <summary>The ImageNet file <paramref name="backbone"/> starts from, or null (scratch).</summary>
+    public string? ImageNetFor(VideoBackbone backbone) => ImageNet?.FirstOrDefault(backbone.IsImageNetFile);
+
     /// <summary>The clips of <paramref name="backbone"/>: Table 1's, at the crop and length given where the network takes
     /// them (C3D keeps 16 x 112 x 112, the 3D-Fused network 50 frames and the 2-D flow tower whole stacks of 10: their
     /// layers fix them).</summary>
@@ -35,6 +42,8 @@ public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, doubl
     internal I3DTrainerOptions Trainer(VideoBackbone backbone, string checkpoints, IProgress<I3DTrainingProgress>? progress) => new()
     {
         Backbone = backbone.Name, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate,
+        // The flow stream takes the same file (its first layer averaged over the colours, TSN).
+        Initialization = ImageNetFor(backbone) is null ? I3DInitialization.Scratch : I3DInitialization.InflatedImageNet, RgbWeights = ImageNetFor(backbone),
         ValidationFraction = 0, BatchNormMomentum = 0.1, Seed = Seed, Threads = Threads, Progress = progress,
         CheckpointDirectory = checkpoints, CheckpointEverySteps = 10,
     };

@@ -193,6 +193,9 @@ public sealed class ConvNetLstmBackbone(TowerKind tower = TowerKind.InceptionV1)
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
+    /// <inheritdoc/>
+    public override bool IsImageNetFile(string path) => (tower == TowerKind.ResNet18) == IsOnnx(path);
+
     /// <summary>The per-frame network's ImageNet file as it is (2-D): a torchvision GoogLeNet state_dict, or ResNet18.onnx; the LSTM and classifier are new.</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {

@@ -175,6 +175,9 @@ public sealed class Fused3dTwoStreamBackbone(TowerKind tower = TowerKind.Incepti
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
+    /// <inheritdoc/>
+    public override bool IsImageNetFile(string path) => (tower == TowerKind.ResNet18) == IsOnnx(path);
+
     /// <summary>The towers' ImageNet file for both (2-D, as it is: a torchvision GoogLeNet state_dict, or ResNet18.onnx; the
     /// flow tower's conv1 averaged over RGB, TSN); the fusion layers stay Gaussian.</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)

@@ -238,6 +238,9 @@ public sealed class ResNet3d18Backbone : VideoBackbone
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
+    /// <inheritdoc/>
+    public override bool IsImageNetFile(string path) => IsOnnx(path);
+
     /// <summary>ResNet18.onnx (Microsoft.ML.DnnImageFeaturizer.ResNet18) inflated (section 2.3).</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {

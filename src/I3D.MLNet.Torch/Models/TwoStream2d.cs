@@ -126,6 +126,9 @@ public sealed class TwoStream2dBackbone(TowerKind tower = TowerKind.InceptionV1)
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
+    /// <inheritdoc/>
+    public override bool IsImageNetFile(string path) => (tower == TowerKind.ResNet18) == IsOnnx(path);
+
     /// <summary>The tower's ImageNet file as it is (2-D): a torchvision GoogLeNet state_dict, or ResNet18.onnx; the flow
     /// tower's conv1 takes the RGB kernel averaged over its channels (TSN).</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)

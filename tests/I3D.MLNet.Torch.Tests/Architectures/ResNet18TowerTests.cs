@@ -122,4 +122,21 @@ public sealed class ResNet18TowerTests(ITestOutputHelper log)
         Assert.Equal("two-stream-resnet18", VideoBackbones.TwoStream2dResNet18.CliName);
         Assert.Same(VideoBackbones.Fused3dTwoStreamResNet18, VideoBackbones.Get("Fused3dTwoStreamResNet18"));
     }
+
+    /// <summary>The experiments' ImageNet start: each architecture takes the file of its kind, the others train from scratch.</summary>
+    [Fact]
+    public void ExperimentsStartEachArchitectureFromItsKindOfImageNetFile()
+    {
+        var settings = new I3D.MLNet.Torch.Experiments.ExperimentSettings(ImageNet: ["/data/googlenet.pt", "/data/ResNet18.onnx"]);
+        Assert.Equal("/data/ResNet18.onnx", settings.ImageNetFor(VideoBackbones.TwoStream2dResNet18));
+        Assert.Equal("/data/ResNet18.onnx", settings.ImageNetFor(VideoBackbones.ResNet18));
+        Assert.Equal("/data/googlenet.pt", settings.ImageNetFor(VideoBackbones.TwoStream2d));
+        Assert.Equal("/data/googlenet.pt", settings.ImageNetFor(VideoBackbones.InceptionI3d));
+        Assert.Null(settings.ImageNetFor(VideoBackbones.C3D)); // the paper trains it from scratch
+        var trainer = settings.Trainer(VideoBackbones.ConvNetLstmResNet18, "/tmp/checkpoints", null);
+        Assert.Equal(I3D.MLNet.Torch.Training.I3DInitialization.InflatedImageNet, trainer.Initialization);
+        Assert.Equal("/data/ResNet18.onnx", trainer.RgbWeights);
+        Assert.Equal(I3D.MLNet.Torch.Training.I3DInitialization.Scratch, new I3D.MLNet.Torch.Experiments.ExperimentSettings().Trainer(VideoBackbones.ConvNetLstmResNet18, "/tmp/c", null).Initialization);
+        Assert.Null(new I3D.MLNet.Torch.Experiments.ExperimentSettings(ImageNet: ["/data/ResNet18.onnx"]).ImageNetFor(VideoBackbones.Fused3dTwoStream));
+    }
 }
