@@ -5,6 +5,7 @@ using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
+using static I3D.MLNet.Torch.Tests.Hardening.ClipRows;
 
 namespace I3D.MLNet.Torch.Tests.Hardening;
 
@@ -18,37 +19,7 @@ namespace I3D.MLNet.Torch.Tests.Hardening;
 /// </summary>
 public sealed class ConcurrencyTests(ITestOutputHelper log)
 {
-    private const int Rows = 6, Threads = 4, Frames = 8, Size = 32;
-
-    public sealed class Row
-    {
-        public float[] Clip { get; set; } = [];
-
-        [KeyType(2)]
-        public uint Label { get; set; }
-    }
-
-    public sealed class Scored
-    {
-        public float[] Score { get; set; } = [];
-    }
-
-    private static SchemaDefinition Schema()
-    {
-        var schema = SchemaDefinition.Create(typeof(Row));
-        schema[nameof(Row.Clip)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 3, Frames, Size, Size);
-        return schema;
-    }
-
-    private static List<Row> Data(int seed)
-    {
-        var random = new Random(seed);
-        return [.. Enumerable.Range(0, Rows).Select(i => new Row
-        {
-            Label = (uint)(i % 2) + 1,
-            Clip = [.. Enumerable.Range(0, 3 * Frames * Size * Size).Select(_ => (float)Math.Clamp((i % 2 == 0 ? -0.4 : 0.4) + random.NextDouble() - 0.5, -1, 1))],
-        })];
-    }
+    private const int Rows = 6, Threads = 4;
 
     private static List<float[]> Scores(IDataView scored) => [.. scored.GetColumn<float[]>("Score")];
 
@@ -99,7 +70,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper log)
     public void FourThreadsScoreAsOneThread()
     {
         var ml = new MLContext(1);
-        var rows = Data(3);
+        var rows = ClipRows.Make(Rows, 3);
         var data = ml.Data.LoadFromEnumerable(rows, Schema());
         var trainer = ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions
         {

@@ -7,6 +7,7 @@ using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
+using static I3D.MLNet.Torch.Tests.Hardening.ClipRows;
 
 namespace I3D.MLNet.Torch.Tests.Hardening;
 
@@ -23,38 +24,6 @@ public sealed class SoakCollection;
 [Collection(nameof(SoakTests))]
 public sealed class SoakTests(ITestOutputHelper log)
 {
-    private const int Frames = 8, Size = 32;
-
-    public sealed class Row
-    {
-        public float[] Clip { get; set; } = [];
-
-        [KeyType(2)]
-        public uint Label { get; set; }
-    }
-
-    public sealed class Scored
-    {
-        public float[] Score { get; set; } = [];
-    }
-
-    private static SchemaDefinition Schema()
-    {
-        var schema = SchemaDefinition.Create(typeof(Row));
-        schema[nameof(Row.Clip)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 3, Frames, Size, Size);
-        return schema;
-    }
-
-    private static List<Row> Rows(int count, int seed)
-    {
-        var random = new Random(seed);
-        return [.. Enumerable.Range(0, count).Select(i => new Row
-        {
-            Label = (uint)(i % 2) + 1,
-            Clip = [.. Enumerable.Range(0, 3 * Frames * Size * Size).Select(_ => (float)Math.Clamp((i % 2 == 0 ? -0.4 : 0.4) + random.NextDouble() - 0.5, -1, 1))],
-        })];
-    }
-
     private static double ResidentMegabytes()
     {
         for (int i = 0; i < 2; i++)
@@ -85,7 +54,7 @@ public sealed class SoakTests(ITestOutputHelper log)
     public void LongRunsDoNotGrowResidentMemory()
     {
         var ml = new MLContext(1);
-        var rows = Rows(8, 4);
+        var rows = ClipRows.Make(8, 4);
         var data = ml.Data.LoadFromEnumerable(rows, Schema());
         I3DTrainerOptions Training(int epochs) => new() { RgbColumnName = "Clip", Epochs = epochs, BatchSize = 2, ValidationFraction = 0, BatchNormMomentum = 0.1, Seed = 2, BatchNormCalibrationClips = 0 };
 
