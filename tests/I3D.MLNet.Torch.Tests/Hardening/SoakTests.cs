@@ -11,9 +11,13 @@ using static I3D.MLNet.Torch.Tests.Hardening.ClipRows;
 
 namespace I3D.MLNet.Torch.Tests.Hardening;
 
-/// <summary>Runs alone: resident memory is the process's, which other tests running beside would move.</summary>
-[CollectionDefinition(nameof(SoakTests), DisableParallelization = true)]
-public sealed class SoakCollection;
+/// <summary>Tests that run alone, after the others: what they measure is the process's (resident memory), which tests
+/// running beside would move.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    public const string Name = "alone";
+}
 
 /// <summary>
 /// A long run in one process, as a service or a day of training sees it: 300 predictions through the TorchSharp
@@ -21,7 +25,7 @@ public sealed class SoakCollection;
 /// resident memory may not grow by more than 5% in any phase (the curve, sampled every 50 iterations after a full GC,
 /// is in the output): a leak of a few MB per prediction would show within the phase.
 /// </summary>
-[Collection(nameof(SoakTests))]
+[Collection(AloneCollection.Name)]
 public sealed class SoakTests(ITestOutputHelper log)
 {
     private static double ResidentMegabytes()

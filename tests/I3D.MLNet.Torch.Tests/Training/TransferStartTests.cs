@@ -55,7 +55,10 @@ public sealed class TransferStartTests
             {
                 AssertSame(source.StreamNetworks[0].Module.state_dict(), saved, _ => true); // the file is the fitted stream
 
-                var target = Clips(ml, classes: 2, stream.Channels(), frames, size);
+                // Each target clip twice, once per class: the loss stays above ln 2, so the classifier's gradient cannot
+                // vanish (with distinct clips a confident, right fresh classifier on large features had exactly zero
+                // gradient, softmax = one-hot in float32, and the Fixed check failed once in CI).
+                var target = Clips(ml, classes: 2, stream.Channels(), frames, size, eachClipPerClass: true);
                 var start = options.WithWeights(new Dictionary<VideoStream, string> { [stream] = file }) with { Initialization = I3DInitialization.Checkpoint, LearningRate = 0.1 };
                 Assert.Equal(file, start.WeightsFor(stream));
                 bool Classifier(string key) => key.StartsWith(backbone.ClassifierPrefix, StringComparison.Ordinal);
@@ -122,15 +125,17 @@ public sealed class TransferStartTests
         public uint Label { get; set; }
     }
 
-    /// <summary>4 rows of one noise clip each, labels 1..classes in turn (a key of <paramref name="classes"/> values).</summary>
-    private static IDataView Clips(MLContext ml, int classes, long channels, long frames, long size)
+    /// <summary>4 rows of one noise clip each, labels 1..classes in turn (a key of <paramref name="classes"/> values);
+    /// with <paramref name="eachClipPerClass"/> every run of <paramref name="classes"/> rows shares its clip.</summary>
+    private static IDataView Clips(MLContext ml, int classes, long channels, long frames, long size, bool eachClipPerClass = false)
     {
         var random = new Random(classes);
         long length = channels * frames * size * size;
-        var rows = Enumerable.Range(0, 4).Select(i => new Row
+        float[] clip = [];
+        var rows = Enumerable.Range(0, 4).Select(i =>
         {
-            Clip = [.. Enumerable.Range(0, (int)length).Select(_ => (float)(random.NextDouble() * 2 - 1))],
-            Label = (uint)(i % classes) + 1,
+            if (!eachClipPerClass || i % classes == 0) clip = [.. Enumerable.Range(0, (int)length).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+            return new Row { Clip = clip, Label = (uint)(i % classes) + 1 };
         }).ToList();
         var schema = SchemaDefinition.Create(typeof(Row));
         schema[nameof(Row.Clip)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, (int)channels, (int)frames, (int)size, (int)size);
