@@ -15,8 +15,8 @@ public sealed class PackageFeed : IDisposable
         Root = Directory.CreateTempSubdirectory("i3d-packages-").FullName;
         Feed = Path.Combine(Root, "feed");
         // The consumers' patched TorchSharp wrapper (Debian 12) goes here, not into the user's cache, and goes with the run.
-        NativeCache = Path.Combine(Root, "native-cache");
-        Environment.SetEnvironmentVariable("I3D_NATIVE_CACHE", NativeCache);
+        NativeCache = Path.Combine(Root, "cache");
+        Environment.SetEnvironmentVariable("I3D_CACHE_DIR", NativeCache); // and the consumers' convolution verdicts
         var watch = Stopwatch.StartNew();
         Dotnet.Ok(SharedData.RepoRoot, "pack", Path.Combine(SharedData.RepoRoot, "I3D.MLNet.sln"), "-c", "Release", "--no-build", "-o", Feed, $"-p:Version={Version}");
         PackSeconds = watch.Elapsed.TotalSeconds;

@@ -69,7 +69,7 @@ internal static class TorchNatives
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or InvalidDataException)
         {
             return (IntPtr.Zero, $"TorchSharp's native wrapper {path} cannot load ({LoaderLine(error)}), and a copy without its GLIBCXX_3.4.32 need beside libtorch "
-                + $"{(copy is null ? "could not be written" : $"({copy}) did not load")}: {LoaderLine(e.Message)}. Set I3D_NATIVE_CACHE to a writable folder, or install a libstdc++ with GLIBCXX_3.4.32 (GCC 13)");
+                + $"{(copy is null ? "could not be written" : $"({copy}) did not load")}: {LoaderLine(e.Message)}. Set I3D_CACHE_DIR to a writable folder, or install a libstdc++ with GLIBCXX_3.4.32 (GCC 13)");
         }
     }
 
@@ -129,9 +129,8 @@ internal static class TorchNatives
         // Named by the wrapper's content and the folder its links point into (two applications, two folders).
         byte[] content = File.ReadAllBytes(path);
         string hash = Convert.ToHexString(SHA256.HashData([.. content, .. System.Text.Encoding.UTF8.GetBytes(libraries)]))[..16];
-        string root = Environment.GetEnvironmentVariable("I3D_NATIVE_CACHE") is { Length: > 0 } set ? set
-            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "i3d-mlnet", "natives");
+        // The project's cache folder (I3D_CACHE_DIR, else $XDG_CACHE_HOME/i3d-mlnet, else ~/.cache/i3d-mlnet), as the convolution check's.
+        string root = Path.Combine(Numerics.ConvolutionCheck.DefaultCacheDirectory() ?? Path.GetTempPath(), "natives");
         string dir = Path.Combine(root, $"torchsharp-{hash}");
         string copy = Path.Combine(dir, WrapperFile);
         string done = Path.Combine(dir, ".complete");

@@ -81,7 +81,8 @@ public static class ConvolutionCheck
         };
     }
 
-    private static string? DefaultCacheDirectory()
+    /// <summary>The project's cache folder from the environment (also where TorchNatives keeps its patched wrapper).</summary>
+    internal static string? DefaultCacheDirectory()
     {
         string? explicitDir = Environment.GetEnvironmentVariable(CacheVariable);
         if (!string.IsNullOrWhiteSpace(explicitDir)) return explicitDir;
