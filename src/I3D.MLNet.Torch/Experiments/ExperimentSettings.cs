@@ -39,14 +39,18 @@ public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, doubl
     }
 
     /// <summary>The trainer of one cell: these settings, its checkpoints in <paramref name="checkpoints"/> (a killed run resumes there).</summary>
-    internal I3DTrainerOptions Trainer(VideoBackbone backbone, string checkpoints, IProgress<I3DTrainingProgress>? progress) => new()
+    internal I3DTrainerOptions Trainer(VideoBackbone backbone, string checkpoints, IProgress<I3DTrainingProgress>? progress)
     {
-        Backbone = backbone.Name, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate,
-        // The flow stream takes the same file (its first layer averaged over the colours, TSN).
-        Initialization = ImageNetFor(backbone) is null ? I3DInitialization.Scratch : I3DInitialization.InflatedImageNet, RgbWeights = ImageNetFor(backbone),
-        ValidationFraction = 0, BatchNormMomentum = 0.1, Seed = Seed, Threads = Threads, Progress = progress,
-        CheckpointDirectory = checkpoints, CheckpointEverySteps = 10,
-    };
+        string? imageNet = ImageNetFor(backbone);
+        return new()
+        {
+            Backbone = backbone.Name, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate,
+            // The flow stream takes the same file (its first layer averaged over the colours, TSN).
+            Initialization = imageNet is null ? I3DInitialization.Scratch : I3DInitialization.InflatedImageNet, RgbWeights = imageNet,
+            ValidationFraction = 0, BatchNormMomentum = 0.1, Seed = Seed, Threads = Threads, Progress = progress,
+            CheckpointDirectory = checkpoints, CheckpointEverySteps = 10,
+        };
+    }
 
     /// <summary>The clip shape (1, C, T, H, W) of each clip column the options make.</summary>
     private static IEnumerable<long[]> Shapes(ClipPipelineOptions c) => c.Streams switch

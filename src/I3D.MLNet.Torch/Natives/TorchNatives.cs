@@ -47,8 +47,9 @@ internal static class TorchNatives
         string? path = Candidates().FirstOrDefault(File.Exists);
         if (path is null)
             return (IntPtr.Zero, $"TorchSharp's native wrapper {WrapperFile} is not beside the application ({AppContext.BaseDirectory}): add the package TorchSharp-cpu {TorchSharpVersion} (or a CUDA build of TorchSharp) to the application project");
-        if (NativeLibrary.TryLoad(path, out var handle)) return (handle, null);
-        string error = LoadError(path);
+        string error;
+        try { return (NativeLibrary.Load(path), null); }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException) { error = e.Message; }
         string? missing = NativeDependencies.MissingSharedObject(error);
         string? libtorch = null;
         if (missing is not null && missing.StartsWith("libtorch", StringComparison.Ordinal) || missing is "libc10.so")
@@ -76,7 +77,7 @@ internal static class TorchNatives
     /// <summary>libtorch's natives in the NuGet cache beside the TorchSharp package (packages/libtorch-cpu-linux-x64/VERSION/runtimes/linux-x64/native), newest first.</summary>
     private static string? LibTorchPackageDirectory()
     {
-        if (Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) is not { Length: > 0 } torchDir) return null;
+        if (TorchSharpDirectory is not { } torchDir) return null;
         string packages = Path.GetFullPath(Path.Combine(torchDir, "..", "..", "..", ".."));
         return new[] { "libtorch-cpu-linux-x64", "libtorch-cuda-12.8-linux-x64", "libtorch-cuda-13.0-linux-x64" }
             .Select(id => Path.Combine(packages, id))
@@ -94,7 +95,7 @@ internal static class TorchNatives
         var dirs = new List<string> { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native") };
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
             dirs.AddRange(searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
-        if (Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) is { Length: > 0 } torchDir)
+        if (TorchSharpDirectory is { } torchDir)
         {
             dirs.Add(torchDir);
             dirs.Add(Path.Combine(torchDir, "..", "..", "runtimes", "linux-x64", "native"));
@@ -102,22 +103,14 @@ internal static class TorchNatives
         return dirs.Select(d => Path.GetFullPath(Path.Combine(d, WrapperFile))).Distinct();
     }
 
+    /// <summary>The folder TorchSharp.dll was loaded from (the application's, or its NuGet package's lib folder), or null.</summary>
+    private static string? TorchSharpDirectory => Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) is { Length: > 0 } dir ? dir : null;
+
     private static string TorchSharpVersion => typeof(TorchSharp.torch).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "";
 
     /// <summary>The line of a loader message that says what failed (dlerror's, after .NET's advice).</summary>
     private static string LoaderLine(string message)
         => message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.Contains(".so", StringComparison.Ordinal)) ?? message.Trim();
-
-    private static string LoadError(string path)
-    {
-        try
-        {
-            NativeLibrary.Free(NativeLibrary.Load(path));
-            return "";
-        }
-        catch (DllNotFoundException e) { return e.Message; }
-        catch (BadImageFormatException e) { return e.Message; }
-    }
 
     /// <summary>
     /// A copy of the wrapper with its GLIBCXX needs above Debian 12's made weak (harmless where the system has them), in a
