@@ -122,4 +122,27 @@ public class TrainCommandTests
         Assert.NotEqual(0, one.ExitCode);
         Assert.Contains("only one class", one.Stderr);
     }
+
+    [Fact]
+    public void SkipInvalidDecodesInAWorkerAndTrainsPastABrokenVideo()
+    {
+        string dir = Temp("skip-invalid");
+        string data = Synth(dir);
+        string broken = Path.Combine(data, "train", "move_left", "broken.avi");
+        var bytes = File.ReadAllBytes(Directory.GetFiles(Path.Combine(data, "train", "move_left"))[0]);
+        new Random(4).NextBytes(bytes.AsSpan(0, 512)); // the RIFF header and stream headers gone
+        File.WriteAllBytes(broken, bytes);
+
+        var strict = I3dProcess.Run(TrainArgs(data, Path.Combine(dir, "strict.zip"), epochs: 1));
+        Assert.NotEqual(0, strict.ExitCode);
+        Assert.Contains("broken.avi", strict.Stderr);
+
+        string zip = Path.Combine(dir, "skip.zip");
+        var skipping = I3dProcess.Ok(TrainArgs(data, zip, 1, "--skip-invalid"));
+        Assert.Contains("LoadVideo: skipping", skipping.Stderr);
+        Assert.Contains("broken.avi", skipping.Stderr);
+        Assert.True(File.Exists(zip));
+        var logits = Assert.Single(Logits(zip, [Directory.GetFiles(Path.Combine(data, "test", "move_up"))[0]]));
+        Assert.All(logits, v => Assert.True(float.IsFinite(v)));
+    }
 }

@@ -34,7 +34,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core); a fixed count makes runs repeatable bit for bit (1 guarantees it)", DefaultValueFactory = _ => 0 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same run)", DefaultValueFactory = _ => 1 };
     public ChoiceOption<string> Device { get; } = CliOptions.Device("auto (cuda when TorchSharp sees a GPU), cpu or cuda");
-    public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping" };
+    public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping; decodes in a worker process, so a file that crashes or hangs the decoder is skipped too" };
 
     /// <summary>Adds the options to <paramref name="command"/>, with the old spellings of the renamed ones (hidden).</summary>
     public void AddTo(Command command)
@@ -70,6 +70,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             FlipProbability = parse.GetValue(NoFlip) ? 0 : 0.5,
             Flow = new FlowOptions { Algorithm = FlowAlgorithm.Read(parse), CacheDirectory = parse.GetValue(CacheDir) },
             OnInvalidVideo = parse.GetValue(SkipInvalid) ? InvalidVideoHandling.Skip : InvalidVideoHandling.Throw,
+            DecodeIsolation = parse.GetValue(SkipInvalid) ? VideoDecodeIsolation.WorkerProcess : VideoDecodeIsolation.InProcess,
         };
         var trainer = new I3DTrainerOptions
         {

@@ -64,6 +64,10 @@ public sealed record ClipPipelineOptions
     /// <summary>What to do with a video that cannot be decoded.</summary>
     public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
 
+    /// <summary>Where videos are decoded: in this process, or in a worker process so that a malformed file that crashes
+    /// or hangs FFmpeg is a skipped (or named) video instead of the end of training (<c>i3d train --skip-invalid</c>).</summary>
+    public VideoDecodeIsolation DecodeIsolation { get; init; } = VideoDecodeIsolation.InProcess;
+
     /// <summary>The paper's clips for <paramref name="backbone"/> (Table 1: frames, stride, crop, test views, and the
     /// streams it is trained with), the other options at their defaults.</summary>
     /// <example><code>
@@ -142,7 +146,7 @@ public static class VideoClassification
         };
         bool joint = clips.Streams == I3DStreams.RgbAndFlow;
         bool rgb = clips.Streams is I3DStreams.Rgb or I3DStreams.Both, flow = clips.Streams != I3DStreams.Rgb;
-        IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo });
+        IEstimator<ITransformer> chain = ml.Transforms.LoadVideo(FramesColumn, PathColumn, new VideoLoaderOptions { Decode = decode, OnInvalidVideo = clips.OnInvalidVideo, Isolation = clips.DecodeIsolation });
         // Section 2.5: TV-L1 flow of the whole (resized) video, then the same window, crop and flip as the RGB clip.
         if (flow) chain = chain.Append(ml.Transforms.ExtractOpticalFlow(FlowColumn, FramesColumn, clips.Flow));
         if (joint)

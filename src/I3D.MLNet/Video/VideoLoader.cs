@@ -20,6 +20,18 @@ public enum InvalidVideoHandling
     Skip,
 }
 
+/// <summary>Where LoadVideo runs the decoder.</summary>
+public enum VideoDecodeIsolation
+{
+    /// <summary>In this process (default; the fastest).</summary>
+    InProcess,
+
+    /// <summary>In a child process per cursor (I3D.MLNet.VideoWorker), so that a malformed file that makes FFmpeg crash,
+    /// hang or allocate without bound is an error naming the file (a skipped row with <see cref="InvalidVideoHandling.Skip"/>),
+    /// not the end of the process. Costs a copy of the frames through a pipe (about 1 ms per MB) and 0.2 s per cursor.</summary>
+    WorkerProcess,
+}
+
 /// <summary>Options of <see cref="VideoLoadingEstimator"/>; see <see cref="VideoDecodeOptions"/> for the decoding ones.</summary>
 public sealed record VideoLoaderOptions
 {
@@ -31,6 +43,26 @@ public sealed record VideoLoaderOptions
 
     /// <summary>Throw on an undecodable video (default) or skip it.</summary>
     public InvalidVideoHandling OnInvalidVideo { get; init; } = InvalidVideoHandling.Throw;
+
+    /// <summary>Decode in this process (default) or in a worker process that a malformed file cannot crash.</summary>
+    public VideoDecodeIsolation Isolation { get; init; } = VideoDecodeIsolation.InProcess;
+
+    /// <summary>With <see cref="VideoDecodeIsolation.WorkerProcess"/>: the longest one video may take to decode before the
+    /// worker is stopped and the video counts as undecodable, in seconds. Default 600.</summary>
+    public double WorkerTimeoutSeconds { get; init; } = 600;
+
+    /// <summary>With <see cref="VideoDecodeIsolation.WorkerProcess"/>: the most resident memory the worker may use, in MB,
+    /// frames included (a 10 s video at 25 fps and 256 x 340 is 65 MB). Default 8192.</summary>
+    public int WorkerMemoryLimitMegabytes { get; init; } = 8192;
+
+    internal void Validate()
+    {
+        (Decode ?? throw new InvalidDataException("the video loader has no decoding options")).Validate();
+        if (!(WorkerTimeoutSeconds > 0) || double.IsInfinity(WorkerTimeoutSeconds)) throw new ArgumentOutOfRangeException(nameof(WorkerTimeoutSeconds), WorkerTimeoutSeconds, "the worker's time limit must be a finite number of seconds > 0");
+        if (WorkerMemoryLimitMegabytes < 64) throw new ArgumentOutOfRangeException(nameof(WorkerMemoryLimitMegabytes), WorkerMemoryLimitMegabytes, "the worker's memory limit must be at least 64 MB");
+    }
+
+    internal VideoDecodeWorker NewWorker() => new(TimeSpan.FromSeconds(WorkerTimeoutSeconds), (long)WorkerMemoryLimitMegabytes << 20);
 }
 
 /// <summary>
@@ -43,19 +75,20 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     internal const string LoaderSignature = "I3DVideoLoader";
 
     // Zip layout (OptionsTransformerBase): the column pairs, then VideoLoaderOptions as one JSON string; checked on load.
-    // Versions: 0x00010001 (first).
+    // Versions: 0x00010001 (first). Options added since read back with their defaults from older zips: Isolation,
+    // WorkerTimeoutSeconds, WorkerMemoryLimitMegabytes (decoding in a worker process).
     private static VersionInfo GetVersionInfo() => ModelZipFormat.Version("I3DVIDLD", LoaderSignature, typeof(VideoLoadingTransformer));
 
     internal VideoLoadingTransformer(IHostEnvironment env, VideoLoaderOptions options, params (string outputColumnName, string inputColumnName)[] columns)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(VideoLoadingTransformer)), options, columns)
     {
-        options.Decode.Validate();
+        options.Validate();
     }
 
     private VideoLoadingTransformer(IHost host, ModelLoadContext ctx)
         : base(host, ctx)
     {
-        (Options.Decode ?? throw new InvalidDataException("the model zip's video loader has no decoding options")).Validate();
+        Options.Validate();
     }
 
     // Factory for SignatureLoadModel.
@@ -81,10 +114,16 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
-    /// <summary>Decodes one path (resolved against <see cref="VideoLoaderOptions.VideoFolder"/>) into <paramref name="frames"/>.</summary>
-    internal void DecodeInto(string path, VideoFrames frames)
+    /// <summary>Decodes one path (resolved against <see cref="VideoLoaderOptions.VideoFolder"/>) into <paramref name="frames"/>,
+    /// in this process or in <paramref name="worker"/> (<see cref="VideoLoaderOptions.Isolation"/>).</summary>
+    internal void DecodeInto(string path, VideoFrames frames, VideoDecodeWorker? worker)
     {
         string full = Options.VideoFolder is { Length: > 0 } folder && !Path.IsPathRooted(path) ? Path.Combine(folder, path) : path;
+        if (worker != null)
+        {
+            worker.Decode(full, Options.Decode, frames);
+            return;
+        }
         using var decoder = VideoDecoder.Open(full);
         decoder.Decode(Options.Decode, frames);
     }
@@ -105,7 +144,9 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
 
         protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
         {
-            disposer = null;
+            // One worker per cursor (getters are not shared between threads), ended with the cursor.
+            var worker = _owner.Options.Isolation == VideoDecodeIsolation.WorkerProcess ? _owner.Options.NewWorker() : null;
+            disposer = worker == null ? null : worker.Dispose;
             var getPath = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[ColMapNewToOld[iinfo]]);
             ReadOnlyMemory<char> path = default;
             // One decode per cursor row, shared by every consumer of the row (clip sampler, optical flow).
@@ -115,7 +156,7 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
                 string p = path.ToString();
                 try
                 {
-                    _owner.DecodeInto(p, decoded);
+                    _owner.DecodeInto(p, decoded, worker);
                 }
                 catch (VideoDecodeException e) when (_owner.Options.OnInvalidVideo == InvalidVideoHandling.Skip)
                 {

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+
+namespace I3D.MLNet.Video;
+
+/// <summary>
+/// Stops a child process that runs past a time limit or whose resident memory passes a limit, and says which. Native
+/// decoders can hang or allocate without bound on a malformed file; the parent watches from outside, so neither costs
+/// more than the child. Resident memory is sampled every 50 ms (what <c>/proc/PID/stat</c> reports).
+/// </summary>
+internal sealed class ProcessWatchdog : IDisposable
+{
+    private readonly Process _process;
+    private readonly Timer _timer;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly TimeSpan _timeout;
+    private readonly long _memoryLimitBytes;
+    private int _stopped;
+
+    /// <summary>Why the child was stopped (<c>null</c> while it was not): "did not finish in ..." or "used more than ...".</summary>
+    public string? Verdict { get; private set; }
+
+    /// <summary>The highest resident memory sampled, in bytes.</summary>
+    public long PeakResidentBytes { get; private set; }
+
+    public ProcessWatchdog(Process process, TimeSpan timeout, long memoryLimitBytes)
+    {
+        _process = process;
+        _timeout = timeout;
+        _memoryLimitBytes = memoryLimitBytes;
+        _timer = new Timer(_ => Check(), null, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
+    }
+
+    private void Check()
+    {
+        if (Volatile.Read(ref _stopped) != 0) return;
+        long resident;
+        try
+        {
+            _process.Refresh();
+            if (_process.HasExited) return;
+            resident = _process.WorkingSet64;
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return; // exited between the calls
+        }
+        PeakResidentBytes = Math.Max(PeakResidentBytes, resident);
+        if (resident > _memoryLimitBytes) Stop($"used more than {_memoryLimitBytes >> 20} MB of memory ({resident >> 20} MB resident)");
+        else if (_clock.Elapsed > _timeout) Stop($"did not finish in {_timeout.TotalSeconds:0.#} s");
+    }
+
+    private void Stop(string verdict)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        Verdict = verdict;
+        try { _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { } // already gone
+    }
+
+    /// <summary>The signal that ended a child (exit code 128 + n on Linux), by name, or <c>null</c> for an ordinary exit.</summary>
+    public static string? SignalName(int exitCode) => exitCode switch
+    {
+        134 => "SIGABRT",
+        135 => "SIGBUS",
+        136 => "SIGFPE",
+        132 => "SIGILL",
+        137 => "SIGKILL",
+        139 => "SIGSEGV",
+        > 128 and < 160 => $"signal {exitCode - 128}",
+        _ => null,
+    };
+
+    public void Dispose()
+    {
+        Volatile.Write(ref _stopped, 1);
+        _timer.Dispose();
+    }
+}

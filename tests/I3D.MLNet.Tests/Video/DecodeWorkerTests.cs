@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using I3D.MLNet.Testing;
+using I3D.MLNet.Video;
+using Microsoft.ML;
+
+namespace I3D.MLNet.Tests.Video;
+
+/// <summary>LoadVideo's WorkerProcess isolation: the same frames as decoding in this process, and a decoder that
+/// crashes, hangs or grows costs one video (an error naming it), never the test host.</summary>
+public class DecodeWorkerTests
+{
+    private static readonly VideoDecodeOptions Small = new() { ShorterSide = 64 };
+
+    private static VideoFrames InProcess(string path, VideoDecodeOptions options)
+    {
+        var frames = new VideoFrames();
+        using var decoder = VideoDecoder.Open(path);
+        decoder.Decode(options, frames);
+        return frames;
+    }
+
+    private static void AssertSame(VideoFrames expected, VideoFrames actual)
+    {
+        Assert.Equal((expected.FrameCount, expected.Height, expected.Width, expected.FramesPerSecond), (actual.FrameCount, actual.Height, actual.Width, actual.FramesPerSecond));
+        Assert.True(expected.Bytes.SequenceEqual(actual.Bytes), "the worker's frames differ from this process's");
+    }
+
+    [Fact]
+    public void GivesTheFramesOfThisProcessAndSurvivesABadFile()
+    {
+        string dir = TestVideos.TempDir("worker");
+        string good = TestVideos.Write(Path.Combine(dir, "good.avi"), 20, 96, 72);
+        string bad = TestVideos.RandomBytes(Path.Combine(dir, "bad.mp4"), 20_000);
+        using var worker = new VideoLoaderOptions().NewWorker();
+        var frames = new VideoFrames();
+        worker.Decode(good, Small, frames);
+        AssertSame(InProcess(good, Small), frames);
+
+        var e = Assert.Throws<VideoDecodeException>(() => worker.Decode(bad, Small, frames));
+        Assert.Contains(bad, e.Message);
+        Assert.Contains("not a video file", e.Message);
+
+        // The same worker goes on (a clean error does not cost the process).
+        worker.Decode(good, new VideoDecodeOptions { FrameRate = null, ShorterSide = null }, frames);
+        AssertSame(InProcess(good, new VideoDecodeOptions { FrameRate = null, ShorterSide = null }), frames);
+    }
+
+    [SkippableFact]
+    public void RealVideosMatchDecodingInThisProcess()
+    {
+        using var worker = new VideoLoaderOptions().NewWorker();
+        var frames = new VideoFrames();
+        foreach (var name in new[] { "v_Basketball_g01_c01.avi", "mmaction2_tests_test.mp4" })
+        {
+            string path = SharedData.Video(name);
+            worker.Decode(path, new VideoDecodeOptions(), frames);
+            AssertSame(InProcess(path, new VideoDecodeOptions()), frames);
+        }
+    }
+
+    [Fact]
+    public void ACrashInTheWorkerIsAnErrorNamingTheVideoAndTheNextVideoDecodes()
+    {
+        string dir = TestVideos.TempDir("worker-crash");
+        string good = TestVideos.Write(Path.Combine(dir, "good.avi"), 10, 64, 48);
+        using var worker = new VideoLoaderOptions().NewWorker();
+        var frames = new VideoFrames();
+
+        // SIGSEGV the worker as soon as it exists (it is starting or decoding: the parent waits for its answer).
+        bool killed = false;
+        var killer = new Thread(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            while (!killed && clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                if (WorkerOfThisProcess() is { } pid)
+                {
+                    Process.Start("kill", ["-SEGV", pid.ToString()])!.WaitForExit();
+                    killed = true;
+                }
+                Thread.Sleep(2);
+            }
+        });
+        killer.Start();
+        var e = Assert.Throws<VideoDecodeException>(() => worker.Decode(good, Small, frames));
+        killer.Join();
+        Assert.True(killed, "no worker process appeared");
+        Assert.Contains(good, e.Message);
+        Assert.Contains("crashed (SIGSEGV)", e.Message);
+
+        worker.Decode(good, Small, frames);
+        AssertSame(InProcess(good, Small), frames);
+    }
+
+    [Fact]
+    public void TheTimeAndMemoryLimitsStopTheWorkerWithAClearError()
+    {
+        // 150 frames of 320 x 240 at full size: 35 MB of frames on top of the runtime and OpenCV (about 60 MB).
+        string video = TestVideos.Write(Path.Combine(TestVideos.TempDir("worker-limits"), "big.avi"), 150, 320, 240);
+        var whole = new VideoDecodeOptions { FrameRate = null, ShorterSide = null };
+        var frames = new VideoFrames();
+        using (var slow = new VideoLoaderOptions { WorkerTimeoutSeconds = 0.001 }.NewWorker())
+            Assert.Contains("did not finish in 0 s", Assert.Throws<VideoDecodeException>(() => slow.Decode(video, whole, frames)).Message);
+        using var small = new VideoLoaderOptions { WorkerMemoryLimitMegabytes = 64 }.NewWorker();
+        var e = Assert.Throws<VideoDecodeException>(() => small.Decode(video, whole, frames));
+        Assert.Contains(video, e.Message);
+        Assert.Contains("used more than 64 MB", e.Message);
+    }
+
+    [Fact]
+    public void LoadVideoInWorkersSkipsBadRowsAndKeepsTheGoodOnes()
+    {
+        string dir = TestVideos.TempDir("worker-pipeline");
+        string good = TestVideos.Write(Path.Combine(dir, "good.avi"), 8, 64, 48);
+        string bad = TestVideos.RandomBytes(Path.Combine(dir, "bad.avi"), 5000);
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new BadVideoTests.PathRow(good), new BadVideoTests.PathRow(bad), new BadVideoTests.PathRow(good) });
+        var options = new VideoLoaderOptions { Decode = Small, OnInvalidVideo = InvalidVideoHandling.Skip, Isolation = VideoDecodeIsolation.WorkerProcess };
+        var loaded = ml.Data.SkipEmptyVideos(ml.Transforms.LoadVideo("Frames", "Path", options).Fit(data).Transform(data), "Frames");
+        var expected = InProcess(good, Small);
+        int rows = 0;
+        using (var cursor = loaded.GetRowCursor(loaded.Schema))
+        {
+            var getter = cursor.GetGetter<VideoFrames>(loaded.Schema["Frames"]);
+            var frames = new VideoFrames();
+            while (cursor.MoveNext())
+            {
+                getter(ref frames);
+                AssertSame(expected, frames);
+                rows++;
+            }
+        }
+        Assert.Equal(2, rows);
+        Assert.Null(WorkerOfThisProcess()); // the cursor's worker ended with it
+    }
+
+    /// <summary>The pid of a decoding worker that this process started, if one is running.</summary>
+    private static int? WorkerOfThisProcess()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                int parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                if (parent == Environment.ProcessId && File.ReadAllText(Path.Combine(dir, "cmdline")).Contains("I3D.MLNet.VideoWorker.dll")) return pid;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+            }
+        }
+        return null;
+    }
+}
