@@ -13,7 +13,7 @@ internal sealed class EmptyVideoFilter(IDataView source, string videoColumn) : I
         ? c
         : throw new ArgumentException($"column '{videoColumn}' is missing or is not a video column (from LoadVideo)", nameof(videoColumn));
 
-    public bool CanShuffle => false;
+    public bool CanShuffle => source.CanShuffle; // the source's cursor draws the order; the filter only drops rows
 
     public DataViewSchema Schema => source.Schema;
 

@@ -68,9 +68,11 @@ public sealed record VideoLoaderOptions
 /// <summary>
 /// Decodes the video whose path is in a text column into a <see cref="VideoDataViewType"/> column. Decoding is lazy:
 /// it happens inside the cursor, one row at a time, into a buffer that the cursor reuses, so memory does not grow with
-/// the number of videos.
+/// the number of videos. With <see cref="InvalidVideoHandling.Skip"/>, <see cref="Transform"/> drops the rows whose
+/// video does not decode (so a training pipeline's later steps never see them); a single row (a PredictionEngine) gets an
+/// empty video instead, which the next step refuses naming the file.
 /// </summary>
-public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoaderOptions>
+public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoaderOptions>, ITransformer
 {
     internal const string LoaderSignature = "I3DVideoLoader";
 
@@ -110,6 +112,16 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     }
 
     private protected override VersionInfo Version => GetVersionInfo();
+
+    /// <summary>The decoded videos of <paramref name="input"/>; with <see cref="InvalidVideoHandling.Skip"/>, only the rows
+    /// whose first video column decodes (each skipped one is a warning in the log).</summary>
+    public new IDataView Transform(IDataView input)
+    {
+        var decoded = base.Transform(input);
+        return Options.OnInvalidVideo == InvalidVideoHandling.Skip ? new EmptyVideoFilter(decoded, ColumnPairs[0].outputColumnName) : decoded;
+    }
+
+    IDataView ITransformer.Transform(IDataView input) => Transform(input);
 
     /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);

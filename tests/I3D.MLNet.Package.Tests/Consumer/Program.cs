@@ -1,6 +1,7 @@
 // A .NET application that knows nothing of the I3D.MLNet repository: it restores the packages from a feed and runs
 // the library's main path. "train DIR ZIP": synthetic videos -> LoadVideo -> SampleClips -> I3D trainer (tiny) ->
-// model zip. "predict DIR ZIP" (a fresh process): the zip loaded and scored on the test videos.
+// model zip. "predict DIR ZIP" (a fresh process): the zip loaded and scored on the test videos. Videos are decoded in
+// LoadVideo's worker process (it comes with the packages too).
 using I3D.MLNet;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Datasets;
@@ -21,7 +22,7 @@ if (args[0] == "train")
     SyntheticActions.Write(dir, new SyntheticActionsOptions { Families = SyntheticActionFamilies.Appearance, PerClass = 2, TestPerClass = 1, Frames = 16, Size = 32 });
     var train = VideoDataset.FromFolder(Path.Combine(dir, "train"));
     var data = VideoClassification.MapLabels(ml, train, train.Classes);
-    var pipeline = ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = new VideoDecodeOptions { ShorterSide = 32 } })
+    var pipeline = ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = new VideoDecodeOptions { ShorterSide = 32 }, Isolation = VideoDecodeIsolation.WorkerProcess })
         .Append(ml.Transforms.SampleClips("RgbClip", "Frames", new ClipSamplerOptions { Mode = ClipSamplingMode.Auto, Frames = 8, CropSize = 32 }))
         .Append(ml.MulticlassClassification.Trainers.I3D(new I3DTrainerOptions { RgbColumnName = "RgbClip", Epochs = 1, BatchSize = 2, ValidationFraction = 0 }));
     var model = pipeline.Fit(data);
