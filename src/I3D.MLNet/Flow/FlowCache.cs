@@ -196,8 +196,8 @@ public sealed class FlowCache
         catch (IOException e)
         {
             Interlocked.Increment(ref _writeFailures);
-            Interlocked.CompareExchange(ref _firstWriteFailure, $"the flow cache in {Directory} could not keep an entry, so the flow is computed "
-                + $"but not kept (training goes on; a later run computes it again): {e.Message}", null);
+            Interlocked.CompareExchange(ref _firstWriteFailure, $"the flow cache in {Directory} could not keep an entry: the flow is computed "
+                + $"but not kept (not an error; a later run computes it again): {e.Message}", null);
         }
     }
 
