@@ -85,7 +85,7 @@ internal sealed class SmallDisk : IDisposable
     public void Dispose()
     {
         Free();
-        if (Mounted) Command("umount", Root);
+        if (Mounted) Command("umount", "--lazy", Root); // lazy: a file a failed test left open must not keep it mounted
         try
         {
             Directory.Delete(Root, recursive: true);
