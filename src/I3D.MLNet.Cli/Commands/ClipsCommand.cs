@@ -59,7 +59,7 @@ internal static class ClipsCommand
                     .Append(ml.Transforms.SampleClips("Clip", "Frames", sampling))
                     .Fit(data);
             }
-            if (parse.GetValue(savePipeline) is { } saveTo) ml.Model.Save(model, data.Schema, saveTo);
+            if (parse.GetValue(savePipeline) is { } saveTo) TrainCommand.SaveModel(ml, model, data.Schema, saveTo);
 
             var stopwatch = Stopwatch.StartNew();
             long decodedFrames = 0;

@@ -65,6 +65,9 @@ internal static class FlowCommand
             else
             {
                 var flow = OpticalFlow.Compute(rgb, options);
+                // A cache entry that could not be written (a full disk) costs a recomputation next time, nothing more: said, not fatal.
+                if (options.CacheDirectory is { } cache && FlowCache.Open(cache).TakeWriteFailureReport() is { } failure)
+                    Console.Error.WriteLine($"i3d: warning: {failure}");
                 if (outPath is not null) Npy.Write(outPath, flow.Floats, flow.FrameCount, flow.Height, flow.Width, 2);
                 pixels = new float[flow.Floats.Length];
                 for (int i = 0; i < pixels.Length; i++) pixels[i] = flow.Floats[i] * (float)options.Bound;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using I3D.MLNet.Datasets;
+using I3D.MLNet.IO;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 
@@ -45,14 +46,15 @@ internal static class TrainCommand
             + $"{clips.Streams} stream(s), {clips.Frames}x{clips.Size}x{clips.Size} clips, {trainer.Epochs} epochs");
         var data = VideoClassification.MapLabels(ml, dataset, dataset.Classes);
         var model = VideoClassification.Create(ml, clips, trainer).Fit(data);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(zip));
-        if (dir != null) Directory.CreateDirectory(dir);
-        string tmp = zip + ".tmp";
-        ml.Model.Save(model, dataset.ToDataView(ml).Schema, tmp);
-        File.Move(tmp, zip, overwrite: true);
+        SaveModel(ml, model, dataset.ToDataView(ml).Schema, zip);
         log.WriteLine($"train: saved {zip} ({new FileInfo(zip).Length / 1e6:0.0} MB)");
         return model;
     }
+
+    /// <summary>Writes an ML.NET model zip (<see cref="AtomicFile"/>): a failure (a full disk) leaves the zip that was
+    /// there as it was, and its <see cref="IOException"/> names the zip and says when the disk is full.</summary>
+    internal static void SaveModel(MLContext ml, ITransformer model, DataViewSchema schema, string zip)
+        => AtomicFile.Write(zip, stream => ml.Model.Save(model, schema, stream));
 }
 
 /// <summary>Training progress on stderr: a bar while stderr is a terminal, one line per epoch otherwise.</summary>

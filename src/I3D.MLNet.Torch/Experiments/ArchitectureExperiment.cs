@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using I3D.MLNet.IO;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
@@ -50,9 +51,9 @@ public static class ArchitectureExperiment
     public static string WriteReport(string reportDir, IReadOnlyList<ExperimentCell> cells)
     {
         string markdown = Path.Combine(reportDir, "architectures.md");
-        File.WriteAllText(markdown, Markdown(cells));
-        File.WriteAllText(Path.Combine(reportDir, "architectures.json"), Json(cells));
-        File.WriteAllText(Path.Combine(reportDir, "architectures.svg"), Svg(cells));
+        AtomicFile.WriteAllText(markdown, Markdown(cells));
+        AtomicFile.WriteAllText(Path.Combine(reportDir, "architectures.json"), Json(cells));
+        AtomicFile.WriteAllText(Path.Combine(reportDir, "architectures.svg"), Svg(cells));
         return markdown;
     }
 

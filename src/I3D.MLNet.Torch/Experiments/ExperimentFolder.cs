@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using I3D.MLNet.Datasets;
 using I3D.MLNet.Flow;
+using I3D.MLNet.IO;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
 
@@ -53,9 +54,7 @@ internal sealed class ExperimentFolder
             foreach (var stale in Directory.GetDirectories(checkpoints).Where(d => Path.GetFileName(d) != key))
                 Directory.Delete(stale, recursive: true);
         var cells = compute(Path.Combine(checkpoints, key));
-        string tmp = file + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(new CellFile(key, [.. cells]), ExperimentCells.Json));
-        File.Move(tmp, file, overwrite: true);
+        AtomicFile.WriteAllText(file, JsonSerializer.Serialize(new CellFile(key, [.. cells]), ExperimentCells.Json));
         return cells;
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using I3D.MLNet.Datasets;
+using I3D.MLNet.IO;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Training;
@@ -118,9 +119,9 @@ public static class TransferExperiment
     public static string WriteReport(string reportDir, TransferResults results)
     {
         string markdown = Path.Combine(reportDir, "transfer.md");
-        File.WriteAllText(markdown, Markdown(results));
-        File.WriteAllText(Path.Combine(reportDir, "transfer.json"), Json(results));
-        File.WriteAllText(Path.Combine(reportDir, "transfer.svg"), Svg(results));
+        AtomicFile.WriteAllText(markdown, Markdown(results));
+        AtomicFile.WriteAllText(Path.Combine(reportDir, "transfer.json"), Json(results));
+        AtomicFile.WriteAllText(Path.Combine(reportDir, "transfer.svg"), Svg(results));
         return markdown;
     }
 

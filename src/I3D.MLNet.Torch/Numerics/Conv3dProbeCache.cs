@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using I3D.MLNet.IO;
 
 namespace I3D.MLNet.Torch.Numerics;
 
@@ -64,9 +65,7 @@ internal sealed class Conv3dProbeCache
             foreach (var (key, v) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
                 text.Append(key).Append('\t').Append(v.Route).Append('\t')
                     .Append(v.DirectError.ToString("R", CultureInfo.InvariantCulture)).Append('\t').Append(v.Where).Append('\n');
-            string temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temp, text.ToString());
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.WriteAllText(path, text.ToString());
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using I3D.MLNet.IO;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
@@ -59,12 +60,7 @@ public static class OnnxExporter
     }
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>, creating its folder.</summary>
-    public static void Save(byte[] model, string path)
-    {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        File.WriteAllBytes(path, model);
-    }
+    public static void Save(byte[] model, string path) => AtomicFile.WriteAllBytes(path, model);
 
     internal static ModelProto Build(InceptionI3d net, OnnxExportOptions options)
     {

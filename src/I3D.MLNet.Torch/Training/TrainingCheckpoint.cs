@@ -1,12 +1,14 @@
 using System.Security.Cryptography;
 using System.Text;
+using I3D.MLNet.IO;
 
 namespace I3D.MLNet.Torch.Training;
 
 /// <summary>
 /// Where an interrupted training run stands: epoch, rows of the epoch already trained on, optimizer steps, learning
-/// rates and plateau counters, and every stream's weights and optimizer state (momentum). Written atomically (a
-/// temporary file, then a rename), so a run killed at any moment leaves the previous checkpoint intact.
+/// rates and plateau counters, and every stream's weights and optimizer state (momentum). Written atomically
+/// (<see cref="AtomicFile"/>: a temporary file, then a rename), so a run killed at any moment, or a full disk, leaves the
+/// previous checkpoint intact.
 /// </summary>
 /// <remarks>
 /// Layout (BinaryWriter: length-prefixed UTF-8 strings, little-endian numbers): magic <c>I3DCKPT3</c>; the run's
@@ -55,11 +57,9 @@ internal sealed class TrainingCheckpoint
 
     public void Write(string directory, IReadOnlyList<StreamNetwork> streams, IReadOnlyList<TorchSharp.Modules.OptimizerHelper> optimizers)
     {
-        Directory.CreateDirectory(directory);
-        string path = PathIn(directory), tmp = path + $".tmp{Environment.ProcessId}";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        AtomicFile.Write(PathIn(directory), stream =>
         {
+            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             writer.Write(Magic);
             writer.Write(Fingerprint);
             writer.Write(Description);
@@ -79,9 +79,7 @@ internal sealed class TrainingCheckpoint
                 optimizers[i].save_state_dict(writer);
             }
             writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     /// <summary>Reads the checkpoint into the streams and optimizers, or returns null when there is none. A checkpoint

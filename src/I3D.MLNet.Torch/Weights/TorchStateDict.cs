@@ -193,15 +193,15 @@ internal static class TorchStateDict
 
     /// <summary>
     /// Writes tensors as a torch.save zip archive (what <c>torch.save(state_dict, path)</c> writes since torch 1.6):
-    /// Python reads it with <c>torch.load(path)</c>, and <see cref="Read"/> reads it back.
+    /// Python reads it with <c>torch.load(path)</c>, and <see cref="Read"/> reads it back. Written atomically: a failure
+    /// (a full disk) leaves the previous file as it was and says so in an <see cref="IOException"/> naming the file.
     /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
         var items = tensors.ToList();
-        string tmp = path + ".tmp" + Environment.ProcessId;
-        using (var file = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite))
-        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        I3D.MLNet.IO.AtomicFile.Write(path, file =>
         {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
             const string prefix = "archive/";
             var pickle = new PickleWriter();
             pickle.StateDict(items.Select((kv, i) => (kv.Key, i.ToString(System.Globalization.CultureInfo.InvariantCulture), kv.Value)));
@@ -212,8 +212,7 @@ internal static class TorchStateDict
                 Add(zip, prefix + "data/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), cpu.bytes.ToArray());
             }
             Add(zip, prefix + "version", "3\n"u8.ToArray());
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     private static void Add(ZipArchive zip, string name, byte[] data)

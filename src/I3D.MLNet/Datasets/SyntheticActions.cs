@@ -123,18 +123,5 @@ public static class SyntheticActions
     }
 
     private static void WriteVideo(string path, SyntheticActionScene scene, double fps, SyntheticActionRenderer renderer)
-    {
-        string tmp = path + ".tmp.avi";
-        using (var writer = new VideoWriter(tmp, FourCC.MJPG, fps, new Size(scene.Size, scene.Size)))
-        {
-            if (!writer.IsOpened()) throw new IOException($"{path}: cannot write an MJPEG AVI here");
-            using var frame = new Mat(scene.Size, scene.Size, MatType.CV_8UC3);
-            for (int t = 0; t < scene.Frames; t++)
-            {
-                renderer.Render(scene, t, frame);
-                writer.Write(frame);
-            }
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
+        => SyntheticVideoFile.Write(path, fps, scene.Size, scene.Frames, (t, frame) => renderer.Render(scene, t, frame));
 }

@@ -85,44 +85,36 @@ public static class SyntheticMotion
         // A random part of a larger background texture, still: only the disc moves.
         var backgroundOrigin = new Point(random.Next(size), random.Next(size));
 
-        string tmp = path + ".tmp.avi";
-        using (var writer = new VideoWriter(tmp, FourCC.MJPG, options.FramesPerSecond, new Size(size, size)))
+        using var square = new Mat(side, side, MatType.CV_8UC3);
+        using var mask = new Mat(side, side, MatType.CV_8UC1);
+        using var full = new Mat(side, side, MatType.CV_8UC1, Scalar.All(255));
+        // A disc cut from the rotated square: the outline does not show the angle, the texture does.
+        using var disc = new Mat(side, side, MatType.CV_8UC1, Scalar.All(0));
+        Cv2.Circle(disc, new Point(side / 2, side / 2), side / 2 - 1, Scalar.All(255), -1);
+        SyntheticVideoFile.Write(path, options.FramesPerSecond, size, options.Frames, (t, frame) =>
         {
-            if (!writer.IsOpened()) throw new IOException($"{path}: cannot write an MJPEG AVI here");
-            using var frame = new Mat(size, size, MatType.CV_8UC3);
-            using var square = new Mat(side, side, MatType.CV_8UC3);
-            using var mask = new Mat(side, side, MatType.CV_8UC1);
-            using var full = new Mat(side, side, MatType.CV_8UC1, Scalar.All(255));
-            // A disc cut from the rotated square: the outline does not show the angle, the texture does.
-            using var disc = new Mat(side, side, MatType.CV_8UC1, Scalar.All(0));
-            Cv2.Circle(disc, new Point(side / 2, side / 2), side / 2 - 1, Scalar.All(255), -1);
-            for (int t = 0; t < options.Frames; t++)
-            {
-                background[new Rect(backgroundOrigin.X, backgroundOrigin.Y, size, size)].CopyTo(frame);
+            background[new Rect(backgroundOrigin.X, backgroundOrigin.Y, size, size)].CopyTo(frame);
 
-                var c = centre;
-                double a = angle;
-                switch (label)
-                {
-                    case 0: c.X -= speed * t; break;
-                    case 1: c.X += speed * t; break;
-                    case 2: c.Y -= speed * t; break;
-                    case 3: c.Y += speed * t; break;
-                    case 4: a -= turn * t; break; // OpenCV angles are anticlockwise on screen
-                    case 5: a += turn * t; break;
-                }
-                // Wrap around so that a moving square never leaves the frame.
-                c.X = ((c.X % size) + size) % size;
-                c.Y = ((c.Y % size) + size) % size;
-                using var rotation = Cv2.GetRotationMatrix2D(new Point2f(side / 2f, side / 2f), a, 1.0);
-                Cv2.WarpAffine(patchTexture[new Rect(0, 0, side, side)], square, rotation, new Size(side, side), InterpolationFlags.Linear, BorderTypes.Reflect);
-                Cv2.WarpAffine(full, mask, rotation, new Size(side, side), InterpolationFlags.Nearest, BorderTypes.Constant, Scalar.All(0));
-                Cv2.BitwiseAnd(mask, disc, mask);
-                Paste(frame, square, mask, (int)Math.Round(c.X) - side / 2, (int)Math.Round(c.Y) - side / 2);
-                writer.Write(frame);
+            var c = centre;
+            double a = angle;
+            switch (label)
+            {
+                case 0: c.X -= speed * t; break;
+                case 1: c.X += speed * t; break;
+                case 2: c.Y -= speed * t; break;
+                case 3: c.Y += speed * t; break;
+                case 4: a -= turn * t; break; // OpenCV angles are anticlockwise on screen
+                case 5: a += turn * t; break;
             }
-        }
-        File.Move(tmp, path, overwrite: true);
+            // Wrap around so that a moving square never leaves the frame.
+            c.X = ((c.X % size) + size) % size;
+            c.Y = ((c.Y % size) + size) % size;
+            using var rotation = Cv2.GetRotationMatrix2D(new Point2f(side / 2f, side / 2f), a, 1.0);
+            Cv2.WarpAffine(patchTexture[new Rect(0, 0, side, side)], square, rotation, new Size(side, side), InterpolationFlags.Linear, BorderTypes.Reflect);
+            Cv2.WarpAffine(full, mask, rotation, new Size(side, side), InterpolationFlags.Nearest, BorderTypes.Constant, Scalar.All(0));
+            Cv2.BitwiseAnd(mask, disc, mask);
+            Paste(frame, square, mask, (int)Math.Round(c.X) - side / 2, (int)Math.Round(c.Y) - side / 2);
+        });
     }
 
     /// <summary>Pastes <paramref name="patch"/> where <paramref name="mask"/> is set, wrapping around the frame's edges.</summary>

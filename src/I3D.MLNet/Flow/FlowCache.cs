@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using I3D.MLNet.IO;
 using I3D.MLNet.Video;
 
 namespace I3D.MLNet.Flow;
@@ -17,13 +18,17 @@ namespace I3D.MLNet.Flow;
 /// everything before it. An entry whose checksum, key or shape does not match (corrupt, truncated, another version) is
 /// ignored and recomputed. Writers write a temporary file in the same directory and rename it over the entry (atomic on
 /// POSIX file systems), so several processes can fill the cache at once; the last rename wins, with identical content.
+/// An entry that cannot be written (a full disk) leaves the entries already there intact and is not an error: the flow
+/// is returned anyway, the failure is counted (<see cref="WriteFailures"/>) and the first one is kept and said once as a
+/// warning (<see cref="FirstWriteFailure"/>).
 /// </remarks>
 public sealed class FlowCache
 {
     private static ReadOnlySpan<byte> Magic => "I3DFLOW1"u8;
     private const byte EncodingCodes = 1, EncodingHalf = 2;
     private const int HeaderLength = 8 + 32 + 4 * 3 + 8 + 1;
-    private int _hits, _misses, _corrupt, _stores, _writeFailures;
+    private int _hits, _misses, _corrupt, _stores, _writeFailures, _writeFailureReported;
+    private string? _firstWriteFailure;
 
     /// <summary>The cache folder (flow files named by the hash of the frames and the flow options).</summary>
     public string Directory { get; }
@@ -42,6 +47,10 @@ public sealed class FlowCache
 
     /// <summary>Entries that could not be written (full disk, no permission): the flow is still returned, just not kept.</summary>
     public int WriteFailures => _writeFailures;
+
+    /// <summary>Why the first entry that could not be written was not (it names the entry and says when the disk is
+    /// full); null while every write succeeded.</summary>
+    public string? FirstWriteFailure => Volatile.Read(ref _firstWriteFailure);
 
     /// <summary>A cache in <paramref name="directory"/>, created if absent.</summary>
     public FlowCache(string directory)
@@ -141,7 +150,8 @@ public sealed class FlowCache
         }
     }
 
-    /// <summary>Writes the entry (temporary file, then atomic rename); a failure to write is counted, not thrown.</summary>
+    /// <summary>Writes the entry (<see cref="AtomicFile"/>: temporary file, then atomic rename); a failure to write is
+    /// counted and kept (<see cref="FirstWriteFailure"/>), not thrown: a full disk must not stop a training.</summary>
     internal void Store(string key, VideoFrames flow, bool quantized)
     {
         using var buffer = new MemoryStream();
@@ -174,32 +184,27 @@ public sealed class FlowCache
         buffer.Write(checksum);
 
         string path = EntryPath(key);
-        string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            AtomicFile.Write(path, file =>
             {
                 buffer.Position = 0;
                 buffer.CopyTo(file);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
+            }, buffer.Length);
             Interlocked.Increment(ref _stores);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
             Interlocked.Increment(ref _writeFailures);
-        }
-        finally
-        {
-            try
-            {
-                if (File.Exists(temporary)) File.Delete(temporary);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Left behind; a later cleanup of *.tmp files can remove it.
-            }
+            Interlocked.CompareExchange(ref _firstWriteFailure, $"the flow cache in {Directory} could not keep an entry: the flow is computed "
+                + $"but not kept (not an error; a later run computes it again): {e.Message}", null);
         }
     }
+
+    /// <summary>
+    /// The first write failure's message once, then null: who computes flow through the cache (ExtractOpticalFlow, the
+    /// <c>i3d flow</c> command) says it once as a warning; <see cref="WriteFailures"/> counts them all.
+    /// </summary>
+    internal string? TakeWriteFailureReport()
+        => Volatile.Read(ref _firstWriteFailure) is { } message && Interlocked.Exchange(ref _writeFailureReported, 1) == 0 ? message : null;
 }

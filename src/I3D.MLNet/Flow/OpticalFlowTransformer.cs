@@ -105,6 +105,12 @@ public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
                 {
                     throw new InvalidOperationException($"ExtractOpticalFlow: row {input.Position} of column '{_owner.ColumnPairs[iinfo].inputColumnName}': {e.Message}", e);
                 }
+                // A cache entry that could not be written (a full disk) is not an error, but is said once.
+                if (_owner.Cache?.TakeWriteFailureReport() is { } failure)
+                {
+                    using var channel = Host.Start(nameof(FlowCache));
+                    channel.Warning($"ExtractOpticalFlow: {failure}");
+                }
             });
         }
     }

@@ -30,21 +30,26 @@ internal static partial class Npy
         int total = Magic.Length + 2 + 2 + header.Length + 1;
         header += new string(' ', (64 - total % 64) % 64) + "\n";
 
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir != null) Directory.CreateDirectory(dir);
-        string tmp = path + ".tmp" + Environment.ProcessId;
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian machines");
+        long bytes = (long)data.Length * sizeof(float);
+        unsafe
         {
-            stream.Write(Magic);
-            stream.Write([1, 0]);
-            Span<byte> len = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
-            stream.Write(len);
-            stream.Write(Encoding.ASCII.GetBytes(header));
-            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian machines");
-            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
+            // Pinned for the (synchronous) write: the writer reads the caller's values in place, no copy of them.
+            fixed (float* values = data)
+            {
+                nint address = (nint)values;
+                AtomicFile.Write(path, stream =>
+                {
+                    stream.Write(Magic);
+                    stream.Write([1, 0]);
+                    Span<byte> len = stackalloc byte[2];
+                    BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
+                    stream.Write(len);
+                    stream.Write(Encoding.ASCII.GetBytes(header));
+                    stream.Write(new ReadOnlySpan<byte>((void*)address, checked((int)bytes)));
+                }, Magic.Length + 2 + 2 + header.Length + bytes);
+            }
         }
-        File.Move(tmp, path, overwrite: true);
     }
 
     public static NpyArray Read(string path)
