@@ -142,12 +142,7 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
         string version = RuntimeInformation.FrameworkDescription.Split(' ').Last();
         string file = Path.Combine(Path.GetTempPath(), $"i3d-mlnet-worker-{version}.runtimeconfig.json");
         string text = "{\"runtimeOptions\":{\"tfm\":\"net" + Environment.Version.ToString(2) + "\",\"framework\":{\"name\":\"Microsoft.NETCore.App\",\"version\":\"" + version + "\"}}}";
-        if (!File.Exists(file) || File.ReadAllText(file) != text)
-        {
-            string temporary = $"{file}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temporary, text);
-            File.Move(temporary, file, overwrite: true);
-        }
+        if (!File.Exists(file) || File.ReadAllText(file) != text) IO.AtomicFile.WriteAllText(file, text);
         return file;
     });
 
