@@ -31,6 +31,9 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
     private BinaryReader? _responses;
     private readonly Queue<string> _stderr = new();
 
+    /// <summary>The worker's process id while one runs (for tests that signal it).</summary>
+    internal int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     /// <summary>Decodes <paramref name="path"/> into <paramref name="frames"/> in the worker; throws
     /// <see cref="VideoDecodeException"/> for a video that cannot be decoded, crashes the decoder or passes a limit.</summary>
     public void Decode(string path, VideoDecodeOptions options, VideoFrames frames)
