@@ -80,7 +80,16 @@ public static partial class ModelZipFile
         return newer.Success
             ? $"its component '{newer.Groups[1].Value}' was written by a newer release: format version 0x{uint.Parse(newer.Groups[2].Value, CultureInfo.InvariantCulture):X8}, "
               + $"this release reads up to 0x{uint.Parse(newer.Groups[3].Value, CultureInfo.InvariantCulture):X8}"
-            : message.Split('\n')[0].Trim();
+            : message.Split('\n')[0].Trim() + MLNetReader(NativeDependencies.Innermost(e));
+    }
+
+    /// <summary>Where inside ML.NET a generic message ("Corrupt model file") came from: the part of the zip its reader was reading
+    /// (ModelHeader.BeginRead: an entry's model header; BinaryLoader: the saved schema); empty for a message of ours or .NET's.</summary>
+    private static string MLNetReader(Exception e)
+    {
+        var method = new System.Diagnostics.StackTrace(e).GetFrames().Select(f => f.GetMethod()).FirstOrDefault(m => m?.DeclaringType?.Name is not (null or "Contracts"));
+        return method?.DeclaringType is { Namespace: { } ns } type && ns.StartsWith("Microsoft.ML", StringComparison.Ordinal)
+            && !ns.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal) ? $", in ML.NET's {type.Name}.{method.Name}" : "";
     }
 
     // ModelHeader.CheckVersionInfo: "... cannont read component '{loader}' ... too new ... Maximum expected version {file's readable version}, got {ours}."

@@ -43,7 +43,8 @@ public static class ModelFileFuzz
     private static void UseVideoZip(string path)
     {
         var model = LoadZip(path, out var schema);
-        model.GetOutputSchema(schema);
+        // A zip saved without its input schema (or whose schema entry a mutation removed) loads with none: ask with the original one.
+        model.GetOutputSchema(schema ?? Paths(new MLContext(1)).Schema);
     }
 
     private static void UseClassifierZip(string path)
