@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using I3D.MLNet.Clips;
 using I3D.MLNet.IO;
+using I3D.MLNet.ModelZip;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -47,8 +48,7 @@ internal static class ClipsCommand
             ITransformer model;
             if (parse.GetValue(pipeline) is { } zip)
             {
-                if (!File.Exists(zip)) throw new FileNotFoundException($"{zip}: no such pipeline file");
-                model = ml.Model.Load(zip, out _);
+                model = ModelZipFile.Load(ml, zip, out _);
             }
             else
             {

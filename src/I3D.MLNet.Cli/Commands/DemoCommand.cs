@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using I3D.MLNet.Datasets;
 using I3D.MLNet.Flow;
+using I3D.MLNet.ModelZip;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
 
@@ -62,7 +63,7 @@ internal static class DemoCommand
 
             log.WriteLine($"demo: 3/5 reloading {zip} ({clock.Elapsed.TotalSeconds:0} s)");
             var ml = new MLContext(0);
-            var model = EvaluateCommand.LoadModel(ml, zip);
+            var model = ModelZipFile.Load(ml, zip, out _);
 
             log.WriteLine($"demo: 4/5 evaluating on {test.Videos.Count} test videos ({clock.Elapsed.TotalSeconds:0} s)");
             EvaluationReport report;

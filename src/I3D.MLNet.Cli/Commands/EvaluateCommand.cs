@@ -1,4 +1,5 @@
 using System.CommandLine;
+using I3D.MLNet.ModelZip;
 using Microsoft.ML;
 
 namespace I3D.MLNet.Cli.Commands;
@@ -17,7 +18,7 @@ internal static class EvaluateCommand
         {
             var dataset = data.Load(parse, train: false);
             var ml = new MLContext(0);
-            var loaded = LoadModel(ml, parse.GetValue(model)!);
+            var loaded = ModelZipFile.Load(ml, parse.GetValue(model)!, out _);
             using var progress = new ConsoleProgress();
             var report = EvaluationReport.Compute(ml, loaded, dataset, progress);
             if (parse.GetValue(json)) Console.WriteLine(report.ToJson());
@@ -25,18 +26,5 @@ internal static class EvaluateCommand
             return 0;
         }));
         return command;
-    }
-
-    public static ITransformer LoadModel(MLContext ml, string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such model file", path);
-        try
-        {
-            return ml.Model.Load(path, out _);
-        }
-        catch (Exception e) when (e is not FileNotFoundException)
-        {
-            throw new InvalidDataException($"{path}: not an ML.NET model zip this tool can read ({NativeDependencies.Innermost(e).Message.Split('\n')[0]})", e);
-        }
     }
 }

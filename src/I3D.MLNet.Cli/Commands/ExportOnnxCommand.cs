@@ -1,6 +1,7 @@
-using I3D.MLNet.Scoring;
 using System.CommandLine;
 using I3D.MLNet.Clips;
+using I3D.MLNet.ModelZip;
+using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Training;
@@ -41,7 +42,7 @@ internal static class ExportOnnxCommand
             if (rgbWeights is not null || flowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
             if (labels is not null) throw new ArgumentException("--labels: a model zip has its own class names");
             var ml = new MLContext(0);
-            var loaded = EvaluateCommand.LoadModel(ml, modelZip);
+            var loaded = ModelZipFile.Load(ml, modelZip, out _);
             var classifier = VideoClassification.Classifier(loaded);
             var sampler = Flatten(loaded).OfType<ClipSamplingTransformer>().FirstOrDefault()?.Options;
             int crop = size ?? sampler?.CropSize ?? 224;

@@ -1,4 +1,5 @@
 using I3D.MLNet.Datasets;
+using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Training;
@@ -13,7 +14,7 @@ internal static class ModelPrediction
     public static (List<Prediction> Predictions, string[] Classes) Predict(string zip, IReadOnlyList<string> inputs)
     {
         var ml = new MLContext(0);
-        var model = EvaluateCommand.LoadModel(ml, zip);
+        var model = ModelZipFile.Load(ml, zip, out _);
         // The TorchSharp I3D from i3d train, or ScoreI3D's ONNX streams.
         var classifier = (model is IEnumerable<ITransformer> chain ? chain.OfType<IVideoClassifier>().LastOrDefault() : model as IVideoClassifier)
             ?? (IVideoClassifier)VideoClassification.Classifier(model);

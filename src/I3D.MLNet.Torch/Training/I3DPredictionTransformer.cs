@@ -82,8 +82,9 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         {
             var backbone = VideoBackbones.FromFile(s.Backbone, $"the model zip's {s.Name.Name()} stream");
             var stream = new StreamNetwork(s.Name, s.Column, backbone, info.Classes.Length, s.InChannels, backbone.Build(info.Classes.Length, s.InChannels));
-            if (!ctx.TryLoadBinaryStream(EntryName(s.Name), stream.Load))
-                throw new InvalidDataException($"the model zip has no weights for the {s.Name.Name()} stream (entry {EntryName(s.Name)})");
+            string entry = EntryName(s.Name), source = $"the model zip's weights of the {s.Name.Name()} stream (entry {ModelZipFormat.EntryName(ctx, entry)})";
+            if (!ModelZipFormat.Read(ctx, $"weights of the {s.Name.Name()} stream", () => ctx.TryLoadBinaryStream(entry, r => stream.Load(r, source)), entry))
+                throw new InvalidDataException($"the model zip has no weights for the {s.Name.Name()} stream (entry {ModelZipFormat.EntryName(ctx, entry)})");
             streams.Add(stream);
         }
         var transformer = new I3DPredictionTransformer(env, info, [.. streams]);

@@ -81,7 +81,8 @@ internal sealed class StreamNetwork : IDisposable
 
     public void Save(BinaryWriter writer) => Module.save(writer);
 
-    public void Load(BinaryReader reader) => Module.load(reader);
+    /// <summary>Loads weights that <see cref="Save"/> wrote, checked first (<see cref="TorchSharpWeights"/>); <paramref name="source"/> names them in errors.</summary>
+    public void Load(BinaryReader reader, string source) => TorchSharpWeights.Load(Module, reader, source);
 
     public void MoveTo(Device device) => Module = Module.to(device);
 

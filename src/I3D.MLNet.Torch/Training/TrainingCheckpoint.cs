@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using I3D.MLNet.IO;
+using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Weights;
 
 namespace I3D.MLNet.Torch.Training;
 
@@ -115,12 +117,12 @@ internal sealed class TrainingCheckpoint
                 c.BestLosses[i] = reader.ReadDouble();
                 c.BadEpochs[i] = reader.ReadInt32();
                 c.EpochLossSums[i] = reader.ReadDouble();
-                streams[i].Load(reader);
+                streams[i].Load(reader, $"the weights of the {streams[i].Stream.Name()} stream");
                 optimizers[i].load_state_dict(reader);
             }
             return c;
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or IOException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or IOException or ArgumentException or WeightFileException)
         {
             throw new InvalidDataException($"{path}: the checkpoint is damaged ({e.Message}); delete it to start over", e);
         }

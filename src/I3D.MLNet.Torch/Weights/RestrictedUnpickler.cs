@@ -138,24 +138,27 @@ internal sealed class RestrictedUnpickler
         return g;
     }
 
-    private static object PersistentId(object? pid)
+    private object PersistentId(object? pid)
     {
         // zip: ('storage', FloatStorage, key, location, numel); legacy: (..., numel, view_metadata).
         if (pid is not object?[] t || t.Length < 5 || t[0] as string != "storage" || t[1] is not PickleGlobal type)
-            throw new InvalidDataException("unexpected persistent id");
+            throw Error("unexpected persistent id (not a tensor storage)");
         StorageView? view = null;
         if (t.Length > 5 && t[5] is object?[] v && v.Length == 3)
-            view = new StorageView(KeyString(v[0]), Convert.ToInt64(v[1]), Convert.ToInt64(v[2]));
-        return new StorageRef(KeyString(t[2]), type.Name, Convert.ToInt64(t[4]), view);
+            view = new StorageView(KeyString(v[0]), Long(v[1], "a storage view's offset"), Long(v[2], "a storage view's size"));
+        return new StorageRef(KeyString(t[2]), type.Name, Long(t[4], "a storage's size"), view);
     }
 
-    private static string KeyString(object? key) => key switch
+    private string KeyString(object? key) => key switch
     {
         string s => s,
         long l => l.ToString(System.Globalization.CultureInfo.InvariantCulture),
         BigInteger b => b.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => throw new InvalidDataException("unexpected storage key"),
+        _ => throw Error($"a storage key is a {key?.GetType().Name ?? "None"}"),
     };
+
+    /// <summary>A number the pickle must hold as a Python int (a size, stride or offset): a float, string or a number beyond 2^63 there is refused.</summary>
+    private long Long(object? o, string what) => o is long l ? l : throw Error($"{what} is {(o is BigInteger ? "beyond 2^63" : $"a {o?.GetType().Name ?? "None"}, not an int")}");
 
     private object? Reduce(object? callable, object? args)
     {
@@ -179,7 +182,7 @@ internal sealed class RestrictedUnpickler
             case "torch._utils._rebuild_tensor_v2" when a.Length >= 4:
             case "torch._utils._rebuild_tensor" when a.Length >= 4:
                 if (a[0] is not StorageRef storage) throw Error($"{g} without a storage");
-                return new TensorRef(storage, Convert.ToInt64(a[1]), Longs(a[2]), Longs(a[3]));
+                return new TensorRef(storage, Long(a[1], "the storage offset of a tensor"), Longs(a[2], "a tensor's sizes"), Longs(a[3], "a tensor's strides"));
             case "torch._utils._rebuild_parameter" when a.Length >= 1 && a[0] is TensorRef t:
                 return t;
             default:
@@ -187,7 +190,7 @@ internal sealed class RestrictedUnpickler
         }
     }
 
-    private static long[] Longs(object? o) => o is object?[] t ? [.. t.Select(Convert.ToInt64)] : throw new InvalidDataException("expected a tuple of ints");
+    private long[] Longs(object? o, string what) => o is object?[] t ? [.. t.Select(x => Long(x, what))] : throw Error($"{what} are not a tuple");
 
     private void Build(object? target, object? state)
     {

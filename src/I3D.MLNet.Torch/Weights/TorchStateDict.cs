@@ -89,7 +89,8 @@ internal static class TorchStateDict
             if (!sizes.TryGetValue(key, out int elementSize)) throw new WeightFileException($"{path}: storage '{key}' is not used by any tensor");
             if (file.ReadAtLeast(count, 8, throwOnEndOfStream: false) < 8) throw Truncated(path, key);
             long numel = BinaryPrimitives.ReadInt64LittleEndian(count);
-            if (numel < 0 || numel * elementSize > file.Length - file.Position) throw Truncated(path, key);
+            // numel * elementSize could wrap around: compare the element count with what the bytes left can hold.
+            if (numel < 0 || numel > (file.Length - file.Position) / elementSize) throw Truncated(path, key);
             var bytes = new byte[numel * elementSize];
             file.ReadExactly(bytes);
             data[key] = bytes;
@@ -132,8 +133,7 @@ internal static class TorchStateDict
                 if (!storages.TryGetValue(rootKey, out var storage))
                     storages[rootKey] = storage = StorageTensor(bytesOf(s with { Key = rootKey }), s.StorageType, path, rootKey);
                 long baseOffset = s.View?.Offset ?? 0, available = s.View?.Numel ?? storage.shape[0];
-                long extent = t.Size.Any(d => d == 0) ? 0 : 1 + t.Size.Zip(t.Stride, (d, st) => (d - 1) * st).Sum();
-                if (t.Offset < 0 || t.Offset + extent > available || baseOffset + available > storage.shape[0])
+                if (t.Offset < 0 || baseOffset < 0 || available < 0 || t.Offset + Extent(t, name, path) > available || baseOffset > storage.shape[0] - available)
                     throw new WeightFileException($"{path}: tensor '{name}' reaches past its storage (truncated or corrupt file)");
                 using var view = storage.as_strided(t.Size, t.Stride, baseOffset + t.Offset);
                 result.Add(new(name, view.clone()));
@@ -149,6 +149,30 @@ internal static class TorchStateDict
             foreach (var s in storages.Values) s.Dispose();
         }
         return result;
+    }
+
+    /// <summary>
+    /// How many elements of its storage a tensor spans (0 when one of its sizes is 0), refusing what no state_dict holds: a
+    /// negative size or stride, more sizes than strides, more elements than it spans (a broadcast view: 10^12 elements of
+    /// one float would be allocated by the copy), numbers beyond 2^63.
+    /// </summary>
+    private static long Extent(TensorRef t, string name, string path)
+    {
+        if (t.Size.Length != t.Stride.Length || t.Size.Any(d => d < 0) || t.Stride.Any(d => d < 0))
+            throw new WeightFileException($"{path}: tensor '{name}' has sizes [{string.Join(", ", t.Size)}] and strides [{string.Join(", ", t.Stride)}]: not a stored tensor");
+        if (t.Size.Any(d => d == 0)) return 0;
+        try
+        {
+            long extent = checked(1 + t.Size.Zip(t.Stride, (d, st) => checked((d - 1) * st)).Sum());
+            long elements = t.Size.Aggregate(1L, (a, d) => checked(a * d));
+            if (elements > extent)
+                throw new WeightFileException($"{path}: tensor '{name}' has {elements} elements in {extent} of its storage (sizes [{string.Join(", ", t.Size)}], strides [{string.Join(", ", t.Stride)}]): not a stored tensor");
+            return extent;
+        }
+        catch (OverflowException)
+        {
+            throw new WeightFileException($"{path}: tensor '{name}' has sizes [{string.Join(", ", t.Size)}] and strides [{string.Join(", ", t.Stride)}] beyond 2^63 elements: a corrupt file");
+        }
     }
 
     private static string Describe(object? o) => o switch

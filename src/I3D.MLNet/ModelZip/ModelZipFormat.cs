@@ -45,10 +45,59 @@ internal static class ModelZipFormat
     public static void WriteOptions<T>(ModelSaveContext ctx, T options) => ctx.Writer.Write(JsonSerializer.Serialize(options, Json));
 
     public static T ReadOptions<T>(ModelLoadContext ctx)
+        => Read(ctx, typeof(T).Name, () => JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException("it is empty"));
+
+    /// <summary>
+    /// The column pairs ML.NET's <c>OneToOneTransformerBase</c> writes (a count, then the output and input names as ids in
+    /// the string table), read with the count checked against the bytes left before anything is allocated.
+    /// </summary>
+    /// <param name="ctx">The transformer's load context, at its column pairs.</param>
+    /// <param name="what">What the transformer is, for messages (its options' type name).</param>
+    public static (string outputColumnName, string inputColumnName)[] ReadColumns(ModelLoadContext ctx, string what) => Read(ctx, $"{what} column pairs", () =>
     {
-        try { return JsonSerializer.Deserialize<T>(ctx.Reader.ReadString(), Json) ?? throw new InvalidDataException($"the model zip holds no {typeof(T).Name}"); }
-        catch (JsonException e) { throw new InvalidDataException($"the model zip's {typeof(T).Name} is damaged or of another release: {e.Message}", e); }
+        int count = ctx.Reader.ReadInt32();
+        if (count < 1 || count > BytesLeft(ctx.Reader) / (2 * sizeof(int)))
+            throw new InvalidDataException($"it says {count} column pairs, the entry has room for {BytesLeft(ctx.Reader) / (2 * sizeof(int))}");
+        var columns = new (string, string)[count];
+        for (int i = 0; i < count; i++) columns[i] = (ctx.LoadNonEmptyString(), ctx.LoadNonEmptyString());
+        return columns;
+    });
+
+    /// <summary>A length-prefixed block of bytes (an int32 length, then the bytes) as <c>SaveBinaryStream</c> entries of ours
+    /// hold them, with the length checked against the bytes left before anything is allocated.</summary>
+    public static byte[] ReadBlock(BinaryReader reader)
+    {
+        int length = reader.ReadInt32();
+        if (length < 0 || length > BytesLeft(reader))
+            throw new InvalidDataException($"it says {length} bytes follow, the entry has {BytesLeft(reader)}");
+        return reader.ReadBytes(length);
     }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> on a model zip's entry: what a damaged entry makes readers throw (an end of stream, a bad
+    /// string id, bad JSON, a failed check) comes out as one <see cref="InvalidDataException"/> that names the part and the
+    /// entry, for the caller of <c>mlContext.Model.Load</c> to prefix with the file (<see cref="ModelZipFile.Load"/> does).
+    /// </summary>
+    /// <param name="ctx">The load context (its directory names the entry).</param>
+    /// <param name="what">The part being read ("ClipSamplerOptions", "weights of the rgb stream").</param>
+    /// <param name="read">The reading.</param>
+    /// <param name="entry">The entry's name inside the transformer's directory, when it is not the transformer's own Model.key.</param>
+    public static T Read<T>(ModelLoadContext ctx, string what, Func<T> read, string entry = ModelEntry)
+    {
+        try { return read(); }
+        catch (Exception e) when (e is EndOfStreamException or FormatException or InvalidDataException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            throw new InvalidDataException($"the model zip's {what} (entry {EntryName(ctx, entry)}) is damaged or of another release: {e.Message.Split('\n')[0].Trim()}", e);
+        }
+    }
+
+    /// <summary>ML.NET's name of a transformer's own entry in its directory.</summary>
+    public const string ModelEntry = "Model.key";
+
+    /// <summary>The full name in the zip of the entry <paramref name="entry"/> of the transformer being loaded.</summary>
+    public static string EntryName(ModelLoadContext ctx, string entry) => string.IsNullOrEmpty(ctx.Directory) ? entry : $"{ctx.Directory}/{entry}";
+
+    private static long BytesLeft(BinaryReader reader) => reader.BaseStream.CanSeek ? reader.BaseStream.Length - reader.BaseStream.Position : int.MaxValue;
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 

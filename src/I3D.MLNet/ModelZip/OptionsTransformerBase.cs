@@ -25,7 +25,7 @@ public abstract class OptionsTransformerBase<TOptions> : OneToOneTransformerBase
     }
 
     internal OptionsTransformerBase(IHost host, ModelLoadContext ctx)
-        : base(host, ctx)
+        : base(host, ModelZipFormat.ReadColumns(ctx, typeof(TOptions).Name))
     {
         Options = WhatTheModelIs(ModelZipFormat.ReadOptions<TOptions>(ctx));
     }

@@ -152,9 +152,10 @@ public sealed class I3DOnnxScoringTransformer : RowToRowTransformerBase, IVideoC
         foreach (var s in info.Streams)
         {
             byte[]? bytes = null;
-            if (!ctx.TryLoadBinaryStream(EntryName(s.Name), r => bytes = r.ReadBytes(r.ReadInt32())))
-                throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name.Name()} stream (entry {EntryName(s.Name)})");
-            sources.Add((s.Name, s.Column, bytes!, $"the {s.Name.Name()} ONNX model in the model zip"));
+            string entry = EntryName(s.Name);
+            if (!ModelZipFormat.Read(ctx, $"ONNX model of the {s.Name.Name()} stream", () => ctx.TryLoadBinaryStream(entry, r => bytes = ModelZipFormat.ReadBlock(r)), entry))
+                throw new InvalidDataException($"the model zip has no ONNX model for the {s.Name.Name()} stream (entry {ModelZipFormat.EntryName(ctx, entry)})");
+            sources.Add((s.Name, s.Column, bytes!, $"the {s.Name.Name()} ONNX model in the model zip (entry {ModelZipFormat.EntryName(ctx, entry)})"));
         }
         return new I3DOnnxScoringTransformer(env.Register(nameof(I3DOnnxScoringTransformer)), info.ScoreColumnName, info.PredictedLabelColumnName, SessionAtLoad(env), sources);
     }
