@@ -21,12 +21,7 @@ public sealed class FullDiskTests(ITestOutputHelper output)
     [SkippableFact]
     public void ACheckpointOnAFullDiskFailsClearlyAndThePreviousOneStillResumes()
     {
-        var random = new Random(5);
-        var rows = Enumerable.Range(0, 8).Select(i => new TensorRow
-        {
-            FlowClip = [.. Enumerable.Range(0, 2 * 8 * 16 * 16).Select(_ => (float)(random.NextDouble() * 2 - 1))],
-            Label = (uint)(i % 2) + 1,
-        }).ToList();
+        var rows = TrainerTests.RandomFlowRows();
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(rows);
         using var disk = SmallDisk.Create("checkpoint", DiskBytes);
@@ -36,7 +31,7 @@ public sealed class FullDiskTests(ITestOutputHelper output)
         var options = new I3DTrainerOptions
         {
             RgbColumnName = null, FlowColumnName = "FlowClip", Epochs = 1, BatchSize = 4, ValidationFraction = 0, CheckpointDirectory = checkpoints,
-            CheckpointEverySteps = 0, BatchNormCalibrationClips = 0, Progress = new SyncProgress<I3DTrainingProgress>(p => { if (p.Phase == "epoch") epochs.Add(p.Epoch); }),
+            CheckpointEverySteps = 0, BatchNormCalibrationClips = 0, Progress = new TrainerTests.SyncProgress<I3DTrainingProgress>(p => { if (p.Phase == "epoch") epochs.Add(p.Epoch); }),
         };
         ml.MulticlassClassification.Trainers.I3D(options).Fit(data);
         string file = Path.Combine(checkpoints, "checkpoint.bin");
@@ -61,19 +56,5 @@ public sealed class FullDiskTests(ITestOutputHelper output)
         Assert.Equal([1], epochs);
         Assert.NotEqual(before, File.ReadAllBytes(file));
         Assert.Empty(disk.TemporaryFiles());
-    }
-
-    private sealed class TensorRow
-    {
-        [VectorType(1, 2, 8, 16, 16)]
-        public float[] FlowClip { get; set; } = [];
-
-        [KeyType(2)]
-        public uint Label { get; set; }
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -90,12 +90,7 @@ public class TrainerTests
     [Fact]
     public void ACheckpointResumesOnAnotherDeviceAndRefusesAnotherRun()
     {
-        var random = new Random(5);
-        var rows = Enumerable.Range(0, 8).Select(i => new TensorRow
-        {
-            FlowClip = [.. Enumerable.Range(0, 2 * 8 * 16 * 16).Select(_ => (float)(random.NextDouble() * 2 - 1))],
-            Label = (uint)(i % 2) + 1,
-        }).ToList();
+        var rows = RandomFlowRows();
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(rows);
         string checkpoints = Temp("checkpoint-owner");
@@ -122,7 +117,18 @@ public class TrainerTests
         Assert.Equal(before, File.ReadAllBytes(file));
     }
 
-    private sealed class TensorRow
+    /// <summary>Eight flow clips of 2 x 8 x 16 x 16 uniform in [-1, 1], labels alternating 1, 2.</summary>
+    internal static List<TensorRow> RandomFlowRows()
+    {
+        var random = new Random(5);
+        return [.. Enumerable.Range(0, 8).Select(i => new TensorRow
+        {
+            FlowClip = [.. Enumerable.Range(0, 2 * 8 * 16 * 16).Select(_ => (float)(random.NextDouble() * 2 - 1))],
+            Label = (uint)(i % 2) + 1,
+        })];
+    }
+
+    internal sealed class TensorRow
     {
         [VectorType(1, 2, 8, 16, 16)]
         public float[] FlowClip { get; set; } = [];
@@ -131,7 +137,7 @@ public class TrainerTests
         public uint Label { get; set; }
     }
 
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }
