@@ -27,6 +27,7 @@ internal static class CliApp
         root.Subcommands.Add(ExportOnnxCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(ExperimentCommand.Create());
+        root.Subcommands.Add(ExtractCommand.Create());
         return root;
     }
 

@@ -76,6 +76,10 @@ public sealed class CliVocabularyTests : IDisposable
         ["--save-pipeline"] = "also save the clip pipeline zip",
         ["--pipeline"] = "a saved clip pipeline zip to use",
         ["--stats"] = "throughput and memory on stderr",
+        ["--what"] = "what a batch extraction computes per clip",
+        ["--shard"] = "this process's shard of a batch job, i/N",
+        ["--shards"] = "number of shards of a batch job (index from the scheduler)",
+        ["--videos-per-file"] = "videos per output file of a batch job",
     };
 
     /// <summary>Old spellings, hidden, kept for a release: they meant different things in different commands.</summary>
@@ -101,7 +105,7 @@ public sealed class CliVocabularyTests : IDisposable
     public void EveryOptionIsALowerCaseKebabWordWithOneMeaning()
     {
         var options = AllOptions().ToList();
-        Assert.Equal(12, options.Select(p => p.Command).Distinct().Count()); // experiment architectures and experiment transfer are commands of their own
+        Assert.Equal(13, options.Select(p => p.Command).Distinct().Count()); // experiment architectures and experiment transfer are commands of their own
         foreach (var (command, option) in options)
         {
             string where = $"i3d {command.Name} {option.Name}";
@@ -150,7 +154,7 @@ public sealed class CliVocabularyTests : IDisposable
     public void DeviceIsAutoCpuOrCudaEverywhereCheckedAtParseTime()
     {
         var commands = AllOptions().Where(p => p.Option.Name == "--device").ToList();
-        Assert.Equal(["predict", "train"], commands.Select(p => p.Command.Name).Order());
+        Assert.Equal(["extract", "predict", "train"], commands.Select(p => p.Command.Name).Order());
         foreach (var (command, option) in commands)
         {
             Assert.Equal(["auto", "cpu", "cuda"], option.GetCompletions(CompletionContext.Empty).Select(c => c.Label));
@@ -211,6 +215,7 @@ public sealed class CliVocabularyTests : IDisposable
             ["export-onnx"] = ["--rgb-weights", missing + ".pt", "--out", Path.Combine(dir, "x.onnx")],
             ["convert"] = [missing, "--out", Path.Combine(dir, "x.pt")],
             ["experiment"] = ["architectures", "--data", missing, "--out", Path.Combine(dir, "report")],
+            ["extract"] = ["--data", missing, "--what", "flow", "--out", Path.Combine(dir, "extract")],
         };
         Assert.Equal(CliApp.Root().Subcommands.Select(c => c.Name).Order(), failures.Keys.Order());
         foreach (var (command, args) in failures)

@@ -83,6 +83,21 @@ public sealed record VideoDataset(IReadOnlyList<LabelledVideo> Videos, IReadOnly
     }
 
     /// <summary>
+    /// A plain list of videos, one per line: a path (relative to <paramref name="videoRoot"/>, or absolute) and optionally,
+    /// after a space or a tab, its class name. Classes: the names given, sorted; videos without one have an empty label.
+    /// </summary>
+    public static VideoDataset FromList(string listFile, string videoRoot)
+    {
+        var videos = new List<LabelledVideo>();
+        foreach (var (line, _) in ReadLines(listFile))
+        {
+            var parts = line.Split([' ', '\t'], 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            videos.Add(new LabelledVideo { Path = System.IO.Path.Combine(videoRoot, parts[0]), Label = parts.Length > 1 ? parts[1] : "" });
+        }
+        return new VideoDataset(videos, [.. videos.Select(v => v.Label).Where(l => l.Length > 0).Distinct().Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>
     /// HMDB-51's official splits: <c>&lt;class&gt;_test_split&lt;N&gt;.txt</c> files in <paramref name="splitDirectory"/>
     /// with lines "&lt;video&gt; &lt;0|1|2&gt;" (1 = train, 2 = test, 0 = unused); videos at
     /// <c>videoRoot/&lt;class&gt;/&lt;video&gt;</c>. Classes in sorted order (HMDB-51's usual index order).
