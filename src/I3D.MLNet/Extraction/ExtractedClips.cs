@@ -95,24 +95,37 @@ public static class ExtractedClips
     {
         ArgumentNullException.ThrowIfNull(ml);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder (the --out of i3d extract)");
-        var rows = ReadClips(folder).Select(r => new Row
-        {
-            Video = r.Video, Clip = r.Clip, StartFrame = r.StartFrame, Label = r.Label ?? "", FlowKey = r.FlowKey ?? "",
-            Features = r.Features ?? [], Logits = r.Logits ?? [], PredictedLabel = r.PredictedLabel ?? "",
-        }).ToList();
-        if (rows.Count == 0) throw new InvalidDataException($"{folder}: no clip rows in {Path.Combine(folder, ClipsFolder)}/*.parquet");
+        // Streams: each cursor reads the files one at a time (a file holds --videos-per-file videos); the vector
+        // lengths come from the first row and every later row is checked against them as it is read.
+        var first = ReadClips(folder).FirstOrDefault()
+            ?? throw new InvalidDataException($"{folder}: no clip rows in {Path.Combine(folder, ClipsFolder)}/*.parquet");
+        int features = first.Features?.Length ?? 0, logits = first.Logits?.Length ?? 0;
         var schema = SchemaDefinition.Create(typeof(Row));
         var absent = new List<string>();
-        foreach (var (name, length) in new[] { (nameof(Row.Features), rows[0].Features.Length), (nameof(Row.Logits), rows[0].Logits.Length) })
+        foreach (var (name, length) in new[] { (nameof(Row.Features), features), (nameof(Row.Logits), logits) })
         {
-            var sizes = rows.Select(r => (name == nameof(Row.Features) ? r.Features : r.Logits).Length).Distinct().ToList();
-            if (sizes.Count > 1) throw new InvalidDataException($"{folder}: the {name} vectors differ in length ({string.Join(", ", sizes)}): files of different runs?");
             if (length == 0) absent.Add(name);
             else schema[name].ColumnType = new VectorDataViewType(NumberDataViewType.Single, length);
         }
-        if (rows[0].Logits.Length == 0) absent.Add(nameof(Row.PredictedLabel));
-        var view = ml.Data.LoadFromEnumerable(rows, schema);
+        if (logits == 0) absent.Add(nameof(Row.PredictedLabel));
+        var view = ml.Data.LoadFromEnumerable(Rows(folder, features, logits), schema);
         return absent.Count == 0 ? view : ml.Transforms.DropColumns([.. absent]).Fit(view).Transform(view);
+    }
+
+    /// <summary>The clip rows as <see cref="Row"/>s, re-read on each enumeration, each vector's length checked.</summary>
+    private static IEnumerable<Row> Rows(string folder, int features, int logits)
+    {
+        foreach (var file in Files(folder, ClipsFolder))
+            foreach (var r in Read<ExtractedClip>(file))
+            {
+                if ((r.Features?.Length ?? 0) != features || (r.Logits?.Length ?? 0) != logits)
+                    throw new InvalidDataException($"{file}: video {r.Video} clip {r.Clip} has {r.Features?.Length ?? 0} features and {r.Logits?.Length ?? 0} logits, the folder's first row {features} and {logits}: files of different runs?");
+                yield return new Row
+                {
+                    Video = r.Video, Clip = r.Clip, StartFrame = r.StartFrame, Label = r.Label ?? "", FlowKey = r.FlowKey ?? "",
+                    Features = r.Features ?? [], Logits = r.Logits ?? [], PredictedLabel = r.PredictedLabel ?? "",
+                };
+            }
     }
 
     /// <summary>The ids of the videos the folder's clip and error files hold (only their <c>video</c> column is read):
