@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Datasets;
+using I3D.MLNet.Flow;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Features;
 using I3D.MLNet.Torch.Tests.Training;
@@ -23,46 +24,53 @@ public sealed class FeatureBenchmarkTests(ITestOutputHelper log)
 {
     private const int ClipFrames = 16, CropSize = 56;
 
+    /// <summary>Label key, decoded frames, Farneback optical flow (cached) and flow clips: the flow stream, whose
+    /// evidence (the direction of motion) even a briefly trained network carries into its pooled features.</summary>
+    private static IEstimator<ITransformer> FlowClips(MLContext ml, VideoDataset dataset, string flowCache, ClipSamplingMode mode)
+        => ml.Transforms.Conversion.MapValueToKey("Label", keyData: dataset.KeyData(ml))
+            .Append(ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = new VideoDecodeOptions { ShorterSide = CropSize + CropSize / 7 } }))
+            .Append(ml.Transforms.ExtractOpticalFlow("Flow", "Frames", new FlowOptions { Algorithm = FlowAlgorithm.Farneback, CacheDirectory = flowCache }))
+            .Append(ml.Transforms.SampleClips("FlowClip", "Flow", new ClipSamplerOptions { Mode = mode, Frames = ClipFrames, CropSize = CropSize, Seed = 1 }));
+
     [Fact]
     public void SdcaOnExtractedFeaturesAndTheFixedModeOfTheTrainerLearnTheSyntheticBenchmark()
     {
-        string dir = TrainerTests.Temp("features-benchmark");
+        string dir = TrainerTests.Temp("features-benchmark"), cache = Path.Combine(dir, "flow-cache");
         var total = Stopwatch.StartNew();
         SyntheticActions.Write(dir, new SyntheticActionsOptions
         {
-            Families = SyntheticActionFamilies.Appearance | SyntheticActionFamilies.Direction, PerClass = 8, TestPerClass = 4, Frames = 24, Size = 64, Seed = 2,
+            Families = SyntheticActionFamilies.Appearance | SyntheticActionFamilies.Direction, PerClass = 4, TestPerClass = 4, Frames = 20, Size = 64, Seed = 2,
         });
         var ml = new MLContext(1);
         var train = VideoDataset.FromFolder(Path.Combine(dir, "train"));
         var test = VideoDataset.FromFolder(Path.Combine(dir, "test"));
         double chance = 1.0 / train.Classes.Count;
-        var options = new I3DTrainerOptions { Epochs = 6, BatchSize = 8, ValidationFraction = 0, BatchNormMomentum = 0.1, BatchNormCalibrationClips = 64, Seed = 1 };
+        var options = new I3DTrainerOptions
+        {
+            RgbColumnName = null, FlowColumnName = "FlowClip", Epochs = 2, BatchSize = 4, ValidationFraction = 0, BatchNormMomentum = 0.1, BatchNormCalibrationClips = 28, Seed = 1,
+        };
 
-        // Pre-training: full training from scratch on the training split.
+        // Pre-training: a short full training of the flow stream from scratch on the training split.
         var watch = Stopwatch.StartNew();
-        var pretrained = (TransformerChain<I3DPredictionTransformer>)TrainerTests.Pipeline(ml, train, options, ClipFrames, CropSize).Fit(train.ToDataView(ml));
-        var source = (I3DPredictionTransformer)pretrained.LastTransformer;
+        using var pretrained = FlowClips(ml, train, cache, ClipSamplingMode.Auto).Append(ml.MulticlassClassification.Trainers.I3D(options)).Fit(train.ToDataView(ml));
+        var source = pretrained.LastTransformer;
         double pretrainAccuracy = ml.MulticlassClassification.Evaluate(pretrained.Transform(test.ToDataView(ml))).MicroAccuracy;
-        log.WriteLine($"pre-training (full, {options.Epochs} epochs): test accuracy {pretrainAccuracy:P1}, {watch.Elapsed.TotalSeconds:0} s");
-        string weights = Path.Combine(dir, "rgb.pt");
-        source.SaveStreamWeights(VideoStream.Rgb, weights);
+        log.WriteLine($"pre-training (full, {options.Epochs} epochs, flow cached): test accuracy {pretrainAccuracy:P1}, {watch.Elapsed.TotalSeconds:0} s");
+        string weights = Path.Combine(dir, "flow.pt");
+        source.SaveStreamWeights(VideoStream.Flow, weights);
 
-        // (a) The trainer's Fixed mode on the pre-trained network.
+        // (a) The trainer's Fixed mode on the pre-trained network: a new logits layer, the rest frozen.
         watch.Restart();
-        var fixedOptions = options with { Initialization = I3DInitialization.Checkpoint, RgbWeights = weights, FixedFeatures = true, LearningRate = 0.1 };
-        var fixedModel = TrainerTests.Pipeline(ml, train, fixedOptions, ClipFrames, CropSize).Fit(train.ToDataView(ml));
+        var fixedOptions = options with { Initialization = I3DInitialization.Checkpoint, FlowWeights = weights, FixedFeatures = true, Epochs = 10, LearningRate = 0.1 };
+        using var fixedModel = FlowClips(ml, train, cache, ClipSamplingMode.Auto).Append(ml.MulticlassClassification.Trainers.I3D(fixedOptions)).Fit(train.ToDataView(ml));
         double fixedAccuracy = ml.MulticlassClassification.Evaluate(fixedModel.Transform(test.ToDataView(ml))).MicroAccuracy;
         double fixedSeconds = watch.Elapsed.TotalSeconds;
-        log.WriteLine($"(a) I3D trainer, Fixed mode ({options.Epochs} epochs, lr {fixedOptions.LearningRate}): test accuracy {fixedAccuracy:P1}, {fixedSeconds:0} s");
+        log.WriteLine($"(a) I3D trainer, Fixed mode ({fixedOptions.Epochs} epochs, lr {fixedOptions.LearningRate}): test accuracy {fixedAccuracy:P1}, {fixedSeconds:0} s");
 
-        // (b) ExtractI3DFeatures (the pre-trained model's RGB stream, centre clip) + SdcaMaximumEntropy.
+        // (b) ExtractI3DFeatures (the pre-trained model's flow stream, the centred clip) + SdcaMaximumEntropy.
         watch.Restart();
-        var decode = new VideoDecodeOptions { ShorterSide = CropSize + CropSize / 7 };
-        var sampling = new ClipSamplerOptions { Mode = ClipSamplingMode.Test, Frames = ClipFrames, CropSize = CropSize };
-        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", keyData: train.KeyData(ml))
-            .Append(ml.Transforms.LoadVideo("Frames", "Path", new VideoLoaderOptions { Decode = decode }))
-            .Append(ml.Transforms.SampleClips("RgbClip", "Frames", sampling))
-            .Append(ml.Transforms.ExtractI3DFeatures(new I3DFeatureExtractorOptions { Model = source }))
+        var pipeline = FlowClips(ml, train, cache, ClipSamplingMode.Test)
+            .Append(ml.Transforms.ExtractI3DFeatures(new I3DFeatureExtractorOptions { Model = source, InputColumnName = "FlowClip" }))
             .AppendCacheCheckpoint(ml)
             .Append(ml.Transforms.NormalizeMeanVariance("Features"))
             .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Features"));
@@ -70,13 +78,11 @@ public sealed class FeatureBenchmarkTests(ITestOutputHelper log)
         double sdcaAccuracy = ml.MulticlassClassification.Evaluate(featureModel.Transform(test.ToDataView(ml))).MicroAccuracy;
         double sdcaSeconds = watch.Elapsed.TotalSeconds;
         log.WriteLine($"(b) ExtractI3DFeatures + SdcaMaximumEntropy: test accuracy {sdcaAccuracy:P1}, {sdcaSeconds:0} s (features of {train.Videos.Count} + {test.Videos.Count} videos included)");
-        log.WriteLine($"{train.Classes.Count} classes (chance {chance:P1}), {train.Videos.Count} training and {test.Videos.Count} test videos, {ClipFrames} x {CropSize} x {CropSize} clips; {total.Elapsed.TotalSeconds:0} s in all");
+        log.WriteLine($"{train.Classes.Count} classes (chance {chance:P1}), {train.Videos.Count} training and {test.Videos.Count} test videos, flow clips {ClipFrames} x {CropSize} x {CropSize}; {total.Elapsed.TotalSeconds:0} s in all");
 
-        // Above chance by a margin: with 28 test videos and 7 classes, 11 or more right by luck has p < 0.01 (binomial).
-        int needed = 11;
-        Assert.True(fixedAccuracy * test.Videos.Count >= needed, $"Fixed mode: {fixedAccuracy:P1} (chance {chance:P1})");
-        Assert.True(sdcaAccuracy * test.Videos.Count >= needed, $"SDCA on I3D features: {sdcaAccuracy:P1} (chance {chance:P1})");
-        pretrained.Dispose();
-        ((IDisposable)fixedModel).Dispose();
+        // Above chance by a margin: 28 test videos, 7 classes: 10 or more right by luck has p = 0.004 (binomial).
+        const int needed = 10;
+        Assert.True(fixedAccuracy * test.Videos.Count >= needed - 0.01, $"Fixed mode: {fixedAccuracy:P1} (chance {chance:P1})");
+        Assert.True(sdcaAccuracy * test.Videos.Count >= needed - 0.01, $"SDCA on I3D features: {sdcaAccuracy:P1} (chance {chance:P1})");
     }
 }
