@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Features;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Training;
 using Microsoft.ML;
@@ -5,7 +6,8 @@ using Microsoft.ML.Data;
 
 namespace Microsoft.ML;
 
-/// <summary><c>mlContext.MulticlassClassification.Trainers.I3D(options)</c> and <c>mlContext.Transforms.ScoreI3D</c> on PyTorch weights.</summary>
+/// <summary><c>mlContext.MulticlassClassification.Trainers.I3D(options)</c>, <c>mlContext.Transforms.ScoreI3D</c> on PyTorch weights and
+/// <c>mlContext.Transforms.ExtractI3DFeatures</c>.</summary>
 public static class TorchCatalog
 {
     /// <summary>
@@ -51,4 +53,45 @@ public static class TorchCatalog
     /// </example>
     public static I3DTorchScoringEstimator ScoreI3D(this TransformsCatalog catalog, I3DTorchScorerOptions options)
         => new(CatalogUtils.GetEnvironment(catalog), options ?? throw new ArgumentNullException(nameof(options)));
+
+    /// <summary>
+    /// I3D features of a clip column (from SampleClips) as a fixed-size float vector column that any ML.NET trainer takes,
+    /// as <c>DnnFeaturizeImage</c> does for images: one InceptionI3d stream (of a weight file, or of a fitted I3D
+    /// classifier) at an endpoint (by default the 1024-d pooled features before the logits), averaged over time and
+    /// space, and over the row's clips (or per clip). Nothing to learn; the weights travel inside the model zip.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
+    /// <param name="options">The network (<see cref="I3DFeatureExtractorOptions.WeightsPath"/> or
+    /// <see cref="I3DFeatureExtractorOptions.Model"/> and its <see cref="I3DFeatureExtractorOptions.Stream"/>), the
+    /// endpoint, per clip or averaged, the clip and output columns, and the device.</param>
+    /// <example>
+    /// <code>
+    /// var clips = new ClipSamplerOptions { Mode = ClipSamplingMode.Test, Frames = 64, CropSize = 224 };
+    /// var pipeline = ml.Transforms.LoadVideo("Frames", "Path")
+    ///     .Append(ml.Transforms.SampleClips("RgbClip", "Frames", clips))
+    ///     .Append(ml.Transforms.ExtractI3DFeatures(new I3DFeatureExtractorOptions { WeightsPath = "rgb_imagenet.pt" }))  // "Features": 1024 floats
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
+    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Features"));
+    /// var model = pipeline.Fit(videos);
+    /// </code>
+    /// </example>
+    public static I3DFeatureEstimator ExtractI3DFeatures(this TransformsCatalog catalog, I3DFeatureExtractorOptions options)
+        => new(CatalogUtils.GetEnvironment(catalog), options ?? throw new ArgumentNullException(nameof(options)));
+
+    /// <summary>
+    /// The pooled 1024-d I3D features of <paramref name="inputColumnName"/>'s clips, averaged over the row's clips, with
+    /// the InceptionI3d weights of <paramref name="weightsPath"/> (<see cref="ExtractI3DFeatures(TransformsCatalog, I3DFeatureExtractorOptions)"/>
+    /// with its defaults).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
+    /// <param name="outputColumnName">The feature column (1024 floats).</param>
+    /// <param name="inputColumnName">The clip column (N x C x T x H x W from SampleClips).</param>
+    /// <param name="weightsPath">pytorch-i3d InceptionI3d weights (RGB or flow: the file's input channels decide).</param>
+    /// <example>
+    /// <code>
+    /// var features = ml.Transforms.ExtractI3DFeatures("Features", "RgbClip", "rgb_imagenet.pt");
+    /// </code>
+    /// </example>
+    public static I3DFeatureEstimator ExtractI3DFeatures(this TransformsCatalog catalog, string outputColumnName, string inputColumnName, string weightsPath)
+        => catalog.ExtractI3DFeatures(new I3DFeatureExtractorOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, WeightsPath = weightsPath });
 }

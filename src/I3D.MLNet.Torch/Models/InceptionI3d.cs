@@ -262,9 +262,7 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
     /// <summary>Several named endpoints from one pass (e.g. <c>Mixed_4f</c> and <c>Mixed_5c</c> feature maps).</summary>
     public IReadOnlyDictionary<string, Tensor> Endpoints(Tensor x, params string[] names)
     {
-        var unknown = names.Where(n => !EndpointNames.Contains(n)).ToList();
-        if (unknown.Count > 0 || names.Length == 0)
-            throw new ArgumentException($"unknown endpoint(s) '{string.Join("', '", unknown)}'; known: {string.Join(", ", EndpointNames)}", nameof(names));
+        CheckEndpoints(names);
         int last = names.Max(n => n == "Logits" ? endpoints.Length : Array.FindIndex(endpoints, e => e.Name == n));
         var result = new Dictionary<string, Tensor>();
         using var scope = NewDisposeScope();
@@ -276,6 +274,31 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
         }
         if (names.Contains("Logits")) result["Logits"] = logits.forward(dropout.forward(Pool(y))).mean([3, 4]).MoveToOuterDisposeScope();
         return result;
+    }
+
+    /// <summary>Channels of endpoint <paramref name="endpoint"/>'s output (<see cref="EndpointNames"/>; <c>Logits</c>: the classes).</summary>
+    public int EndpointChannels(string endpoint)
+    {
+        CheckEndpoints([endpoint]);
+        long channels = InChannels;
+        foreach (var (name, module) in endpoints)
+        {
+            channels = module switch
+            {
+                Unit3D unit => unit.Conv.weight!.shape[0],
+                InceptionModule inception => inception.OutChannels,
+                _ => channels, // max pools keep the channels
+            };
+            if (name == endpoint) return (int)channels;
+        }
+        return NumClasses;
+    }
+
+    private void CheckEndpoints(string[] names)
+    {
+        var unknown = names.Where(n => !EndpointNames.Contains(n)).ToList();
+        if (unknown.Count > 0 || names.Length == 0)
+            throw new ArgumentException($"unknown endpoint(s) '{string.Join("', '", unknown)}'; known: {string.Join(", ", EndpointNames)}", nameof(names));
     }
 
     /// <summary>

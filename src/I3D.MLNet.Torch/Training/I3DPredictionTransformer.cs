@@ -152,6 +152,14 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         lock (_forwardLock) ModuleWeights.Save(network.Module, path);
     }
 
+    /// <summary>Runs <paramref name="read"/> on <paramref name="stream"/>'s network while nothing else uses it and the
+    /// model is not disposed (e.g. to copy its weights).</summary>
+    internal T UseStream<T>(VideoStream stream, Func<StreamNetwork, T> read)
+    {
+        var network = Network(stream);
+        return _lifetime.Use(() => { lock (_forwardLock) return read(network); });
+    }
+
     private StreamNetwork Network(VideoStream stream)
         => _streams.FirstOrDefault(s => s.Stream == stream) ?? throw new ArgumentException($"the model has no {stream.Name()} stream (it has {string.Join(", ", _streams.Select(s => s.Name))})");
 
