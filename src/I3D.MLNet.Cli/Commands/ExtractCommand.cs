@@ -9,6 +9,7 @@ using I3D.MLNet.Extraction;
 using I3D.MLNet.Flow;
 using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Features;
 using I3D.MLNet.Torch.Training;
 using I3D.MLNet.Video;
 using Microsoft.ML;
@@ -21,7 +22,7 @@ internal enum ExtractOutput
     /// <summary>TV-L1 flow of the video, into the flow cache (the row keeps its key).</summary>
     Flow,
 
-    /// <summary>The RGB stream's pooled I3D features (<see cref="ClipFeatures.Pooled"/>).</summary>
+    /// <summary>The RGB stream's pooled I3D features (<see cref="I3DFeatureNetwork"/>, what ExtractI3DFeatures computes).</summary>
     Features,
 
     /// <summary>The model's logits and predicted class.</summary>
@@ -69,7 +70,8 @@ internal static class ExtractCommand
                 VideosPerFile = parse.GetValue(perFile) is >= 1 and var n ? n : throw new ArgumentException("--videos-per-file must be at least 1"),
                 Error = parse.InvocationConfiguration.Error,
             };
-            using var classifier = job.Configure(parse.GetValue(model), parse.GetValue(clips), parse.GetValue(clipFrames), parse.GetValue(cropSize), algorithm.Read(parse),
+            using var _ = job;
+            job.Configure(parse.GetValue(model), parse.GetValue(clips), parse.GetValue(clipFrames), parse.GetValue(cropSize), algorithm.Read(parse),
                 parse.GetValue(cacheDir) ?? Path.Combine(outDir, "flow-cache"), device.Read(parse), parse.GetValue(threads));
             var data = dataset.Load(parse, train: true);
             string root = dataset.Root(parse);
@@ -94,7 +96,7 @@ internal static class ExtractCommand
 }
 
 /// <summary>One shard's run of <c>i3d extract</c>: its settings, and the loop over its videos.</summary>
-internal sealed class ExtractJob
+internal sealed class ExtractJob : IDisposable
 {
     public required IReadOnlySet<ExtractOutput> Outputs { get; init; }
     public required string OutputFolder { get; init; }
@@ -108,12 +110,13 @@ internal sealed class ExtractJob
     private FlowOptions _flow = new();
     private FlowCache? _cache;
     private I3DPredictionTransformer? _classifier;
+    private I3DFeatureNetwork? _features;
 
     private bool NeedsFlow => Outputs.Contains(ExtractOutput.Flow) || Outputs.Contains(ExtractOutput.Predictions) && _classifier!.Streams.Contains(VideoStream.Flow);
 
-    /// <summary>Reads the clip and flow settings from the model zip (or the options) and loads its classifier; the
-    /// returned classifier (null without a model) is the caller's to dispose.</summary>
-    public I3DPredictionTransformer? Configure(string? modelZip, int? clips, int? clipFrames, int? cropSize, FlowAlgorithm algorithm, string cacheDirectory, string device, int threads)
+    /// <summary>Reads the clip and flow settings from the model zip (or the options) and loads its classifier (and,
+    /// for features, the ExtractI3DFeatures network of its RGB stream); <see cref="Dispose"/> frees them.</summary>
+    public void Configure(string? modelZip, int? clips, int? clipFrames, int? cropSize, FlowAlgorithm algorithm, string cacheDirectory, string device, int threads)
     {
         if (clips is < 1) throw new ArgumentException("--clips must be at least 1");
         bool needsModel = Outputs.Contains(ExtractOutput.Features) || Outputs.Contains(ExtractOutput.Predictions);
@@ -144,12 +147,22 @@ internal sealed class ExtractJob
             _flowClips = (flow ?? first) with { Mode = ClipSamplingMode.Test, ClipsPerVideo = clips ?? first.ClipsPerVideo };
             _flow = chain.OfType<OpticalFlowTransformer>().FirstOrDefault()?.Options ?? new FlowOptions { Algorithm = algorithm };
             _classifier.MoveTo(TorchDevices.Resolve(device));
+            if (Outputs.Contains(ExtractOutput.Features))
+                _features = _classifier.Streams.Contains(VideoStream.Rgb)
+                    ? I3DFeatureNetwork.FromModel(_classifier, VideoStream.Rgb, device: device)
+                    : throw new ArgumentException($"--what features: the model has no RGB stream (it has {string.Join(", ", _classifier.Streams.Select(s => s.Name()))})");
             if (threads > 0) TorchSharp.torch.set_num_threads(threads);
         }
         if (_rgbClips.WholeVideo) throw new ArgumentException("the model scores whole videos; i3d extract needs clips (give --clips K)");
         _flow = _flow with { CacheDirectory = cacheDirectory };
         if (NeedsFlow) _cache = FlowCache.Open(cacheDirectory);
-        return _classifier;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _features?.Dispose();
+        _classifier?.Dispose();
     }
 
     /// <summary>The transformers of a model, nested chains flattened.</summary>
@@ -239,7 +252,7 @@ internal sealed class ExtractJob
             if (rgbClips is not null)
             {
                 var (rgbClip, rgbShape) = Slice(rgbClips, rgbPlan, k, 3, _rgbClips.CropSize);
-                if (Outputs.Contains(ExtractOutput.Features)) row.Features = ClipFeatures.Pooled(_classifier!, rgbClip, rgbShape);
+                if (Outputs.Contains(ExtractOutput.Features)) row.Features = _features!.Extract(rgbClip, rgbShape);
                 if (Outputs.Contains(ExtractOutput.Predictions))
                 {
                     var logits = new List<float[]>();
