@@ -69,6 +69,13 @@ public sealed class FeatureExtractionTests
 
     private static float[][] Column(IDataView view, string name) => [.. view.GetColumn<float[]>(name)];
 
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double error = TestPaths.RelativeL2(tensor(actual), tensor(expected));
+        Assert.True(error < 1e-6, $"relative L2 {error:E2}");
+    }
+
     [Fact]
     public void FeaturesAreInceptionI3dFeaturesOfTheRowsClipsAveragedAndPerClip()
     {
@@ -136,7 +143,7 @@ public sealed class FeatureExtractionTests
     }
 
     [Fact]
-    public void AModelZipGivesIdenticalFeaturesAndAPredictionEngineDisposesItClearly()
+    public void AModelZipGivesTheSameFeaturesAndAPredictionEngineDisposesItClearly()
     {
         string weights = RandomWeights(2, seed: 13);
         var ml = new MLContext(1);
@@ -154,15 +161,16 @@ public sealed class FeatureExtractionTests
         var reloaded = loaded.Transform(data);
         Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, Clips, 1024), reloaded.Schema["Features"].Type);
         var after = Column(reloaded, "Features");
-        for (int r = 0; r < Rows; r++) Assert.Equal(before[r], after[r]);
+        // Equal to float rounding: libtorch's parallel reductions may split differently from run to run on a busy machine.
+        for (int r = 0; r < Rows; r++) AssertClose(before[r], after[r]);
 
         // A PredictionEngine owns (and disposes) the model it is made from unless told otherwise.
         var rows = MakeRows(2, 3);
         using (var engine = ml.Model.CreatePredictionEngine<Row, Featurized>(loaded, new PredictionEngineOptions { InputSchemaDefinition = Schema(2), OwnsTransformer = false }))
-            Assert.Equal(after[1], engine.Predict(rows[1]).Features);
-        Assert.Equal(after[2], Column(loaded.Transform(data), "Features")[2]); // not disposed by that engine
+            AssertClose(after[1], engine.Predict(rows[1]).Features);
+        AssertClose(after[2], Column(loaded.Transform(data), "Features")[2]); // not disposed by that engine
         using (var engine = ml.Model.CreatePredictionEngine<Row, Featurized>(loaded, new PredictionEngineOptions { InputSchemaDefinition = Schema(2) }))
-            Assert.Equal(after[0], engine.Predict(rows[0]).Features);
+            AssertClose(after[0], engine.Predict(rows[0]).Features);
         // ML.NET's parallel cursor wraps it; the reason is the innermost exception.
         var e = Assert.ThrowsAny<Exception>(() => Column(loaded.Transform(data), "Features"));
         while (e.InnerException is not null && e is not ObjectDisposedException) e = e.InnerException;
