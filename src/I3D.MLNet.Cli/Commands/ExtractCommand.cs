@@ -62,7 +62,7 @@ internal static class ExtractCommand
         {
             var outputs = what.Read(parse);
             string outDir = parse.GetValue(output)!;
-            var job = new ExtractJob
+            using var job = new ExtractJob
             {
                 Outputs = outputs.ToHashSet(),
                 OutputFolder = outDir,
@@ -70,7 +70,6 @@ internal static class ExtractCommand
                 VideosPerFile = parse.GetValue(perFile) is >= 1 and var n ? n : throw new ArgumentException("--videos-per-file must be at least 1"),
                 Error = parse.InvocationConfiguration.Error,
             };
-            using var _ = job;
             job.Configure(parse.GetValue(model), parse.GetValue(clips), parse.GetValue(clipFrames), parse.GetValue(cropSize), algorithm.Read(parse),
                 parse.GetValue(cacheDir) ?? Path.Combine(outDir, "flow-cache"), device.Read(parse), parse.GetValue(threads));
             var data = dataset.Load(parse, train: true);

@@ -58,6 +58,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
         int seed = parse.GetValue(Seed);
         var architecture = Architecture.Read(parse);
         var paper = Given(parse, Architecture) ? ClipPipelineOptions.For(architecture) : null;
+        bool skipInvalid = parse.GetValue(SkipInvalid); // a video that does not decode is skipped, decoded where it cannot crash the run
         var clips = new ClipPipelineOptions
         {
             Streams = paper is not null && !Given(parse, Streams) ? paper.Streams : Streams.Read(parse),
@@ -69,8 +70,8 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             Seed = seed,
             FlipProbability = parse.GetValue(NoFlip) ? 0 : 0.5,
             Flow = new FlowOptions { Algorithm = FlowAlgorithm.Read(parse), CacheDirectory = parse.GetValue(CacheDir) },
-            OnInvalidVideo = parse.GetValue(SkipInvalid) ? InvalidVideoHandling.Skip : InvalidVideoHandling.Throw,
-            DecodeIsolation = parse.GetValue(SkipInvalid) ? VideoDecodeIsolation.WorkerProcess : VideoDecodeIsolation.InProcess,
+            OnInvalidVideo = skipInvalid ? InvalidVideoHandling.Skip : InvalidVideoHandling.Throw,
+            DecodeIsolation = skipInvalid ? VideoDecodeIsolation.WorkerProcess : VideoDecodeIsolation.InProcess,
         };
         var trainer = new I3DTrainerOptions
         {

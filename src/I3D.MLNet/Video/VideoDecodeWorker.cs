@@ -110,6 +110,7 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
         info.ArgumentList.Add(worker);
         info.ArgumentList.Add("--probe");
         info.ArgumentList.Add(libraryFolder);
+        lock (_stderr) _stderr.Clear(); // before the new worker can write: its messages are the ones a crash reports
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {worker}");
         process.ErrorDataReceived += (_, e) =>
         {
@@ -121,7 +122,6 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
             }
         };
         process.BeginErrorReadLine();
-        lock (_stderr) _stderr.Clear();
         _process = process;
         _requests = new BinaryWriter(process.StandardInput.BaseStream, Encoding.UTF8);
         _responses = new BinaryReader(process.StandardOutput.BaseStream, Encoding.UTF8);
