@@ -27,9 +27,9 @@ fi
 tools="$(cd "$(dirname "$0")/.." && pwd)/.tools"
 if [[ -x "$tools/dotnet-repl" ]]; then
   echo "install-deps: dotnet-repl present ($tools)"
-elif command -v dotnet > /dev/null; then
+elif command -v dotnet > /dev/null && dotnet --list-sdks 2> /dev/null | grep -q .; then
   echo "install-deps: installing dotnet-repl 0.3.259 into $tools"
   dotnet tool install dotnet-repl --version 0.3.259 --tool-path "$tools" > /dev/null
 else
-  echo "install-deps: no dotnet on PATH; skipped dotnet-repl (the notebook tests will skip)"
+  echo "install-deps: no .NET SDK on PATH; skipped dotnet-repl (the notebook tests will skip)"
 fi

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using DuckDB.NET.Data;
 using I3D.MLNet.Extraction;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -109,6 +110,75 @@ public class ExtractCommandTests
         var view = ExtractedClips.Load(new MLContext(0), sharded);
         Assert.Equal(1024, ((Microsoft.ML.Data.VectorDataViewType)view.Schema["Features"].Type).Size);
         Assert.Equal(48, view.GetColumn<int>("Clip").Count());
+
+        // And with DuckDB, by the query docs/scale-out.md gives: the same rows over every shard's files.
+        var fromDuckDb = DuckDbQuery(sharded, r => (r.GetString(0), r.GetInt32(1), r.GetString(2)));
+        Assert.Equal(actual.Select(r => (r.Video, r.Clip, r.PredictedLabel!)), fromDuckDb);
+        using var connection = new DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = $"SELECT count(*), min(len(features)), max(len(logits)) FROM read_parquet('{sharded}/clips/*.parquet')";
+        using var counts = query.ExecuteReader();
+        Assert.True(counts.Read());
+        Assert.Equal((48L, 1024L, 6L), (counts.GetInt64(0), counts.GetInt64(1), counts.GetInt64(2)));
+    }
+
+    /// <summary>Runs the DuckDB query of docs/scale-out.md (the line after <c>-- duckdb</c>) over <paramref name="output"/>.</summary>
+    private static List<T> DuckDbQuery<T>(string output, Func<System.Data.Common.DbDataReader, T> read)
+    {
+        var doc = File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "docs", "scale-out.md"));
+        string sql = doc[Array.FindIndex(doc, l => l.Trim() == "-- duckdb") + 1];
+        Assert.Contains("'OUT/clips/*.parquet'", sql);
+        using var connection = new DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql.Replace("'OUT/", $"'{output}/", StringComparison.Ordinal);
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read()) rows.Add(read(reader));
+        return rows;
+    }
+
+    /// <summary>A 3D-Fused model (one network on RGB and flow joined): i3d extract's logits are the model's own, its mean over
+    /// a video's clips gives the zip's Score; a second run with other settings into the same folder is refused.</summary>
+    [Fact]
+    public void ExtractsThePredictionsOfA3DFusedModelAndRefusesMixedSettings()
+    {
+        string dir = Temp("fused"), data = Path.Combine(dir, "data"), zip = Path.Combine(dir, "fused.zip"), output = Path.Combine(dir, "out");
+        I3dProcess.Ok("synth", "--out", data, "--per-class", "1", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "64", "--seed", "5");
+        I3dProcess.Ok("train", "--data", Path.Combine(data, "train"), "--out", zip, "--architecture", "3d-fused", "--streams", "joint", "--crop-size", "32",
+            "--epochs", "1", "--batch-size", "3", "--validation-fraction", "0", "--seed", "3", "--threads", "2");
+        string test = Path.Combine(data, "test");
+        var run = I3dProcess.Ok("extract", "--data", test, "--what", "predictions", "--model", zip, "--out", output, "--threads", "2");
+        Assert.Contains(" 0 errors", run.Stderr);
+        var rows = Rows(output);
+        var videos = Directory.GetFiles(test, "*.avi", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(videos.Length, rows.Select(r => r.Video).Distinct().Count());
+
+        var ml = new MLContext(0);
+        var model = ml.Model.Load(zip, out _);
+        var input = ml.Data.LoadFromEnumerable(videos.Select(v => new VideoPath { Path = v }));
+        var scores = model.Transform(input).GetColumn<float[]>("Score").ToArray();
+        for (int v = 0; v < videos.Length; v++)
+        {
+            string id = Path.GetRelativePath(test, videos[v]);
+            var clips = rows.Where(r => r.Video == id).ToList();
+            Assert.True(clips.Count >= 1, id);
+            var mean = Enumerable.Range(0, clips[0].Logits!.Length).Select(c => clips.Average(r => (double)r.Logits![c])).ToArray();
+            double max = mean.Max(), sum = mean.Sum(x => Math.Exp(x - max));
+            var softmax = mean.Select(x => Math.Exp(x - max) / sum).ToArray();
+            Assert.All(softmax.Zip(scores[v]), p => Assert.True(Math.Abs(p.First - p.Second) < 1e-5, $"{id}: softmax of the mean logits {p.First} vs the zip's Score {p.Second}"));
+        }
+
+        var mixed = I3dProcess.Run("extract", "--data", test, "--what", "flow", "--out", output);
+        Assert.Equal(1, mixed.ExitCode);
+        Assert.Contains("extracted with other settings (--what predictions then, flow now;", mixed.Stderr);
+        Assert.Single(mixed.Stderr.Trim().Split('\n'));
+    }
+
+    private sealed class VideoPath
+    {
+        public string Path { get; set; } = "";
     }
 
     [Fact]

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using I3D.MLNet.IO;
 using I3D.MLNet.Clips;
 using I3D.MLNet.Datasets;
 using I3D.MLNet.Extraction;
@@ -110,8 +112,10 @@ internal sealed class ExtractJob : IDisposable
     private FlowCache? _cache;
     private I3DPredictionTransformer? _classifier;
     private I3DFeatureNetwork? _features;
+    private string? _modelHash;
 
-    private bool NeedsFlow => Outputs.Contains(ExtractOutput.Flow) || Outputs.Contains(ExtractOutput.Predictions) && _classifier!.Streams.Contains(VideoStream.Flow);
+    /// <summary>Flow is computed for --what flow, and for predictions of a model with a flow or a joined (3D-Fused) stream.</summary>
+    private bool NeedsFlow => Outputs.Contains(ExtractOutput.Flow) || Outputs.Contains(ExtractOutput.Predictions) && _classifier!.Streams.Any(s => s != VideoStream.Rgb);
 
     /// <summary>Reads the clip and flow settings from the model zip (or the options) and loads its classifier (and,
     /// for features, the ExtractI3DFeatures network of its RGB stream); <see cref="Dispose"/> frees them.</summary>
@@ -133,14 +137,15 @@ internal sealed class ExtractJob : IDisposable
         {
             if (clipFrames is not null || cropSize is not null) throw new ArgumentException("--crop-size and --clip-frames: a model zip samples its clips as it was trained");
             var model = ModelZipFile.Load(new MLContext(0), modelZip, out _);
+            using (var file = File.OpenRead(modelZip)) _modelHash = Convert.ToHexStringLower(SHA256.HashData(file));
             var chain = Steps(model).ToList();
             _decode = chain.OfType<VideoLoadingTransformer>().FirstOrDefault()?.Options.Decode ?? throw new InvalidDataException($"{modelZip}: no LoadVideo step (not a model zip from i3d train)");
             _classifier = VideoClassification.Classifier(model);
-            if (_classifier.Streams.Contains(VideoStream.RgbAndFlow)) throw new ArgumentException($"{modelZip}: a 3D-Fused model (RGB and flow joined): i3d extract takes separate RGB and flow streams");
             ClipSamplerOptions? Sampler(string column) => chain.OfType<ClipSamplingTransformer>().FirstOrDefault(t => t.Columns.Any(c => c.inputColumnName == column))?.Options;
             var rgb = Sampler(VideoClassification.FramesColumn);
             var flow = Sampler(VideoClassification.FlowColumn);
-            var first = rgb ?? flow ?? throw new InvalidDataException($"{modelZip}: no SampleClips step");
+            // A 3D-Fused model samples the joined video (JoinRgbAndFlow): its clips' frames, crop and size serve both.
+            var first = rgb ?? flow ?? Sampler(VideoClassification.RgbAndFlowColumn) ?? throw new InvalidDataException($"{modelZip}: no SampleClips step");
             // The test protocol (centred, or K evenly spaced clips): the model's own choice for scoring.
             _rgbClips = (rgb ?? first) with { Mode = ClipSamplingMode.Test, ClipsPerVideo = clips ?? first.ClipsPerVideo };
             _flowClips = (flow ?? first) with { Mode = ClipSamplingMode.Test, ClipsPerVideo = clips ?? first.ClipsPerVideo };
@@ -174,6 +179,7 @@ internal sealed class ExtractJob : IDisposable
         var clock = Stopwatch.StartNew();
         string shard = Shard.ToString();
         var mine = videos.Where(v => Shard.Contains(v.Id)).DistinctBy(v => v.Id).OrderBy(v => v.Id, StringComparer.Ordinal).ToList();
+        CheckSettings();
         var done = ExtractedClips.CompletedVideos(OutputFolder);
         var pending = mine.Where(v => !done.Contains(v.Id)).ToList();
         Error.WriteLine($"i3d extract: shard {shard}: {mine.Count} videos, {mine.Count - pending.Count} already done, {pending.Count} to do");
@@ -212,6 +218,57 @@ internal sealed class ExtractJob : IDisposable
             $"i3d extract: shard {shard}: done: {processed} videos ({mine.Count - pending.Count} done before), {clipCount} clips, {seconds:0.0} s, {processed / seconds:0.00} videos/s, {clipCount / seconds:0.00} clips/s, {errorCount} errors"));
     }
 
+    /// <summary>The file in the output folder that records what its rows hold (<see cref="Settings"/>).</summary>
+    internal const string SettingsFile = "extract-settings.json";
+
+    /// <summary>What decides the rows' values: the outputs, the model (its SHA-256), decoding, clip sampling and flow
+    /// settings (the cache folder and the shard count aside: every shard of a job writes the same).</summary>
+    private string Settings() => JsonSerializer.Serialize(new Dictionary<string, object?>
+    {
+        ["what"] = Outputs.Order().Select(o => o.ToString().ToLowerInvariant()).ToArray(),
+        ["model_sha256"] = _modelHash,
+        ["decode"] = _decode.ToString(),
+        ["rgb_clips"] = _rgbClips.ToString(),
+        ["flow_clips"] = _flowClips.ToString(),
+        ["flow"] = (_flow with { CacheDirectory = null }).ToString(),
+    }, new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>A rerun skips the videos already in the folder, so a run with other settings into the same folder
+    /// would leave rows of two kinds side by side: refused, naming what differs. The first run records its settings.</summary>
+    private void CheckSettings()
+    {
+        string path = Path.Combine(OutputFolder, SettingsFile), settings = Settings();
+        if (File.Exists(path))
+        {
+            string before = File.ReadAllText(path);
+            if (before == settings) return;
+            var differs = Differences(before, settings);
+            throw new ArgumentException($"{OutputFolder}: its rows were extracted with other settings ({differs}; see {path}): "
+                + "a rerun skips the videos already there, so they would not be recomputed. Give another --out, or delete the folder to start again");
+        }
+        Directory.CreateDirectory(OutputFolder);
+        AtomicFile.WriteAllText(path, settings); // every shard writes the same bytes, so shards starting together agree
+    }
+
+    private static string Differences(string before, string now)
+    {
+        try
+        {
+            var a = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(before)!;
+            var b = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(now)!;
+            var keys = a.Keys.Union(b.Keys).Where(k => !a.TryGetValue(k, out var x) || !b.TryGetValue(k, out var y) || x.GetRawText() != y.GetRawText());
+            return string.Join("; ", keys.Select(k => k == "what"
+                ? $"--what {Words(a.GetValueOrDefault(k))} then, {Words(b.GetValueOrDefault(k))} now"
+                : $"{k} differs"));
+        }
+        catch (JsonException)
+        {
+            return "the settings file is not JSON";
+        }
+
+        static string Words(JsonElement e) => e.ValueKind == JsonValueKind.Array ? string.Join(',', e.EnumerateArray().Select(x => x.GetString())) : "?";
+    }
+
     private string FileName(IEnumerable<string> ids)
     {
         // Named by its videos, so a rerun that writes the same videos writes the same name and another set another name.
@@ -230,58 +287,74 @@ internal sealed class ExtractJob : IDisposable
         if (rgb.FrameCount == 0) throw new VideoDecodeException(video.Path, "no frames");
         var rgbPlan = ClipPlan.Make(_rgbClips, rgb.FrameCount, rgb.Height, rgb.Width, new Random(0), video.Path, training: false);
         string? key = null;
-        float[]? flowClips = null;
-        ClipPlan? flowPlan = null;
+        VideoFrames? flow = null;
         if (NeedsFlow)
         {
             key = _cache!.Key(rgb, _flow);
-            var flow = OpticalFlow.Compute(rgb, _flow, _cache);
-            if (Outputs.Contains(ExtractOutput.Predictions) && _classifier!.Streams.Contains(VideoStream.Flow))
-            {
-                flowPlan = ClipPlan.Make(_flowClips, flow.FrameCount, flow.Height, flow.Width, new Random(0), video.Path, training: false);
-                flowClips = Clips(flowPlan, flow, _flowClips.CropSize);
-            }
+            flow = OpticalFlow.Compute(rgb, _flow, _cache);
         }
         bool model = Outputs.Contains(ExtractOutput.Features) || Outputs.Contains(ExtractOutput.Predictions);
-        float[]? rgbClips = model ? Clips(rgbPlan, rgb, _rgbClips.CropSize) : null;
+        var rgbClips = model ? StreamClips.Sample(rgbPlan, rgb, _rgbClips.CropSize) : null;
+        var streams = new Dictionary<VideoStream, StreamClips>();
+        if (Outputs.Contains(ExtractOutput.Predictions))
+        {
+            foreach (var stream in _classifier!.Streams)
+            {
+                streams[stream] = stream switch
+                {
+                    VideoStream.Rgb => rgbClips!,
+                    VideoStream.Flow => StreamClips.Sample(ClipPlan.Make(_flowClips, flow!.FrameCount, flow.Height, flow.Width, new Random(0), video.Path, training: false), flow, _flowClips.CropSize),
+                    _ => StreamClips.Sample(rgbPlan, Joined(rgb, flow!), _rgbClips.CropSize), // 3D-Fused: the joined video, sampled as SampleClips samples it
+                };
+            }
+        }
         var rows = new List<ExtractedClip>();
         for (int k = 0; k < rgbPlan.FrameIndices.Length; k++)
         {
             var row = new ExtractedClip { Video = id, Clip = k, StartFrame = rgbPlan.FrameIndices[k][0], Label = LabelOf(video), FlowKey = key };
-            if (rgbClips is not null)
+            if (Outputs.Contains(ExtractOutput.Features))
             {
-                var (rgbClip, rgbShape) = Slice(rgbClips, rgbPlan, k, 3, _rgbClips.CropSize);
-                if (Outputs.Contains(ExtractOutput.Features)) row.Features = _features!.Extract(rgbClip, rgbShape);
-                if (Outputs.Contains(ExtractOutput.Predictions))
+                var (clip, shape) = rgbClips!.Slice(k);
+                row.Features = _features!.Extract(clip, shape);
+            }
+            if (Outputs.Contains(ExtractOutput.Predictions))
+            {
+                var logits = new List<float[]>();
+                foreach (var (stream, clips) in streams)
                 {
-                    var logits = new List<float[]>();
-                    foreach (var stream in _classifier!.Streams)
-                    {
-                        var (clip, shape) = stream == VideoStream.Rgb ? (rgbClip, rgbShape) : Slice(flowClips!, flowPlan!, k, 2, _flowClips.CropSize);
-                        logits.Add(_classifier.StreamLogits(stream, clip, shape));
-                    }
-                    row.Logits = StreamFusion.Sum(logits);
-                    row.PredictedLabel = _classifier.Classes[Array.IndexOf(row.Logits, row.Logits.Max())];
+                    var (clip, shape) = clips.Slice(k);
+                    logits.Add(_classifier!.StreamLogits(stream, clip, shape));
                 }
+                row.Logits = StreamFusion.Sum(logits);
+                row.PredictedLabel = _classifier!.Classes[Array.IndexOf(row.Logits, row.Logits.Max())];
             }
             rows.Add(row);
         }
         return rows;
     }
 
-    /// <summary>All clips of a plan, N x C x T x S x S.</summary>
-    private static float[] Clips(ClipPlan plan, VideoFrames frames, int crop)
+    private static VideoFrames Joined(VideoFrames rgb, VideoFrames flow)
     {
-        var values = new float[checked(plan.FrameIndices.Length * frames.Channels * plan.FrameIndices[0].Length * crop * crop)];
-        plan.Write(frames, crop, values);
-        return values;
+        var joined = new VideoFrames();
+        RgbFlowJoiningTransformer.Join(rgb, flow, joined);
+        return joined;
     }
 
-    /// <summary>Clip <paramref name="k"/> alone (1 x C x T x S x S): networks run one clip at a time.</summary>
-    private static (float[] Clip, long[] Shape) Slice(float[] clips, ClipPlan plan, int k, int channels, int crop)
+    /// <summary>All clips of one stream of a video (N x C x T x S x S), and clip <c>k</c> alone: networks run one clip at a time.</summary>
+    private sealed record StreamClips(float[] Values, int Count, long[] ClipShape)
     {
-        int length = plan.FrameIndices[0].Length;
-        int size = channels * length * crop * crop;
-        return (clips.AsSpan(k * size, size).ToArray(), [1, channels, length, crop, crop]);
+        public static StreamClips Sample(ClipPlan plan, VideoFrames frames, int crop)
+        {
+            int count = plan.FrameIndices.Length, length = plan.FrameIndices[0].Length;
+            var values = new float[checked(count * frames.Channels * length * crop * crop)];
+            plan.Write(frames, crop, values);
+            return new StreamClips(values, count, [1, frames.Channels, length, crop, crop]);
+        }
+
+        public (float[] Clip, long[] Shape) Slice(int k)
+        {
+            int size = Values.Length / Count;
+            return (Values.AsSpan(k * size, size).ToArray(), ClipShape);
+        }
     }
 }
