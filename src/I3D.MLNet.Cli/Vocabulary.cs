@@ -1,3 +1,4 @@
+using I3D.MLNet.Scoring;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Runtime.CompilerServices;
@@ -103,6 +104,11 @@ internal static class CliOptions
     public static ChoiceOption<FlowAlgorithm> FlowAlgorithm() =>
         new("--flow-algorithm", "tvl1 (ours, fast), tvl1-opencv (OpenCV's, the reference) or farneback", "tvl1",
             ("tvl1", Flow.FlowAlgorithm.TvL1), ("tvl1-opencv", Flow.FlowAlgorithm.TvL1OpenCv), ("farneback", Flow.FlowAlgorithm.Farneback));
+
+    /// <summary><c>--precision</c>: the arithmetic TorchSharp scores with (<see cref="ScoringPrecision"/>).</summary>
+    public static ChoiceOption<ScoringPrecision> Precision() =>
+        new("--precision", "float32 (the reference's arithmetic) or bfloat16 (about twice as fast on CPUs with AVX-512 BF16 or AMX, and on GPUs; logits within about 1e-2; TorchSharp only)", "float32",
+            ("float32", ScoringPrecision.Float32), ("bfloat16", ScoringPrecision.BFloat16));
 
     public static ChoiceOption<ClipSamplingMode> Mode() =>
         new("--mode", "test: centre crop of centred (or --clips K evenly spaced) clips; train: random start, crop and flip; auto: test, but train inside the I3D trainer", "test",

@@ -32,6 +32,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--mode"] = "clip sampling protocol: test, train or auto",
         ["--streams"] = "rgb, flow or both",
         ["--device"] = "where to run: auto, cpu or cuda",
+        ["--precision"] = "the arithmetic TorchSharp scores with: float32 or bfloat16",
         ["--model"] = "a model to read (model zip, or ONNX stream for predict)",
         ["--flow-model"] = "a second (flow) ONNX stream",
         ["--rgb-weights"] = "RGB stream weights file",

@@ -44,6 +44,31 @@ public sealed class PredictCommandTests : IDisposable
         Assert.Equal("tapping guitar", top[0].GetProperty("label").GetString()); // line 351 of kinetics400_labels.txt
     }
 
+    /// <summary>--precision bfloat16 scores the same clip in bfloat16 (the fixture's top two kept; its logits within the
+    /// error ReducedPrecisionTests measures), and is refused for an ONNX model, which runs float32.</summary>
+    [SkippableFact]
+    public void Bfloat16PrecisionScoresWithTorchSharpAndIsRefusedForOnnx()
+    {
+        TestPaths.SkipUnlessSharedFixtures();
+        string f = TestPaths.SharedFixtures;
+        var (rc, stdout, stderr) = Run(Path.Combine(f, "rgb_random_input.npy"), "--rgb-weights", Path.Combine(f, "rgb_random.pt"), "--precision", "bfloat16", "--json");
+        Assert.True(rc == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var result = Assert.Single(doc.RootElement.GetProperty("results").EnumerateArray());
+        double rel = RelativeL2(Floats(result.GetProperty("logits")), Npy.Read(Path.Combine(f, "rgb_random_logits.npy")).Data);
+        Assert.InRange(rel, 1e-3, 0.2); // bfloat16's rounding, not float32's
+        Assert.Equal([350, 272], result.GetProperty("top").EnumerateArray().Take(2).Select(t => t.GetProperty("index").GetInt32()));
+
+        string onnx = Path.Combine(dir, "m.onnx");
+        File.WriteAllBytes(onnx, [1, 2, 3]);
+        var (rc2, _, err2) = Run(Path.Combine(f, "rgb_random_input.npy"), "--model", onnx, "--precision", "bfloat16");
+        Assert.Equal(1, rc2);
+        Assert.Contains("--precision bfloat16: " + onnx + " runs with ONNX Runtime, which scores in float32", err2);
+        var (rc3, _, err3) = Run(Path.Combine(f, "rgb_random_input.npy"), "--rgb-weights", Path.Combine(f, "rgb_random.pt"), "--precision", "fp8");
+        Assert.Equal(2, rc3);
+        Assert.Contains("fp8", err3);
+    }
+
     [SkippableFact]
     public void TwoStreamsSumTheLogitsThenSoftmax()
     {

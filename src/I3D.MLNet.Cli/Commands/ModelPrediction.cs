@@ -11,13 +11,16 @@ namespace I3D.MLNet.Cli.Commands;
 /// <summary>Predictions of a model zip (LoadVideo -> clips -> I3D or ScoreI3D) for video files: per-stream logits, their sum, the scores.</summary>
 internal static class ModelPrediction
 {
-    public static (List<Prediction> Predictions, string[] Classes) Predict(string zip, IReadOnlyList<string> inputs)
+    public static (List<Prediction> Predictions, string[] Classes) Predict(string zip, IReadOnlyList<string> inputs, ScoringPrecision precision = ScoringPrecision.Float32)
     {
         var ml = new MLContext(0);
         var model = ModelZipFile.Load(ml, zip, out _);
         // The TorchSharp I3D from i3d train, or ScoreI3D's ONNX streams.
         var classifier = (model is IEnumerable<ITransformer> chain ? chain.OfType<IVideoClassifier>().LastOrDefault() : model as IVideoClassifier)
             ?? (IVideoClassifier)VideoClassification.Classifier(model);
+        if (classifier is I3DPredictionTransformer torchModel) torchModel.UsePrecision(precision);
+        else if (precision != ScoringPrecision.Float32)
+            throw new ArgumentException($"--precision {precision.Name()}: {zip} scores with ONNX Runtime (ScoreI3D on ONNX streams), which runs float32; bfloat16 is TorchSharp's (a zip from i3d train, or --rgb-weights / --flow-weights)");
         foreach (var input in inputs)
             if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file", input);
         var data = ml.Data.LoadFromEnumerable(inputs.Select(p => new LabelledVideo { Path = p }).ToList());

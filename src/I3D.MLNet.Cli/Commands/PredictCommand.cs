@@ -8,7 +8,7 @@ using TorchSharp;
 
 namespace I3D.MLNet.Cli.Commands;
 
-/// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F | --model M] [--labels F] [--top K] [--crop-size S] [--device auto|cpu|cuda] [--json]</c>.</summary>
+/// <summary><c>i3d predict INPUT... [--rgb-weights F] [--flow-weights F | --model M] [--labels F] [--top K] [--crop-size S] [--device auto|cpu|cuda] [--precision float32|bfloat16] [--json]</c>.</summary>
 internal static class PredictCommand
 {
     /// <param name="videoSource">Provides clips for non-.npy inputs (video files); null for <see cref="VideoClipSource"/> (the paper's test protocol at --crop-size).</param>
@@ -31,16 +31,17 @@ internal static class PredictCommand
         var clips = new Option<int>("--clips") { Description = "Video input: K evenly spaced clips (of --clip-frames frames), predictions averaged (default: the whole video)", DefaultValueFactory = _ => 1 };
         var clipFrames = new Option<int?>("--clip-frames") { Description = "Video input with --clips K > 1: frames per clip (default: 64)" };
         var cropSize = new Option<int?>("--crop-size") { Description = "Video input: crop height and width, after resizing the shorter side to crop size x 256/224 (default: the size an .onnx --model takes, else 224)" };
+        var precision = CliOptions.Precision();
 
         var command = new Command("predict", "Classify clips with the two-stream I3D (joint prediction = softmax of the summed RGB and flow logits)");
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, flowModel, clips, clipFrames, cropSize }) command.Options.Add(o);
+        foreach (var o in new Option[] { rgbWeights, flowWeights, labels, top, device, json, model, flowModel, clips, clipFrames, cropSize, precision }) command.Options.Add(o);
 
         command.SetAction(parse => CliRunner.Run(parse, () =>
         {
             var options = new Options(parse.GetValue(inputs)!, parse.GetValue(rgbWeights), parse.GetValue(flowWeights),
                 parse.GetValue(labels), parse.GetValue(top), device.Read(parse), parse.GetValue(json),
-                parse.GetValue(model), parse.GetValue(clips), parse.GetValue(flowModel), parse.GetValue(clipFrames), parse.GetValue(cropSize));
+                parse.GetValue(model), parse.GetValue(clips), parse.GetValue(flowModel), parse.GetValue(clipFrames), parse.GetValue(cropSize), precision.Read(parse));
             Run(options, videoSource, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
             return 0;
         }));
@@ -48,7 +49,7 @@ internal static class PredictCommand
     }
 
     private sealed record Options(string[] Inputs, string? RgbWeights, string? FlowWeights, string? Labels, int Top, string Device, bool Json, string? Model, int Clips, string? FlowModel,
-        int? ClipFrames, int? CropSize)
+        int? ClipFrames, int? CropSize, ScoringPrecision Precision)
     {
         /// <summary>Clips of the video inputs: the paper's test protocol at <paramref name="defaultCrop"/> unless --crop-size says otherwise.</summary>
         public IClipSource VideoClips(int defaultCrop)
@@ -69,6 +70,8 @@ internal static class PredictCommand
         if (o.Model is not null && IsOnnx(o.Model))
         {
             if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
+            if (o.Precision != ScoringPrecision.Float32)
+                throw new ArgumentException($"--precision {o.Precision.Name()}: {o.Model} runs with ONNX Runtime, which scores in float32; give the model zip or the weights (TorchSharp) for {o.Precision.Name()}");
             RunOnnx(o, videoSource, output, error);
             return;
         }
@@ -76,14 +79,14 @@ internal static class PredictCommand
         {
             if (o.RgbWeights is not null || o.FlowWeights is not null) throw new ArgumentException("give --model or --rgb-weights / --flow-weights, not both");
             if (o.CropSize is not null || o.ClipFrames is not null) throw new ArgumentException("--crop-size and --clip-frames: a model zip samples its clips as it was trained");
-            var (predictions, classNames) = ModelPrediction.Predict(o.Model, o.Inputs);
+            var (predictions, classNames) = ModelPrediction.Predict(o.Model, o.Inputs, o.Precision);
             Write(predictions, classNames, o, output);
             return;
         }
         if (o.RgbWeights is null && o.FlowWeights is null) throw new ArgumentException("give --model, --rgb-weights, --flow-weights or both weights");
         videoSource ??= o.VideoClips(224);
         var device = I3D.MLNet.Torch.Training.TorchDevices.Resolve(o.Device ?? "auto");
-        using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device);
+        using var predictor = TwoStreamPredictor.Load(o.RgbWeights, o.FlowWeights, device, o.Precision);
         string[]? names = LoadLabels(o.Labels, predictor.NumClasses);
         var npy = new NpyClipSource();
 

@@ -36,7 +36,7 @@ internal sealed class TwoStreamPredictor : IDisposable
     private readonly InceptionI3d? rgb, flow;
     private readonly string? rgbSource, flowSource;
 
-    public TwoStreamPredictor(InceptionI3d? rgb, InceptionI3d? flow, Device device, string? rgbSource = null, string? flowSource = null)
+    public TwoStreamPredictor(InceptionI3d? rgb, InceptionI3d? flow, Device device, string? rgbSource = null, string? flowSource = null, ScoringPrecision precision = ScoringPrecision.Float32)
     {
         if (rgb is null && flow is null) throw new ArgumentException("give RGB weights, flow weights or both");
         if (rgb is not null && flow is not null && rgb.NumClasses != flow.NumClasses)
@@ -46,18 +46,23 @@ internal sealed class TwoStreamPredictor : IDisposable
         this.flow = flow;
         this.rgbSource = rgbSource ?? "the RGB network";
         this.flowSource = flowSource ?? "the flow network";
-        foreach (var net in new[] { rgb, flow }) net?.to(device).eval();
+        Precision = precision;
+        // The predictor owns its networks and saves nothing: they are converted in place.
+        foreach (var net in new[] { rgb, flow }) net?.to(ReducedPrecision.DType(precision)).to(device).eval();
     }
 
+    /// <summary>The arithmetic the networks score with.</summary>
+    public ScoringPrecision Precision { get; }
+
     /// <summary>Loads weight files (zip or legacy state_dicts), checking that each has the stream's channel count.</summary>
-    public static TwoStreamPredictor Load(string? rgbWeights, string? flowWeights, Device device)
+    public static TwoStreamPredictor Load(string? rgbWeights, string? flowWeights, Device device, ScoringPrecision precision = ScoringPrecision.Float32)
     {
         InceptionI3d? rgb = null, flow = null;
         try
         {
             if (rgbWeights is not null) rgb = LoadStream(rgbWeights, VideoStream.Rgb);
             if (flowWeights is not null) flow = LoadStream(flowWeights, VideoStream.Flow);
-            return new TwoStreamPredictor(rgb, flow, device, rgbWeights, flowWeights);
+            return new TwoStreamPredictor(rgb, flow, device, rgbWeights, flowWeights, precision);
         }
         catch
         {
@@ -114,7 +119,7 @@ internal sealed class TwoStreamPredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var x = ClipTensor.FromKineticsLayout(clip, input).to(Device);
+        var x = ClipTensor.FromKineticsLayout(clip, input).to(ReducedPrecision.DType(Precision)).to(Device);
         try
         {
             // Several clips of one video: their logits are averaged (the paper's test protocol averages predictions).

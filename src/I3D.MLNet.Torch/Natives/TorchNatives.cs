@@ -29,6 +29,7 @@ internal static class TorchNatives
 #pragma warning restore CA2255
     {
         if (!OperatingSystem.IsLinux()) return;
+        HugePageAllocation.Enable();
         try { NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, Resolve); }
         catch (InvalidOperationException) { } // another resolver was set first (the application's own): it decides
     }

@@ -28,11 +28,27 @@ internal static class Conv3dGuard
     public static Tensor Conv3d(string layer, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
     {
         var mode = ConvolutionCheck.Mode;
+        // Scoring needs the forward kernel right, training its gradients too: separate verdicts, since a kernel whose
+        // weight gradient alone is wrong still scores right (on AMD Zen 5 most wrong shapes are such).
+        bool backward = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
         var route = mode == ConvolutionCheckMode.Off || !Checked(x.dtype)
             ? Conv3dRoute.Direct
-            : RouteFor(layer, Conv3dShape.Of(weight, bias, stride, padding), x.dtype, x.device, mode);
+            : RouteFor(layer, Conv3dShape.Of(weight, bias, stride, padding), x.dtype, x.device, mode, backward);
         if (recorder is not null) recorder[layer] = route.ToString();
-        return Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
+        var y = Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
+        if (multiplyAdds is not null) multiplyAdds[0] += y.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3] * weight.shape[4];
+        return y;
+    }
+
+    [ThreadStatic] private static long[]? multiplyAdds;
+
+    /// <summary>Counts the multiply-adds of the convolutions called on this thread until disposed, into
+    /// <paramref name="total"/>[0] (benchmarks: a network's arithmetic for a given input, to set against the CPU's peak).</summary>
+    internal static IDisposable CountMultiplyAdds(long[] total)
+    {
+        var previous = multiplyAdds;
+        multiplyAdds = total;
+        return new Restore(() => multiplyAdds = previous);
     }
 
     /// <summary>Collects the route of every layer called on this thread until disposed (<see cref="ConvolutionCheck.Probe"/>).</summary>
@@ -51,26 +67,27 @@ internal static class Conv3dGuard
     /// <summary>float64 is the reference itself; the types below it are checked.</summary>
     private static bool Checked(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
 
-    /// <summary>A verdict's key: the device, libtorch's thread count (kernels differ with it) and the shape.</summary>
-    internal static string EntryKey(Conv3dShape shape, Device device) => $"{device}|{get_num_threads()}|{shape.Key}";
+    /// <summary>A verdict's key: the device, libtorch's thread count (kernels differ with it), what the call needs
+    /// (<c>train</c>: forward and gradients; <c>score</c>: the forward alone) and the shape.</summary>
+    internal static string EntryKey(Conv3dShape shape, Device device, bool backward) => $"{device}|{get_num_threads()}|{(backward ? "train" : "score")}|{shape.Key}";
 
-    private static Conv3dRoute RouteFor(string layer, Conv3dShape shape, ScalarType dtype, Device device, ConvolutionCheckMode mode)
+    private static Conv3dRoute RouteFor(string layer, Conv3dShape shape, ScalarType dtype, Device device, ConvolutionCheckMode mode, bool backward)
     {
-        string entry = EntryKey(shape, device);
+        string entry = EntryKey(shape, device, backward);
         Verdict verdict;
         lock (Gate)
         {
             string memoryKey = $"{mode}|{entry}";
             if (!Verdicts.TryGetValue(memoryKey, out verdict))
             {
-                if (mode == ConvolutionCheckMode.Force) verdict = Decide(shape, dtype, device, forced: true);
+                if (mode == ConvolutionCheckMode.Force) verdict = Decide(shape, dtype, device, forced: true, backward);
                 else
                 {
                     if (cache is null || cache.Directory != ConvolutionCheck.CacheDirectory)
                         cache = Conv3dProbeCache.Open(ConvolutionCheck.CacheDirectory, MachineIdentity.Key);
                     if (!cache.TryGet(entry, out verdict))
                     {
-                        verdict = Decide(shape, dtype, device, forced: false);
+                        verdict = Decide(shape, dtype, device, forced: false, backward);
                         cache.Add(entry, verdict);
                     }
                 }
@@ -94,16 +111,17 @@ internal static class Conv3dGuard
     }
 
     /// <summary>Probes the shape and picks the first route that measures right: the direct call unless
-    /// <paramref name="forced"/>, then the workarounds in order of cost (float64, the last, always is).</summary>
-    internal static Verdict Decide(Conv3dShape shape, ScalarType dtype, Device device, bool forced)
+    /// <paramref name="forced"/>, then the workarounds in order of cost (float64, the last, always is). With
+    /// <paramref name="backward"/> the gradients are measured too, else the forward result alone.</summary>
+    internal static Verdict Decide(Conv3dShape shape, ScalarType dtype, Device device, bool forced, bool backward = true)
     {
         using var scope = NewDisposeScope();
         using var probe = new Conv3dProbe(shape, dtype, device);
         double tolerance = Conv3dProbe.Tolerance(dtype);
-        var (direct, where) = probe.Error(Conv3dRoute.Direct);
+        var (direct, where) = probe.Error(Conv3dRoute.Direct, backward);
         if (!forced && direct <= tolerance) return new Verdict(Conv3dRoute.Direct, direct, where);
         foreach (var route in Conv3dRoutes.Workarounds(shape))
-            if (route == Conv3dRoute.Float64 || probe.Error(route).Error <= tolerance) return new Verdict(route, direct, where);
+            if (route == Conv3dRoute.Float64 || probe.Error(route, backward).Error <= tolerance) return new Verdict(route, direct, where);
         throw new InvalidOperationException("unreachable: float64 is always a route");
     }
 

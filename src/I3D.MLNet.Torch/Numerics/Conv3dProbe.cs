@@ -64,23 +64,24 @@ internal sealed class Conv3dProbe : IDisposable
         return c;
     }
 
-    /// <summary>The worst relative error of <paramref name="route"/> over the outputs and gradients (NaN counts as infinite),
-    /// and what it was: <c>forward, batch 2</c>.</summary>
-    public (double Error, string Where) Error(Conv3dRoute route)
+    /// <summary>The worst relative error of <paramref name="route"/> over the outputs and, with <paramref name="backward"/>,
+    /// the gradients (NaN counts as infinite), and what it was: <c>forward, batch 2</c>.</summary>
+    public (double Error, string Where) Error(Conv3dRoute route, bool backward = true)
     {
-        using var grad = enable_grad();
+        using var grad = backward ? enable_grad() : no_grad();
         double worst = 0;
         string where = "";
         foreach (var c in cases)
         {
             using var scope = NewDisposeScope();
-            var x = c.X.detach().requires_grad_();
-            var w = c.W.detach().requires_grad_();
-            var b = c.B?.detach().requires_grad_();
+            var x = c.X.detach().requires_grad_(backward);
+            var w = c.W.detach().requires_grad_(backward);
+            var b = c.B?.detach().requires_grad_(backward);
             var y = Conv3dRoutes.Apply(route, x, w, b, shape.StrideArray, shape.PaddingArray);
-            y.backward([c.Grad]);
             long n = c.X.shape[0];
             Keep(Relative(y, c.Y), "forward");
+            if (!backward) continue;
+            y.backward([c.Grad]);
             Keep(Relative(x.grad!, c.GradX), "input gradient");
             Keep(Relative(w.grad!, c.GradW), "weight gradient");
             if (b is not null) Keep(Relative(b.grad!, c.GradB!), "bias gradient");

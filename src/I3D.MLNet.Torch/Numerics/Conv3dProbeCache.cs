@@ -10,22 +10,24 @@ namespace I3D.MLNet.Torch.Numerics;
 /// <c>DIR/conv3d-probe-HASH.tsv</c>, HASH the first 16 hex digits of the key's SHA-256.
 /// </summary>
 /// <remarks>
-/// Layout (UTF-8 text, tab-separated, version 2):
+/// Layout (UTF-8 text, tab-separated, version 3):
 /// <code>
-/// i3d-mlnet conv3d probe 2
+/// i3d-mlnet conv3d probe 3
 /// machine    &lt;the whole machine key&gt;
-/// &lt;device|threads|shape key&gt;    &lt;route&gt;    &lt;direct error, round-trip&gt;    &lt;where the worst error was&gt;
+/// &lt;device|threads|train or score|shape key&gt;    &lt;route&gt;    &lt;direct error, round-trip&gt;    &lt;where the worst error was&gt;
 /// ...
 /// </code>
 /// A file whose header, machine line or any entry does not parse, or whose machine key differs (a copy from another
 /// machine), is ignored as a whole; the next verdict rewrites it. Writes go to a temporary file renamed over the old
 /// one, after merging the entries another process may have added meanwhile. A folder that cannot be written leaves the
 /// verdicts in memory only. Version history: 1 (first: probes of 2 output positions per dimension); 2 (4 in height and
-/// width: version 1's verdicts missed 1x7x7 stride-2 kernels that are wrong from 3 positions, so its files are ignored).
+/// width: version 1's verdicts missed 1x7x7 stride-2 kernels that are wrong from 3 positions, so its files are ignored);
+/// 3 (separate verdicts for training, forward and gradients, and scoring, the forward alone: version 2 judged every call by
+/// its gradients too, which sent scoring to float64 for kernels whose forward is right; its files are ignored).
 /// </remarks>
 internal sealed class Conv3dProbeCache
 {
-    private const string Header = "i3d-mlnet conv3d probe 2";
+    private const string Header = "i3d-mlnet conv3d probe 3";
 
     private readonly string? path;
     private readonly string machine;

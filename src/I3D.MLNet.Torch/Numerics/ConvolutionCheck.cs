@@ -19,7 +19,8 @@ public enum ConvolutionCheckMode
 /// 2.10's oneDNN float32 <c>conv3d</c> with 24 or 40 input channels and a batch of 2 or more is off by ~15% (or NaN) on
 /// AMD Zen 5 (AVX-512 without AMX), and right on Intel. Every convolution of the networks in this library (InceptionI3d,
 /// ResNet3d18) goes through one guard: the first time a shape is called on a device, it is computed once in float32
-/// and in float64 (forward and gradients, batch 1 and 2, a tiny spatial size); if float32 is wrong, the cheapest route
+/// and in float64 (batch 1 and 2, a tiny spatial size: the forward result for a call that needs no gradient, as in
+/// scoring, and the gradients too for one that trains; each has its own verdict); if float32 is wrong, the cheapest route
 /// that measures right is used from then on (zero-padded channels, one clip at a time, or float64), and one line names
 /// the layer and the CPU. Verdicts are cached per CPU model and library version in <see cref="CacheDirectory"/>, so
 /// the probe runs once per machine (a corrupt or foreign cache file is ignored and rewritten).
@@ -52,8 +53,9 @@ public static class ConvolutionCheck
     public static Action<string> Log { get; set; } = line => Console.Error.WriteLine(line);
 
     /// <summary>
-    /// Probes every convolution of <paramref name="network"/> for an input of <paramref name="inputShape"/> (N, C, T, H, W)
-    /// now rather than at its first forward pass, and returns each layer's route (for tests and diagnostics).
+    /// Probes every convolution of <paramref name="network"/> for scoring an input of <paramref name="inputShape"/>
+    /// (N, C, T, H, W; the forward alone, no gradients) now rather than at its first forward pass, and returns each
+    /// layer's route (for tests and diagnostics).
     /// </summary>
     public static IReadOnlyDictionary<string, string> Probe(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> network, long[] inputShape)
     {

@@ -117,6 +117,25 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         foreach (var s in _streams) s.MoveTo(device);
     }
 
+    /// <summary>
+    /// Scores every stream with <paramref name="precision"/> from now on (<see cref="ScoringPrecision.BFloat16"/>: a
+    /// bfloat16 copy of the weights beside the float32 ones, which are what training and <c>Save</c> use). A setting of
+    /// the machine, like the device: not saved, so a loaded zip scores in float32 until told otherwise.
+    /// </summary>
+    public I3DPredictionTransformer UsePrecision(ScoringPrecision precision)
+    {
+        _lifetime.Use(() =>
+        {
+            lock (_forwardLock)
+                foreach (var s in _streams) s.SetPrecision(precision);
+            return 0;
+        });
+        return this;
+    }
+
+    /// <summary>The arithmetic the streams score with (<see cref="UsePrecision"/>).</summary>
+    public ScoringPrecision Precision => _streams[0].Precision;
+
     /// <inheritdoc/>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
@@ -131,7 +150,7 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
                 using var _ = no_grad();
                 var device = stream.Module.parameters().First().device;
                 var x = tensor(clips, shape).to(device);
-                return stream.Logits(x).mean([0]).cpu().data<float>().ToArray();
+                return stream.ScoringLogits(x).mean([0]).cpu().data<float>().ToArray();
             }
         });
     }

@@ -1,5 +1,6 @@
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -63,6 +64,47 @@ internal sealed class StreamNetwork : IDisposable
     /// <summary>Class scores (N, classes) for clips (N, C, T, H, W) in [-1, 1].</summary>
     public Tensor Logits(Tensor clips) => Backbone.Logits(Module, clips);
 
+    /// <summary>The arithmetic <see cref="ScoringLogits"/> uses (not saved: the weights stay float32).</summary>
+    public ScoringPrecision Precision { get; private set; } = ScoringPrecision.Float32;
+
+    // The network in reduced precision for scoring, a copy of Module's weights; null in float32.
+    private nn.Module<Tensor, Tensor>? _reduced;
+
+    /// <summary>Scores with <paramref name="precision"/> from now on: for bfloat16 a copy of the weights in bfloat16 on the
+    /// module's device (Module itself, what trains and is saved, stays float32).</summary>
+    public void SetPrecision(ScoringPrecision precision)
+    {
+        _reduced?.Dispose();
+        _reduced = null;
+        Precision = precision;
+        if (precision == ScoringPrecision.Float32) return;
+        var copy = Backbone.Build(NumClasses, InChannels);
+        try
+        {
+            using (no_grad())
+            {
+                var target = copy.state_dict();
+                foreach (var (key, value) in Module.state_dict()) target[key].copy_(value);
+            }
+            copy.eval();
+            _reduced = copy.to(ReducedPrecision.DType(precision)).to(Module.parameters().First().device);
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Class scores (N, classes), float32, for clips (N, C, T, H, W) in [-1, 1], in <see cref="Precision"/>.</summary>
+    public Tensor ScoringLogits(Tensor clips)
+    {
+        if (_reduced is null) return Logits(clips);
+        using var x = clips.to(ReducedPrecision.DType(Precision));
+        using var logits = Backbone.Logits(_reduced, x);
+        return logits.to(ScalarType.Float32);
+    }
+
     /// <summary>The training loss of clips and their labels (the architecture's: per clip, or per time step for the LSTM).</summary>
     public Tensor Loss(Tensor clips, Tensor labels) => Backbone.Loss(Module, clips, labels);
 
@@ -84,7 +126,11 @@ internal sealed class StreamNetwork : IDisposable
     /// <summary>Loads weights that <see cref="Save"/> wrote, checked first (<see cref="TorchSharpWeights"/>); <paramref name="source"/> names them in errors.</summary>
     public void Load(BinaryReader reader, string source) => TorchSharpWeights.Load(Module, reader, source);
 
-    public void MoveTo(Device device) => Module = Module.to(device);
+    public void MoveTo(Device device)
+    {
+        Module = Module.to(device);
+        _reduced = _reduced?.to(device);
+    }
 
     /// <summary>
     /// Loads every weight but the classifier's (the new classes keep the fresh one): strictly, so a file of another
@@ -99,5 +145,9 @@ internal sealed class StreamNetwork : IDisposable
         ModuleWeights.Load(module, merged, source, network);
     }
 
-    public void Dispose() => Module.Dispose();
+    public void Dispose()
+    {
+        _reduced?.Dispose();
+        Module.Dispose();
+    }
 }

@@ -94,11 +94,13 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         File.Copy(other.FilePath!, file, overwrite: true);
         Assert.False(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|z", out _));
 
-        // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten; so is a
-        // well-formed file of version 1, whose small probes missed kernels that are wrong from 3 output positions.
-        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
-                     $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 2\n", "",
-                     $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n" })
+        // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten; so are
+        // well-formed files of version 1, whose small probes missed kernels that are wrong from 3 output positions, and
+        // of version 2, whose verdicts judged scoring by its gradients too.
+        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 3\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
+                     $"i3d-mlnet conv3d probe 3\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 3\n", "",
+                     $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n",
+                     $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n" })
         {
             File.WriteAllText(file, text);
             var corrupt = Conv3dProbeCache.Open(dir, "machine A");
@@ -132,7 +134,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
 
             // A verdict planted in the file is what the next process (here: after Reset) uses, without probing again.
             var shape = new Conv3dShape(832, 384, (1, 1, 1), (1, 1, 1), (0, 0, 0), false, nameof(ScalarType.Float32));
-            string entry = Conv3dGuard.EntryKey(shape, CPU);
+            string entry = Conv3dGuard.EntryKey(shape, CPU, backward: false); // Probe scores (no gradients)
             Assert.Contains(lines, l => l.StartsWith(entry + "\t", StringComparison.Ordinal));
             File.WriteAllLines(cache.FilePath!, lines.Select(l => l.StartsWith(entry + "\t", StringComparison.Ordinal) ? $"{entry}\tSplitBatch\t0.5\tplanted" : l));
             Conv3dGuard.Reset();
@@ -146,6 +148,47 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             ConvolutionCheck.CacheDirectory = previousDir;
             ConvolutionCheck.Mode = previousMode;
             ConvolutionCheck.Log = previousLog;
+            Conv3dGuard.Reset();
+        }
+    }
+
+    /// <summary>A call that needs no gradient (scoring) is judged by its forward result alone, a call that trains by its
+    /// gradients too: two verdicts in the cache, each route right for what it computes (checked against float64).</summary>
+    [Fact]
+    public void ScoringAndTrainingHaveTheirOwnVerdicts()
+    {
+        string? previousDir = ConvolutionCheck.CacheDirectory;
+        var previousMode = ConvolutionCheck.Mode;
+        try
+        {
+            ConvolutionCheck.CacheDirectory = dir;
+            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
+            Conv3dGuard.Reset();
+            using var scope = NewDisposeScope();
+            manual_seed(8);
+            long[] stride = [1, 1, 1], padding = [1, 1, 1];
+            var x = randn([2, 24, 4, 10, 10]);
+            var w = (randn([64, 24, 3, 3, 3]) * (1 / Math.Sqrt(24 * 27))).requires_grad_();
+            var y64 = F.conv3d(x.to(ScalarType.Float64), w.detach().to(ScalarType.Float64), strides: stride, padding: padding);
+            Tensor scored;
+            using (no_grad()) scored = Conv3dGuard.Conv3d("score", x, w, null, stride, padding);
+            var trained = Conv3dGuard.Conv3d("train", x, w, null, stride, padding);
+            var g = randn_like(trained);
+            var gradW = autograd.grad([trained], [w], [g])[0];
+            var w64 = w.detach().to(ScalarType.Float64).requires_grad_();
+            var gradW64 = autograd.grad([F.conv3d(x.to(ScalarType.Float64), w64, strides: stride, padding: padding)], [w64], [g.to(ScalarType.Float64)])[0];
+            double tolerance = Conv3dProbe.Tolerance(ScalarType.Float32);
+            double scoreErr = TestPaths.RelativeL2(scored, y64), trainErr = TestPaths.RelativeL2(trained, y64), gradErr = TestPaths.RelativeL2(gradW, gradW64);
+            var lines = File.ReadAllLines(Conv3dProbeCache.Open(dir, MachineIdentity.Key).FilePath!);
+            var shape = Conv3dShape.Of(w, null, stride, padding);
+            string Route(bool backward) => Assert.Single(lines, l => l.StartsWith(Conv3dGuard.EntryKey(shape, CPU, backward) + "\t", StringComparison.Ordinal)).Split('\t')[1];
+            log.WriteLine($"24->64 3x3x3 on {MachineIdentity.Cpu}: scoring route {Route(false)} (forward {scoreErr:E1}), training route {Route(true)} (forward {trainErr:E1}, weight gradient {gradErr:E1})");
+            Assert.True(scoreErr < tolerance && trainErr < tolerance && gradErr < tolerance, $"scoring {scoreErr}, training {trainErr}, weight gradient {gradErr}");
+        }
+        finally
+        {
+            ConvolutionCheck.CacheDirectory = previousDir;
+            ConvolutionCheck.Mode = previousMode;
             Conv3dGuard.Reset();
         }
     }
