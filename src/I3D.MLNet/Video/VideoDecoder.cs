@@ -110,6 +110,7 @@ public sealed class VideoDecoder : IDisposable
 
         int maxFrames = options.MaximumFrames ?? int.MaxValue;
         double windowEnd = options.DurationSeconds is { } d ? options.StartSeconds + d : double.PositiveInfinity;
+        frames.Reserve(ExpectedFrames(options, nativeFps, maxFrames, windowEnd, outW, outH));
         var emitter = new Emitter(this, frames, options, maxFrames, windowEnd);
 
         int decoded = 0;
@@ -165,6 +166,21 @@ public sealed class VideoDecoder : IDisposable
         if (decoded == 0) throw new VideoDecodeException(Path, "no frame could be decoded (empty, truncated or an unsupported codec)");
         if (frames.FrameCount == 0)
             throw new VideoDecodeException(Path, $"no frame falls in the time window starting at {options.StartSeconds} s ({decoded} frames decoded)");
+    }
+
+    /// <summary>
+    /// About how many frames the decode will write, from the container's frame count and rate: the buffer is sized once
+    /// instead of growing (and being copied) as frames come. At most 256 MB is reserved ahead, so a header that claims
+    /// billions of frames costs nothing; a video longer than its header says still grows as before.
+    /// </summary>
+    private int ExpectedFrames(VideoDecodeOptions options, double nativeFps, int maxFrames, double windowEnd, int width, int height)
+    {
+        double count = _capture.Get(VideoCaptureProperties.FrameCount);
+        if (!(count > 0) || double.IsNaN(nativeFps)) return 0;
+        double seconds = Math.Min(count / nativeFps, windowEnd) - options.StartSeconds;
+        double expected = options.FrameRate is { } rate ? Math.Ceiling(seconds * rate) + 1 : Math.Ceiling(seconds * nativeFps);
+        long cap = (256L << 20) / Math.Max(1L, 3L * width * height);
+        return (int)Math.Clamp(Math.Min(expected, maxFrames), 0, cap);
     }
 
     /// <summary>Output (width, height) so that the shorter side is <paramref name="shorterSide"/>, rounding the other.</summary>

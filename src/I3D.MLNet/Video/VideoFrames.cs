@@ -112,6 +112,10 @@ public sealed class VideoFrames
         return FrameBytes(FrameCount - 1);
     }
 
+    /// <summary>Makes room for <paramref name="frames"/> frames of the current shape without changing the count (a
+    /// decoder that knows about how many frames are coming saves the buffer's geometric growth and its copies).</summary>
+    internal void Reserve(int frames) => EnsureCapacity(Math.Max(frames, FrameCount));
+
     /// <summary>Drops frames from the end.</summary>
     public void Truncate(int frameCount)
     {
