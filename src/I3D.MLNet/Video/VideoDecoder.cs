@@ -45,7 +45,34 @@ public sealed class VideoDecoder : IDisposable
         Width = capture.FrameWidth;
         Height = capture.FrameHeight;
         Codec = CodecName((int)capture.Get(VideoCaptureProperties.FourCC), container);
+        // OpenCV converts with BT.601 limited range whatever the stream declares; ffmpeg uses the declared matrix.
+        ColorTags = container.StartsWith("mov,mp4", StringComparison.Ordinal) ? VideoColorTags.Read(path) : null;
+        if (ColorTags?.Correction() is { } correction)
+        {
+            _colorCorrection = new Mat(3, 4, MatType.CV_32FC1);
+            for (int i = 0; i < 12; i++) _colorCorrection.Set(i / 4, i % 4, (float)correction[i]);
+        }
     }
+
+    private readonly Mat _corrected = new(), _unclipped = new();
+
+    /// <summary>
+    /// Maps a frame converted as BT.601 onto the declared matrix (<see cref="VideoColorTags.Correction"/>), where the
+    /// conversion did not clip: a pixel with a channel at 0 or 255 may have lost its true value, and correcting the
+    /// clipped value measured further from ffmpeg than leaving it (ffmpeg's testsrc2 pattern, BT.709).
+    /// </summary>
+    private void CorrectColors(Mat rgb, Mat correction)
+    {
+        Cv2.Transform(rgb, _corrected, correction); // saturating, rounded
+        Cv2.InRange(rgb, new Scalar(1, 1, 1), new Scalar(254, 254, 254), _unclipped);
+        _corrected.CopyTo(rgb, _unclipped);
+    }
+
+    /// <summary>The colour matrix and range the container declares (MP4 / MOV), or null for none (BT.601 limited).</summary>
+    internal VideoColorTags? ColorTags { get; }
+
+    // RGB as converted (BT.601 limited) -> RGB in the declared matrix and range; null when no correction is needed.
+    private readonly Mat? _colorCorrection;
 
     /// <summary>Opens a file, or throws <see cref="VideoDecodeException"/> that names it and says what is wrong.</summary>
     public static VideoDecoder Open(string path)
@@ -248,6 +275,7 @@ public sealed class VideoDecoder : IDisposable
                     if (bgr.Channels() == 3) Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGR2RGB);
                     else if (bgr.Channels() == 1) Cv2.CvtColor(bgr, rgb, ColorConversionCodes.GRAY2RGB);
                     else Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGRA2RGB);
+                    if (decoder._colorCorrection is { } m && bgr.Channels() >= 3) decoder.CorrectColors(rgb, m);
                 }
             }
         }
@@ -303,5 +331,8 @@ public sealed class VideoDecoder : IDisposable
         _held.Dispose();
         _next.Dispose();
         _resized.Dispose();
+        _colorCorrection?.Dispose();
+        _corrected.Dispose();
+        _unclipped.Dispose();
     }
 }
