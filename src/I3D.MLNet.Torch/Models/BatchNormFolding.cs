@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -37,7 +38,10 @@ internal static class BatchNormFolding
         long c = bn.running_mean!.shape[0];
         var gamma = bn.weight is null ? ones(c, ScalarType.Float64, device) : Wide(bn.weight);
         var beta = bn.bias is null ? zeros(c, ScalarType.Float64, device) : Wide(bn.bias);
-        var scale = gamma / (Wide(bn.running_var!) + bn.eps).sqrt();
+        // An explicit Scalar, disposed after use: an implicitly converted one is freed by its finalizer, which may run
+        // while libtorch still reads it (seen once as "toDouble ... Expected false to be true" in a parallel test run).
+        using Scalar eps = bn.eps;
+        var scale = gamma / Wide(bn.running_var!).add(eps).sqrt();
         var shift = beta - Wide(bn.running_mean!) * scale;
         return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }
