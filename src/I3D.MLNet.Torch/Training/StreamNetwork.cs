@@ -81,11 +81,7 @@ internal sealed class StreamNetwork : IDisposable
         var copy = Backbone.Build(NumClasses, InChannels);
         try
         {
-            using (no_grad())
-            {
-                var target = copy.state_dict();
-                foreach (var (key, value) in Module.state_dict()) target[key].copy_(value);
-            }
+            ModuleWeights.Load(copy, [.. Module.state_dict()], $"the {Name} stream", $"{Backbone.Name}({NumClasses} classes, {InChannels} channels)");
             copy.eval();
             _reduced = copy.to(ReducedPrecision.DType(precision)).to(Module.parameters().First().device);
         }

@@ -46,8 +46,8 @@ public sealed class VideoDecoder : IDisposable
         Height = capture.FrameHeight;
         Codec = CodecName((int)capture.Get(VideoCaptureProperties.FourCC), container);
         // OpenCV converts with BT.601 limited range whatever the stream declares; ffmpeg uses the declared matrix.
-        ColorTags = container.StartsWith("mov,mp4", StringComparison.Ordinal) ? VideoColorTags.Read(path) : null;
-        if (ColorTags?.Correction() is { } correction)
+        var tags = container.StartsWith("mov,mp4", StringComparison.Ordinal) ? VideoColorTags.Read(path) : null;
+        if (tags?.Correction() is { } correction)
         {
             _colorCorrection = new Mat(3, 4, MatType.CV_32FC1);
             for (int i = 0; i < 12; i++) _colorCorrection.Set(i / 4, i % 4, (float)correction[i]);
@@ -67,9 +67,6 @@ public sealed class VideoDecoder : IDisposable
         Cv2.InRange(rgb, new Scalar(1, 1, 1), new Scalar(254, 254, 254), _unclipped);
         _corrected.CopyTo(rgb, _unclipped);
     }
-
-    /// <summary>The colour matrix and range the container declares (MP4 / MOV), or null for none (BT.601 limited).</summary>
-    internal VideoColorTags? ColorTags { get; }
 
     // RGB as converted (BT.601 limited) -> RGB in the declared matrix and range; null when no correction is needed.
     private readonly Mat? _colorCorrection;

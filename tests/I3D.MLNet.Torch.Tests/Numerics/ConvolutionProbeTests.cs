@@ -15,6 +15,27 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
+    /// <summary>The check in Auto mode with its verdicts cached in this test's folder (and fresh in memory), until
+    /// disposed: then the process's settings are back and the verdicts forgotten again.</summary>
+    private IDisposable AutoCheckInTestFolder(Action<string>? log = null)
+    {
+        var (previousDir, previousMode, previousLog) = (ConvolutionCheck.CacheDirectory, ConvolutionCheck.Mode, ConvolutionCheck.Log);
+        ConvolutionCheck.CacheDirectory = dir;
+        ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
+        if (log is not null) ConvolutionCheck.Log = log;
+        Conv3dGuard.Reset();
+        return new Restore(() =>
+        {
+            (ConvolutionCheck.CacheDirectory, ConvolutionCheck.Mode, ConvolutionCheck.Log) = (previousDir, previousMode, previousLog);
+            Conv3dGuard.Reset();
+        });
+    }
+
+    private sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
     [Theory]
     [InlineData(24, 64, 3, 1, 1, false)]
     [InlineData(3, 16, 7, 2, 3, false)]
@@ -115,16 +136,9 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void TheGuardReadsItsVerdictsFromTheCacheAndWritesNewOnes()
     {
-        string? previousDir = ConvolutionCheck.CacheDirectory;
-        var previousMode = ConvolutionCheck.Mode;
-        var previousLog = ConvolutionCheck.Log;
         var notices = new List<string>();
-        try
+        using (AutoCheckInTestFolder(notices.Add))
         {
-            ConvolutionCheck.CacheDirectory = dir;
-            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
-            ConvolutionCheck.Log = notices.Add;
-            Conv3dGuard.Reset();
             using var net = new InceptionI3d(5, 3);
             var first = ConvolutionCheck.Probe(net, [2, 3, 9, 32, 32]);
             var cache = Conv3dProbeCache.Open(dir, MachineIdentity.Key);
@@ -143,13 +157,6 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             Assert.Contains(notices, n => n.Contains("Mixed_5c.b0") && n.Contains("relative error 5.0e-1") && n.Contains(MachineIdentity.Cpu));
             foreach (var (layer, route) in first.Where(r => r.Key != "Mixed_5c.b0")) Assert.Equal(route, second[layer]);
         }
-        finally
-        {
-            ConvolutionCheck.CacheDirectory = previousDir;
-            ConvolutionCheck.Mode = previousMode;
-            ConvolutionCheck.Log = previousLog;
-            Conv3dGuard.Reset();
-        }
     }
 
     /// <summary>A call that needs no gradient (scoring) is judged by its forward result alone, a call that trains by its
@@ -157,13 +164,8 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void ScoringAndTrainingHaveTheirOwnVerdicts()
     {
-        string? previousDir = ConvolutionCheck.CacheDirectory;
-        var previousMode = ConvolutionCheck.Mode;
-        try
+        using (AutoCheckInTestFolder())
         {
-            ConvolutionCheck.CacheDirectory = dir;
-            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
-            Conv3dGuard.Reset();
             using var scope = NewDisposeScope();
             manual_seed(8);
             long[] stride = [1, 1, 1], padding = [1, 1, 1];
@@ -185,12 +187,6 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             log.WriteLine($"24->64 3x3x3 on {MachineIdentity.Cpu}: scoring route {Route(false)} (forward {scoreErr:E1}), training route {Route(true)} (forward {trainErr:E1}, weight gradient {gradErr:E1})");
             Assert.True(scoreErr < tolerance && trainErr < tolerance && gradErr < tolerance, $"scoring {scoreErr}, training {trainErr}, weight gradient {gradErr}");
         }
-        finally
-        {
-            ConvolutionCheck.CacheDirectory = previousDir;
-            ConvolutionCheck.Mode = previousMode;
-            Conv3dGuard.Reset();
-        }
     }
 
     [Theory]
@@ -199,13 +195,8 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
     [InlineData(3, 7, 2, 56)]
     public void GuardedConvolutionsAtTheNetworksSizesMatchFloat64(int cin, int k, int s, int size)
     {
-        string? previousDir = ConvolutionCheck.CacheDirectory;
-        var previousMode = ConvolutionCheck.Mode;
-        try
+        using (AutoCheckInTestFolder())
         {
-            ConvolutionCheck.CacheDirectory = dir;
-            ConvolutionCheck.Mode = ConvolutionCheckMode.Auto;
-            Conv3dGuard.Reset();
             using var scope = NewDisposeScope();
             manual_seed(5);
             var x = randn([2, cin, 1, size, size]);
@@ -217,12 +208,6 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             double err = TestPaths.RelativeL2(y, y64), directErr = TestPaths.RelativeL2(direct, y64);
             log.WriteLine($"{cin} channels, 1x{k}x{k} stride {s}, {size}x{size}, batch 2 on {MachineIdentity.Cpu}: guarded {err:E1}, libtorch's direct {directErr:E1}");
             Assert.True(err < Conv3dProbe.Tolerance(ScalarType.Float32), $"guarded: relative error {err} (direct {directErr})");
-        }
-        finally
-        {
-            ConvolutionCheck.CacheDirectory = previousDir;
-            ConvolutionCheck.Mode = previousMode;
-            Conv3dGuard.Reset();
         }
     }
 }
