@@ -85,10 +85,11 @@ float[] Torch(InceptionI3d n, Tensor input, int t, bool fold)
 }
 var settings = new (string Name, string Precision, Func<float[]> Run)[]
 {
-    ($"TorchSharp 0.107 (libtorch {__version__}), BatchNorm folded into the convolutions (the library's scoring)", "float32", () => Torch(net, x, threads, true)),
-    ("TorchSharp, BatchNorm separate (the reference's order)", "float32", () => Torch(net, x, threads, false)),
-    ("TorchSharp, 1 thread", "float32", () => Torch(net, x, 1, true)),
-    ("TorchSharp, ScoringPrecision.BFloat16 (the library's bfloat16 scoring)", "bfloat16", () => Torch(bf, xb, threads, true)),
+    ($"TorchSharp 0.107 (libtorch {__version__}), BatchNorm separate as in the reference (the library's scoring)", "float32", () => Torch(net, x, threads, false)),
+    ("TorchSharp, BatchNorm folded into the convolutions", "float32", () => Torch(net, x, threads, true)),
+    ("TorchSharp, 1 thread", "float32", () => Torch(net, x, 1, false)),
+    ("TorchSharp, ScoringPrecision.BFloat16 (the library's bfloat16 scoring)", "bfloat16", () => Torch(bf, xb, threads, false)),
+    ("TorchSharp, bfloat16, BatchNorm folded", "bfloat16", () => Torch(bf, xb, threads, true)),
     ($"{ort} CPU, ORT_ENABLE_ALL (the library's default)", "float32", () => onnxAll.Logits(ncdhw, shape)),
     ($"{ort} CPU, ORT_ENABLE_EXTENDED", "float32", () => onnxExtended.Logits(ncdhw, shape)),
 };

@@ -149,10 +149,10 @@ public class BatchNormFoldingTests
         net.eval();
         using var _ = no_grad();
         var x = rand([1, 2, 10, 64, 64]) * 2 - 1;
-        Assert.True(net.FoldBatchNormAtInference); // the default
-        var folded = net.forward(x);
-        net.FoldBatchNormAtInference = false;
+        Assert.False(net.FoldBatchNormAtInference); // the default: the reference's order
         var separate = net.forward(x);
+        net.FoldBatchNormAtInference = true;
+        var folded = net.forward(x);
         Assert.True(TestPaths.RelativeL2(folded, separate) < 1e-5);
         Assert.False(separate.equal(folded).all().item<bool>()); // the folded path did run
     }

@@ -44,7 +44,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     internal string LayerName { get; set; } = nameof(Unit3D);
 
     /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
-    public bool FoldBatchNorm { get; set; } = true;
+    public bool FoldBatchNorm { get; set; }
     /// <summary>The BatchNorm after the convolution; null for the logits layer.</summary>
     public BatchNorm3d? BatchNorm => bn;
     internal long[] Kernel => kernel;
@@ -164,8 +164,9 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
 {
     /// <summary>
     /// In eval mode, fold each BatchNorm into its convolution (the same function up to float rounding: logits 2.9e-7
-    /// from float64 either way). On by default: one pass less over every activation, 1.13 s vs 1.30 s for a 64x224x224
-    /// clip on AMD EPYC Zen 5 (benchmarks/RESULTS.md). Off computes BatchNorm as a separate layer, the reference's order.
+    /// from float64 either way). Off by default, BatchNorm as a separate layer being the reference's order: on AMD EPYC
+    /// Zen 5 the folded network measured 1.13 s vs 1.30 s for a 64x224x224 clip in one run and 1.59 s vs 1.33 s in another
+    /// (the folded weights are recomputed at every forward pass), so neither is reliably faster in float32.
     /// </summary>
     public bool FoldBatchNormAtInference
     {
