@@ -53,7 +53,7 @@ public class TrainerTests
         ml.Model.Save(model, test.ToDataView(ml).Schema, zip);
         var reloaded = new MLContext(2).Model.Load(zip, out _);
         var again = reloaded.Transform(test.ToDataView(ml)).GetColumn<float[]>("Score").ToList();
-        for (int i = 0; i < scores.Count; i++) Assert.Equal(scores[i], again[i]);
+        RoundTrip.ScoresEqual(scores, again);
     }
 
     /// <summary>Two classes a network cannot miss (the sign of the x flow): the trainer must get them all right.</summary>
