@@ -4,10 +4,11 @@ namespace I3D.MLNet.Torch.Tests;
 internal static class RoundTrip
 {
     /// <summary>
-    /// libtorch's thread count is one setting for the whole process and tests running beside this one may change it
-    /// (the trainer's Threads option), which reorders convolution sums: the same weights then differ in the last bit
-    /// (one CI run: 0.176095665 vs 0.176095679). 1e-6 allows that and nothing more: a weight lost or altered in
-    /// the zip moves a score by orders of magnitude more.
+    /// The same weights give the same scores only up to float32 rounding: libtorch's thread count is one setting for
+    /// the process that tests beside this one change (the trainer's Threads option), and another count reorders the
+    /// convolutions' sums (measured here: 0 difference at a fixed count, 4.8e-8 in the logits after a change; one CI
+    /// run: 0.176095665 vs 0.176095679 in a score). 1e-5 allows that; a weight lost or altered in the zip moves a
+    /// score by orders of magnitude more.
     /// </summary>
     public static void ScoresEqual(IReadOnlyList<float[]> expected, IReadOnlyList<float[]> actual)
     {
@@ -15,7 +16,7 @@ internal static class RoundTrip
         for (int i = 0; i < expected.Count; i++)
         {
             Assert.Equal(expected[i].Length, actual[i].Length);
-            for (int c = 0; c < expected[i].Length; c++) Assert.Equal(expected[i][c], actual[i][c], 1e-6f);
+            for (int c = 0; c < expected[i].Length; c++) Assert.Equal(expected[i][c], actual[i][c], 1e-5f);
         }
     }
 }
