@@ -39,6 +39,18 @@ public abstract class VideoBackbone
     /// <summary>The network for <paramref name="classes"/> classes and clips of <paramref name="inChannels"/> channels, with random weights (callers seed torch first).</summary>
     public abstract nn.Module<Tensor, Tensor> Build(int classes, int inChannels);
 
+    /// <summary>The network for clips cropped to <paramref name="cropSize"/> (null: Table 1's crop). Only a network whose
+    /// layers are sized for its input (C3D's fc6) builds differently; the others take any crop.</summary>
+    public nn.Module<Tensor, Tensor> Build(int classes, int inChannels, int? cropSize)
+        => cropSize is { } crop ? BuildForCrop(classes, inChannels, crop) : Build(classes, inChannels);
+
+    /// <summary>See <see cref="Build(int, int, int?)"/>: the network for clips of <paramref name="cropSize"/>.</summary>
+    protected virtual nn.Module<Tensor, Tensor> BuildForCrop(int classes, int inChannels, int cropSize) => Build(classes, inChannels);
+
+    /// <summary>The crop <paramref name="module"/>'s layers were sized for (written into model zips, so that loading
+    /// builds the same layers), or null when it takes any crop.</summary>
+    public virtual int? CropSizeOf(nn.Module<Tensor, Tensor> module) => null;
+
     /// <summary>The parameter-name prefix of the classifier: what the paper's "Fixed" mode trains (section 4, Table 4)
     /// and what a new class count replaces.</summary>
     public abstract string ClassifierPrefix { get; }

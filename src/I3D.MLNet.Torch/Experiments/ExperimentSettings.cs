@@ -27,8 +27,8 @@ public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, doubl
     public string? ImageNetFor(VideoBackbone backbone) => ImageNet?.FirstOrDefault(backbone.IsImageNetFile);
 
     /// <summary>The clips of <paramref name="backbone"/>: Table 1's, at the crop and length given where the network takes
-    /// them (C3D keeps 16 x 112 x 112, the 3D-Fused network 50 frames and the 2-D flow tower whole stacks of 10: their
-    /// layers fix them).</summary>
+    /// them (C3D keeps 16 frames, the 3D-Fused network 50 and the 2-D flow tower whole stacks of 10: their layers fix
+    /// them; C3D's fc6 is sized for the crop).</summary>
     public ClipPipelineOptions Clips(VideoBackbone backbone)
     {
         var paper = ClipPipelineOptions.For(backbone) with { FlipProbability = 0, Seed = Seed }; // direction classes change under a mirror

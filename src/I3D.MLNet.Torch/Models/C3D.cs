@@ -13,7 +13,8 @@ namespace I3D.MLNet.Torch.Models;
 /// <summary>
 /// The paper's 3D-ConvNet (section 2.2 and Figure 2b): C3D (Tran et al. 2015; facebook/C3D C3D-v1.0's layers) with
 /// BatchNorm after every convolution and fully connected layer, and a temporal stride of 2 in the first pooling layer.
-/// Trained from scratch (no ImageNet counterpart); 16 x 112 x 112 clips. Keys <c>conv1a.weight</c>, <c>bn1a.weight</c>,
+/// Trained from scratch (no ImageNet counterpart); 16 x 112 x 112 clips (Table 1), or another crop, for which fc6 is
+/// sized (<see cref="Fc6InputsFor"/>: short CPU experiments train every architecture at one small crop). Keys <c>conv1a.weight</c>, <c>bn1a.weight</c>,
 /// ..., <c>fc6.weight</c>, <c>bn6.running_var</c>, ..., <c>fc8.bias</c>.
 /// </summary>
 /// <remarks>
@@ -31,8 +32,12 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
     /// <summary>Frame height and width (section 2.2).</summary>
     public const int Size = 112;
 
-    /// <summary>fc6's input for 16 x 112 x 112 clips: 512 channels x 1 x 4 x 4.</summary>
-    public const int Fc6Inputs = 8192;
+    /// <summary>The smallest crop (pool5 then sees one position).</summary>
+    public const int MinSize = 32;
+
+    /// <summary>fc6's input for 16-frame clips of <paramref name="size"/> x <paramref name="size"/>: 512 channels x 1 x
+    /// ceil(size / 32)^2 (five poolings of 2 that round up; 8192 at 112).</summary>
+    public static int Fc6InputsFor(int size) => 512 * (int)Math.Pow((size + 31) / 32, 2);
 
     /// <summary>The classifier's parameter-name prefix: what the paper's "Fixed" mode trains and a new class count replaces.</summary>
     public const string ClassifierPrefix = "fc8.";
@@ -45,13 +50,16 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
 
     private readonly (string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)[] stages;
 
-    /// <summary>The network with random weights (callers seed torch first; the paper trains it from scratch).</summary>
-    public C3D(int numClasses = 400, int inChannels = 3) : base(nameof(C3D))
+    /// <summary>The network with random weights for clips of 16 x <paramref name="size"/> x <paramref name="size"/>
+    /// (callers seed torch first; the paper trains it from scratch).</summary>
+    public C3D(int numClasses = 400, int inChannels = 3, int size = Size) : base(nameof(C3D))
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses));
         if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels));
+        if (size < MinSize) throw new ArgumentOutOfRangeException(nameof(size), size, $"C3D takes crops of at least {MinSize}");
         NumClasses = numClasses;
         InChannels = inChannels;
+        CropSize = size;
         static Conv3d Conv(long i, long o) => nn.Conv3d(i, o, 3, padding: 1, bias: false);
         static BatchNorm3d Bn(long c) => nn.BatchNorm3d(c);
         (conv1a, bn1a) = (Conv(inChannels, 64), Bn(64));
@@ -59,7 +67,7 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
         (conv3a, bn3a, conv3b, bn3b) = (Conv(128, 256), Bn(256), Conv(256, 256), Bn(256));
         (conv4a, bn4a, conv4b, bn4b) = (Conv(256, 512), Bn(512), Conv(512, 512), Bn(512));
         (conv5a, bn5a, conv5b, bn5b) = (Conv(512, 512), Bn(512), Conv(512, 512), Bn(512));
-        (fc6, bn6) = (nn.Linear(Fc6Inputs, 4096), nn.BatchNorm1d(4096));
+        (fc6, bn6) = (nn.Linear(Fc6InputsFor(size), 4096), nn.BatchNorm1d(4096));
         (fc7, bn7) = (nn.Linear(4096, 4096), nn.BatchNorm1d(4096));
         fc8 = nn.Linear(4096, numClasses);
         // Pool kernels (= strides): pool1 2x2x2: section 2.2's temporal stride 2 (C3D's pool1 is 1x2x2, stride 1x2x2); the
@@ -81,6 +89,8 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
     public int NumClasses { get; }
     /// <summary>Input channels (3: RGB).</summary>
     public int InChannels { get; }
+    /// <summary>Frame height and width of its clips (fc6 is sized for them): 112 unless built for another crop.</summary>
+    public int CropSize { get; }
 
     /// <summary>The convolutions in order with their BatchNorm and the pool after them, if any (for export).</summary>
     internal IReadOnlyList<(string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)> Stages => stages;
@@ -98,8 +108,8 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
     /// <summary>The fc7 activations (N, 4096) after BatchNorm and ReLU, before dropout (the classifier's input).</summary>
     public Tensor Fc7(Tensor clip)
     {
-        if (clip.dim() != 5 || clip.shape[1] != InChannels || clip.shape[2] != Frames || clip.shape[3] != Size || clip.shape[4] != Size)
-            throw new ArgumentException($"C3D takes clips (N, {InChannels}, {Frames}, {Size}, {Size}), not ({string.Join(", ", clip.shape)})");
+        if (clip.dim() != 5 || clip.shape[1] != InChannels || clip.shape[2] != Frames || clip.shape[3] != CropSize || clip.shape[4] != CropSize)
+            throw new ArgumentException($"C3D takes clips (N, {InChannels}, {Frames}, {CropSize}, {CropSize}), not ({string.Join(", ", clip.shape)})");
         using var scope = NewDisposeScope();
         var y = clip;
         foreach (var (name, conv, bn, pool) in stages)
@@ -135,19 +145,25 @@ public sealed class C3DBackbone : VideoBackbone
     /// <inheritdoc/>
     public override nn.Module<Tensor, Tensor> Build(int classes, int inChannels) => new C3D(classes, inChannels);
 
-    /// <summary>Fixed by fc6's 8192 inputs: 16 frames of 112 x 112.</summary>
+    /// <summary>fc6 sized for <paramref name="cropSize"/> (<see cref="C3D.Fc6InputsFor"/>).</summary>
+    protected override nn.Module<Tensor, Tensor> BuildForCrop(int classes, int inChannels, int cropSize) => new C3D(classes, inChannels, cropSize);
+
+    /// <inheritdoc/>
+    public override int? CropSizeOf(nn.Module<Tensor, Tensor> module) => ((C3D)module).CropSize;
+
+    /// <summary>16 frames (pool1-pool5 leave one position in time), square crops of at least 32 (fc6 is sized for the crop).</summary>
     public override string? ExpectedShape(long[] shape)
-        => shape[2] == C3D.Frames && shape[3] == C3D.Size && shape[4] == C3D.Size ? null : $"(N, {shape[1]}, {C3D.Frames}, {C3D.Size}, {C3D.Size})";
+        => shape[2] == C3D.Frames && shape[3] == shape[4] && shape[3] >= C3D.MinSize ? null : $"(N, {shape[1]}, {C3D.Frames}, S, S) with S >= {C3D.MinSize} (Table 1: 112)";
 
     /// <inheritdoc/>
     public override string ClassifierPrefix => C3D.ClassifierPrefix;
 
-    /// <summary>The graph of 16 x 112 x 112 clips (fixed in the graph; <see cref="OnnxExportOptions.Size"/> must be 112): each
+    /// <summary>The graph of 16-frame clips of the network's crop (fixed in the graph; <see cref="OnnxExportOptions.Size"/> must be it): each
     /// convolution with its BatchNorm folded in, Caffe's rounded-up pools, fc6/fc7 with theirs, no dropout.</summary>
     public override byte[] ExportOnnx(nn.Module<Tensor, Tensor> module, OnnxExportOptions options)
     {
         var net = (C3D)module;
-        if (options.Size != C3D.Size) throw new ArgumentException($"C3D takes {C3D.Size} x {C3D.Size} frames (fc6 sees 8192 values), not {options.Size}");
+        if (options.Size != net.CropSize) throw new ArgumentException($"this C3D takes {net.CropSize} x {net.CropSize} frames (fc6 sees {C3D.Fc6InputsFor(net.CropSize)} values), not {options.Size}");
         var (b, y) = OnnxExporter.Start(nameof(C3D), net.InChannels, options, (long)C3D.Frames);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -167,6 +183,6 @@ public sealed class C3DBackbone : VideoBackbone
         y = b.Node("Relu", "fc7.relu", [ArchitectureExport.Gemm(b, "fc7", fc7, bn7, y)]);
         ArchitectureExport.Gemm(b, I3D.MLNet.Onnx.I3DOnnxFormat.OutputName, fc8, null, y);
         return OnnxExporter.Finish(b, Name, VideoStreams.OfChannels(net.InChannels).Name(), net.NumClasses, options,
-            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {C3D.Size}, {C3D.Size}] in [-1, 1] -> logits").ToByteArray();
+            $"3D-ConvNet (C3D with BatchNorm; Carreira and Zisserman, CVPR 2017, section 2.2): clip [batch, {net.InChannels}, {C3D.Frames}, {net.CropSize}, {net.CropSize}] in [-1, 1] -> logits").ToByteArray();
     }
 }

@@ -27,15 +27,17 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     internal const string LoaderSignature = "I3DPredictionTransform";
 
     // Zip layout: the Description below as one JSON string (columns, class names, each stream's name, clip column,
-    // architecture name (VideoBackbone.Name: InceptionI3d, ResNet18, ...) and input channels), then per stream an entry Stream_<name> with its weights (TorchSharp Module.save).
+    // architecture name (VideoBackbone.Name: InceptionI3d, ResNet18, ...), input channels and, for a network whose layers
+    // are sized for its crop (C3D), that crop), then per stream an entry Stream_<name> with its weights (TorchSharp Module.save).
     // Nothing of the machine: a loaded classifier runs on CUDA when TorchSharp sees one, else the CPU ("auto").
     // Versions: 0x00010001 (first: InceptionI3d and ResNet18 streams); 0x00010002 (any architecture of VideoBackbones,
-    // the same layout: a release before it refuses these zips by their version instead of failing on an unknown name).
+    // the same layout: a release before it refuses these zips by their version instead of failing on an unknown name);
+    // 0x00010003 (a stream's CropSize, null but for C3D: absent in older zips, read as Table 1's 112).
     // Loading checks the description, names an unknown architecture, and refuses weights of another shape.
-    private const uint ArchitecturesByName = 0x00010002;
+    private const uint StreamCropSizes = 0x00010003;
 
     private static VersionInfo GetVersionInfo()
-        => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer), current: ArchitecturesByName, oldestReadable: ModelZipFormat.Version1);
+        => ModelZipFormat.Version("I3DPREDT", LoaderSignature, typeof(I3DPredictionTransformer), current: StreamCropSizes, oldestReadable: ModelZipFormat.Version1);
 
     private readonly StreamNetwork[] _streams;
     private readonly object _forwardLock = new();
@@ -46,11 +48,12 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
     {
         /// <summary>The description of a classifier made of <paramref name="streams"/> (the trainer's, or ScoreI3D's on weight files).</summary>
         public static Description Of(string scoreColumnName, string predictedLabelColumnName, string[] classes, IEnumerable<StreamNetwork> streams)
-            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Stream, s.Column, s.Backbone.Name, s.InChannels))]);
+            => new(scoreColumnName, predictedLabelColumnName, classes, [.. streams.Select(s => new StreamDescription(s.Stream, s.Column, s.Backbone.Name, s.InChannels, s.Backbone.CropSizeOf(s.Module)))]);
     }
 
-    /// <summary>One stream: its name, clip column, architecture (<see cref="VideoBackbone.Name"/>) and input channels.</summary>
-    internal sealed record StreamDescription(VideoStream Name, string Column, string Backbone, int InChannels);
+    /// <summary>One stream: its name, clip column, architecture (<see cref="VideoBackbone.Name"/>), input channels and the
+    /// crop its layers are sized for (<see cref="VideoBackbone.CropSizeOf"/>; null: any, or Table 1's).</summary>
+    internal sealed record StreamDescription(VideoStream Name, string Column, string Backbone, int InChannels, int? CropSize = null);
 
     internal Description Info { get; }
 
@@ -75,13 +78,13 @@ public sealed class I3DPredictionTransformer : RowToRowTransformerBase, IVideoCl
         ctx.CheckAtModel(GetVersionInfo());
         var info = ModelZipFormat.ReadOptions<Description>(ctx);
         if (info.Classes is not { Length: > 1 } || info.Streams is not { Length: > 0 }
-            || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column) || s.InChannels is < 1 or > 64))
+            || info.Streams.Any(s => !Enum.IsDefined(s.Name) || string.IsNullOrEmpty(s.Column) || s.InChannels is < 1 or > 64 || s.CropSize is < 1 or > 4096))
             throw new InvalidDataException("the model zip's I3D classifier has an invalid description (classes, streams, backbones or channels)");
         var streams = new List<StreamNetwork>();
         foreach (var s in info.Streams)
         {
             var backbone = VideoBackbones.FromFile(s.Backbone, $"the model zip's {s.Name.Name()} stream");
-            var stream = new StreamNetwork(s.Name, s.Column, backbone, info.Classes.Length, s.InChannels, backbone.Build(info.Classes.Length, s.InChannels));
+            var stream = new StreamNetwork(s.Name, s.Column, backbone, info.Classes.Length, s.InChannels, backbone.Build(info.Classes.Length, s.InChannels, s.CropSize));
             string entry = EntryName(s.Name), source = $"the model zip's weights of the {s.Name.Name()} stream (entry {ModelZipFormat.EntryName(ctx, entry)})";
             if (!ModelZipFormat.Read(ctx, $"weights of the {s.Name.Name()} stream", () => ctx.TryLoadBinaryStream(entry, r => stream.Load(r, source)), entry))
                 throw new InvalidDataException($"the model zip has no weights for the {s.Name.Name()} stream (entry {ModelZipFormat.EntryName(ctx, entry)})");

@@ -76,7 +76,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 manual_seed(Options.Seed * 1000L + i);
                 var (name, column, shape) = streamColumns[i];
                 Options.Architecture.CheckShape(shape, $"column '{column.Name}' ({name.Name()} clips)");
-                var stream = StreamNetwork.Create(name, column.Name, numClasses, (int)shape[1], Options);
+                var stream = StreamNetwork.Create(name, column.Name, numClasses, (int)shape[1], Options, cropSize: (int)shape[3]);
                 stream.MoveTo(device);
                 if (Options.BatchNormMomentum is { } momentum)
                     foreach (var (_, module) in stream.Module.named_modules())

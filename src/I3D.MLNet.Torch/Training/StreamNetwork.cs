@@ -30,11 +30,11 @@ internal sealed class StreamNetwork : IDisposable
     public int InChannels { get; }
     public nn.Module<Tensor, Tensor> Module { get; private set; }
 
-    /// <summary>Builds and initialises a stream as the options say.</summary>
-    public static StreamNetwork Create(VideoStream stream, string column, int numClasses, int inChannels, I3DTrainerOptions options)
+    /// <summary>Builds and initialises a stream as the options say, for clips cropped to <paramref name="cropSize"/> (null: Table 1's).</summary>
+    public static StreamNetwork Create(VideoStream stream, string column, int numClasses, int inChannels, I3DTrainerOptions options, int? cropSize = null)
     {
         var backbone = options.Architecture;
-        var module = backbone.Build(numClasses, inChannels);
+        var module = backbone.Build(numClasses, inChannels, cropSize);
         try
         {
             string? weights = options.WeightsFor(stream);
@@ -78,7 +78,7 @@ internal sealed class StreamNetwork : IDisposable
         _reduced = null;
         Precision = precision;
         if (precision == ScoringPrecision.Float32) return;
-        var copy = Backbone.Build(NumClasses, InChannels);
+        var copy = Backbone.Build(NumClasses, InChannels, Backbone.CropSizeOf(Module));
         try
         {
             ModuleWeights.Load(copy, [.. Module.state_dict()], $"the {Name} stream", $"{Backbone.Name}({NumClasses} classes, {InChannels} channels)");
