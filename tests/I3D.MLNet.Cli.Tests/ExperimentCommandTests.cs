@@ -46,4 +46,42 @@ public sealed class ExperimentCommandTests
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>Issue 13's acceptance: a run SIGKILLed inside an architecture's training, then run again, prints the
+    /// table an uninterrupted run prints (the training resumes from its checkpoint, not from the start or the cache).</summary>
+    [Fact]
+    public async Task AKilledRunResumesToTheTableOfAnUninterruptedOne()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "i3d-cli-experiment", Guid.NewGuid().ToString("N"));
+        try
+        {
+            string data = Path.Combine(dir, "data");
+            I3dProcess.Ok("synth", "--out", data, "--families", "direction,order", "--per-class", "3", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "48", "--seed", "4");
+            string[] Args(string report) => ["experiment", "architectures", "--data", data, "--out", report, "--architectures", "i3d", "--epochs", "3",
+                "--crop-size", "32", "--clip-frames", "8", "--batch-size", "4", "--threads", "1", "--json"];
+            var whole = I3dProcess.Ok(Args(Path.Combine(dir, "whole")));
+
+            string report = Path.Combine(dir, "killed");
+            using (var killed = I3dProcess.Start(Args(report)))
+            {
+                var stdout = killed.StandardOutput.ReadToEndAsync();
+                string? line;
+                while ((line = killed.StandardError.ReadLine()) != null && !line.Contains("epoch 2/3 flow")) { }
+                Assert.NotNull(line);
+                killed.Kill(entireProcessTree: true); // SIGKILL once epoch 2 is reported: its step-10 checkpoint (or its end's) is on disk
+                killed.WaitForExit();
+                Assert.NotEqual(0, killed.ExitCode);
+                Assert.Equal("", await stdout);
+            }
+            Assert.False(File.Exists(Path.Combine(report, "architectures.json")));
+            var resumed = I3dProcess.Ok(Args(report));
+            // From a checkpoint of the killed run (epoch 2's last ten steps or its end), not from the start or the cache.
+            Assert.Matches(@"I3D: resuming from \S+ at epoch [23], row \d+, step [1-9]\d*", resumed.Stderr);
+            Assert.Equal(whole.Stdout, resumed.Stdout);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
 }

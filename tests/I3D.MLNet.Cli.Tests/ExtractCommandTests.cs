@@ -35,13 +35,7 @@ public class ExtractCommandTests
         ["extract", "--data", data, "--what", "flow,features,predictions", "--model", zip, "--out", output, "--clips", "2", "--threads", "1", "--videos-per-file", "1"];
 
     private static Process Start(string[] args, int index, int shards)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(I3dProcess.Dll);
-        foreach (var a in args.Concat(["--shards", $"{shards}"])) info.ArgumentList.Add(a);
-        info.Environment["JOB_COMPLETION_INDEX"] = $"{index}";
-        return Process.Start(info)!;
-    }
+        => I3dProcess.Start(args.Concat(["--shards", $"{shards}"]), new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = $"{index}" });
 
     private static List<ExtractedClip> Rows(string output)
         => [.. ExtractedClips.ReadClips(output).OrderBy(r => r.Video, StringComparer.Ordinal).ThenBy(r => r.Clip)];

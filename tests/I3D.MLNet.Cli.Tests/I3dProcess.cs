@@ -9,12 +9,19 @@ internal static class I3dProcess
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    /// <summary>Starts <c>i3d</c> with <paramref name="args"/>, its output and error redirected (the caller reads and disposes).</summary>
+    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
+        return Process.Start(info)!;
+    }
+
+    public static Result Run(params string[] args)
+    {
+        using var process = Start(args);
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(TimeSpan.FromMinutes(10)))

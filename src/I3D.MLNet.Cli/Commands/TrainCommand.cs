@@ -33,15 +33,7 @@ internal static class TrainCommand
     public static ITransformer Train(VideoDataset dataset, ClipPipelineOptions clips, I3DTrainerOptions trainer, string zip, TextWriter log)
     {
         var ml = new MLContext(trainer.Seed);
-        // ML.NET's log: warnings (skipped videos, rows without labels) and the trainer's set-up and resume lines.
-        ml.Log += (_, e) =>
-        {
-            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning || e.Message.Contains("I3D: resuming", StringComparison.Ordinal) || e.Message.Contains(" stream(s) (", StringComparison.Ordinal))
-            {
-                string text = e.Message[(e.Message.IndexOf("] ", StringComparison.Ordinal) + 1)..].Trim(); // without ML.NET's [Source=...] prefix
-                lock (log) log.WriteLine($"\r{text}".PadRight(100));
-            }
-        };
+        TrainerLog.WriteTo(ml, log);
         log.WriteLine($"train: {dataset.Videos.Count} videos, {dataset.Classes.Count} classes ({string.Join(", ", dataset.Classes.Take(8))}{(dataset.Classes.Count > 8 ? ", ..." : "")}), "
             + $"{clips.Streams} stream(s), {clips.Frames}x{clips.Size}x{clips.Size} clips, {trainer.Epochs} epochs");
         var data = VideoClassification.MapLabels(ml, dataset, dataset.Classes);

@@ -12,7 +12,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public ChoiceOption<I3DStreams> Streams { get; } = CliOptions.Streams("rgb, flow, both (trained separately, logits summed at test time) or joint (one network on both: --architecture 3d-fused)");
     public Option<int> Frames { get; } = new("--clip-frames") { Description = "Frames per clip", DefaultValueFactory = _ => frames };
     public Option<int> Size { get; } = new("--crop-size") { Description = "Crop height and width of the clips (the video's shorter side is resized to crop size x 256/224 first)", DefaultValueFactory = _ => size };
-    public Option<int> Clips { get; } = new("--clips") { Description = "Clips per video: random ones while training, evenly spaced and averaged at test time", DefaultValueFactory = _ => 1 };
+    public Option<int> Clips { get; } = new("--clips") { Description = "Clips per video at test time, evenly spaced and averaged (training draws one random clip per video per epoch)", DefaultValueFactory = _ => 1 };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => epochs };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => batchSize };
     public Option<int> MicroBatch { get; } = new("--micro-batch") { Description = "Clips per forward pass (gradient accumulation); 0 = batch size", DefaultValueFactory = _ => 0 };

@@ -53,8 +53,10 @@ internal sealed class ExperimentFolder
         if (Directory.Exists(checkpoints))
             foreach (var stale in Directory.GetDirectories(checkpoints).Where(d => Path.GetFileName(d) != key))
                 Directory.Delete(stale, recursive: true);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var cells = compute(Path.Combine(checkpoints, key));
         AtomicFile.WriteAllText(file, JsonSerializer.Serialize(new CellFile(key, [.. cells]), ExperimentCells.Json));
+        log.WriteLine($"experiment: {what}: done in {watch.Elapsed.TotalSeconds:0} s");
         return cells;
     }
 

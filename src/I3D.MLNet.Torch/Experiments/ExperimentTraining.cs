@@ -22,6 +22,7 @@ internal static class ExperimentTraining
         log.WriteLine($"experiment: {what}: {clips.Streams} clips of {clips.Frames} frames (1 of every {clips.FrameStride}) at {clips.Size} x {clips.Size}, "
             + $"{train.Videos.Count} training videos, {trainer.Epochs} epochs, {trainer.Initialization} start{(trainer.FixedFeatures ? ", only the classifier trained" : "")}");
         var ml = new MLContext(trainer.Seed);
+        TrainerLog.WriteTo(ml, log); // warnings, and where a killed run resumes
         var model = VideoClassification.Create(ml, clips, trainer).Fit(VideoClassification.MapLabels(ml, train, train.Classes));
         using var classifier = VideoClassification.Classifier(model);
         keep?.Invoke(classifier);

@@ -235,7 +235,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         {
             row++;
             if (label < 0) continue; // a validation row or one without a label
-            int k = (int)shapes[0][0];
+            int k = ClipsIn(clips, shapes);
             for (int c = 0; c < k; c++)
             {
                 for (int i = 0; i < n; i++) batch.Clips[i].Add(Slice(clips[i], c, k));
@@ -347,7 +347,9 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 if (sampled[i] is { } a)
                 {
                     getFrames[i]!(ref frames);
-                    ClipSampling.Sample(a.Options, frames, id, training: true, trainingEpoch!.Value, ref buffers[i]);
+                    // Section 3: one clip per video per epoch, at a random start; the column's K evenly spaced clips are
+                    // the test protocol (Table 1's test views), not K training clips.
+                    ClipSampling.Sample(a.Options with { ClipsPerVideo = 1 }, frames, id, training: true, trainingEpoch!.Value, ref buffers[i]);
                 }
                 else getClips[i]!(ref buffers[i]);
                 clips[i] = buffers[i].DenseValues().ToArray();
@@ -393,6 +395,11 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         }
         return [.. Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
     }
+
+    /// <summary>Clips in a row's clip arrays (one per stream, each of clips of (C, T, H, W) = its shape's last four): one
+    /// for clips the trainer drew, the column's K for clips read as they are; the fewest where streams differ.</summary>
+    private static int ClipsIn(float[][] clips, long[][] shapes)
+        => clips.Select((c, i) => (int)(c.Length / (shapes[i][1] * shapes[i][2] * shapes[i][3] * shapes[i][4]))).Min();
 
     private static float[] Slice(float[] clips, int index, int count)
     {

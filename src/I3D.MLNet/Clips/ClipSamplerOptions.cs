@@ -49,7 +49,7 @@ public sealed record ClipSamplerOptions
     /// same epoch the same clips. The I3D trainer passes its own epoch to Train and Auto columns.</summary>
     public int Epoch { get; init; }
 
-    /// <summary>Clips per row: K in test mode (and Auto, whose training clips are K random ones), 1 in train mode or for the whole video.</summary>
+    /// <summary>Clips per row: K in test mode and Auto (whose training clips the I3D trainer draws itself, one per video per epoch), 1 in train mode or for the whole video.</summary>
     internal int ClipCount => Mode == ClipSamplingMode.Train || WholeVideo ? 1 : ClipsPerVideo;
 
     internal void Validate()
