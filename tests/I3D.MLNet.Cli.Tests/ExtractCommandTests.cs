@@ -161,7 +161,9 @@ public class ExtractCommandTests
             var mean = Enumerable.Range(0, clips[0].Logits!.Length).Select(c => clips.Average(r => (double)r.Logits![c])).ToArray();
             double max = mean.Max(), sum = mean.Sum(x => Math.Exp(x - max));
             var softmax = mean.Select(x => Math.Exp(x - max) / sum).ToArray();
-            Assert.All(softmax.Zip(scores[v]), p => Assert.True(Math.Abs(p.First - p.Second) < 1e-5, $"{id}: softmax of the mean logits {p.First} vs the zip's Score {p.Second}"));
+            // The zip scores a video's clips as one batch, extract clip by clip: float32 sums in another order (a CI run:
+            // 2e-5 apart), which 1e-4 allows; the mean of other clips, or of fewer, is what the test is there to catch.
+            Assert.All(softmax.Zip(scores[v]), p => Assert.True(Math.Abs(p.First - p.Second) < 1e-4, $"{id}: softmax of the mean logits {p.First} vs the zip's Score {p.Second}"));
         }
 
         var mixed = I3dProcess.Run("extract", "--data", test, "--what", "flow", "--out", output);
