@@ -131,7 +131,43 @@ public class MaxPoolTests
             var trained = pool.forward(x.detach().requires_grad_());
             Assert.True(trained.requires_grad);
             Assert.True(trained.equal(expected).all().item<bool>());
+            Assert.True(trained.is_contiguous()); // the next convolution gets the layout its check measured
         }
+    }
+
+    /// <summary>
+    /// Training's pool (libtorch's max_pool3d on a channels-last copy, symmetric padding the pool's own) routes the
+    /// gradient as the reference's (zero padding, then max_pool3d): the same input gradient on positive input, and the
+    /// same gradient through the ReLU before it where zeros tie (the reference may send a zero maximum's gradient into
+    /// its padding, the pool's own padding to a zero of the input; the ReLU zeroes both).
+    /// </summary>
+    [Theory]
+    [InlineData(new long[] { 3, 3, 3 }, new long[] { 1, 1, 1 })]
+    [InlineData(new long[] { 1, 3, 3 }, new long[] { 1, 2, 2 })]
+    [InlineData(new long[] { 3, 3, 3 }, new long[] { 2, 2, 2 })]
+    [InlineData(new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 })]
+    public void TrainingRoutesTheGradientAsTheReference(long[] kernel, long[] stride)
+    {
+        using var scope = NewDisposeScope();
+        using var pool = new MaxPool3dSamePadding(kernel, stride);
+        foreach (long[] shape in new[] { new long[] { 2, 5, 7, 11, 10 }, [2, 16, 8, 14, 14], [1, 2, 1, 1, 2] })
+            foreach (bool relu in new[] { false, true })
+            {
+                manual_seed(shape[1] + (relu ? 1 : 0));
+                var z = relu ? randn(shape) : rand(shape) + 0.1;
+                Tensor Gradient(Func<Tensor, Tensor> f)
+                {
+                    var input = z.detach().requires_grad_();
+                    var y = f(relu ? input.relu() : input);
+                    manual_seed(7);
+                    y.backward([randn(y.shape)]);
+                    return input.grad!.clone();
+                }
+                var (pad, _) = TfSamePadding.ForInput(shape, kernel, stride);
+                var expected = Gradient(x => TorchSharp.torch.nn.functional.max_pool3d(TorchSharp.torch.nn.functional.pad(x, pad), kernel, stride));
+                var actual = Gradient(pool.forward);
+                Assert.True(actual.equal(expected).all().item<bool>(), $"shape {string.Join("x", shape)}, relu {relu}: max difference {(actual - expected).abs().max().item<float>()}");
+            }
     }
 }
 
