@@ -9,7 +9,8 @@ namespace I3D.MLNet.Torch.Natives;
 /// time of a 64x224x224 I3D clip (float32 3.44 s with 4 KiB pages, 1.24 s with 2 MiB ones, on the same AMD EPYC Zen 5;
 /// the concatenation of four Mixed_3b-sized maps 207 ms vs 38 ms; benchmarks/RESULTS.md). A value the process was
 /// started with, 0 included, is kept; where the kernel gives no huge pages (<c>never</c> in
-/// /sys/kernel/mm/transparent_hugepage/enabled) libtorch's madvise is refused and nothing changes.
+/// /sys/kernel/mm/transparent_hugepage/enabled) libtorch's madvise is refused and nothing changes. glibc is also asked
+/// to keep freed blocks (<see cref="KeepFreedMemory"/>).
 /// </summary>
 internal static class HugePageAllocation
 {
