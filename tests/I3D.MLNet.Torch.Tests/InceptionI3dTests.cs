@@ -109,12 +109,18 @@ public class InceptionI3dTests
 
 public class MaxPoolTests
 {
+    /// <summary>I3D's pools (kernel, stride): the Inception blocks', MaxPool3d_2a/3a's, 4a's and 5a's.</summary>
+    public static TheoryData<long[], long[]> Pools => new()
+    {
+        { [3, 3, 3], [1, 1, 1] },
+        { [1, 3, 3], [1, 2, 2] },
+        { [3, 3, 3], [2, 2, 2] },
+        { [2, 2, 2], [2, 2, 2] },
+    };
+
     /// <summary>The slice-wise maximum (inference) equals libtorch's max_pool3d on TF-SAME zero-padded non-negative input.</summary>
     [Theory]
-    [InlineData(new long[] { 3, 3, 3 }, new long[] { 1, 1, 1 })]
-    [InlineData(new long[] { 1, 3, 3 }, new long[] { 1, 2, 2 })]
-    [InlineData(new long[] { 3, 3, 3 }, new long[] { 2, 2, 2 })]
-    [InlineData(new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 })]
+    [MemberData(nameof(Pools))]
     public void EqualsMaxPool3dOnPaddedInput(long[] kernel, long[] stride)
     {
         using var scope = NewDisposeScope();
@@ -142,10 +148,7 @@ public class MaxPoolTests
     /// its padding, the pool's own padding to a zero of the input; the ReLU zeroes both).
     /// </summary>
     [Theory]
-    [InlineData(new long[] { 3, 3, 3 }, new long[] { 1, 1, 1 })]
-    [InlineData(new long[] { 1, 3, 3 }, new long[] { 1, 2, 2 })]
-    [InlineData(new long[] { 3, 3, 3 }, new long[] { 2, 2, 2 })]
-    [InlineData(new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 })]
+    [MemberData(nameof(Pools))]
     public void TrainingRoutesTheGradientAsTheReference(long[] kernel, long[] stride)
     {
         using var scope = NewDisposeScope();
