@@ -97,7 +97,7 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
         // Training: libtorch's max_pool3d, whose backward scatters through its argmax indices (the reference's gradient);
         // the slice maxima's backward (a mask and a full-size scatter per slice) measured 5-50x slower there. On the CPU
         // it runs on a channels-last copy: libtorch's kernel for (N, C, T, H, W) is a scalar loop per output, the
-        // channels-last one is vectorised over channels; same values and gradients, 2-15x faster with both copies
+        // channels-last one is vectorised over channels; same values and gradients, 1.4-9x faster with both copies
         // (benchmarks/RESULTS.md, "Training step"). Symmetric padding is the pool's own (it pads with -inf, which gives
         // the same maxima as zeros after a ReLU, and the gradient a zero maximum gets is zeroed by that ReLU's).
         if (x.requires_grad && is_grad_enabled()) return TrainingPool(x, pad, symmetric).MoveToOuterDisposeScope();
