@@ -117,13 +117,10 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
 
     private Tensor TrainingPool(Tensor x, long[] pad, bool symmetric)
     {
-        if (x.device_type != DeviceType.CPU)
-            return symmetric ? F.max_pool3d(x, kernel, stride, TfSamePadding.Symmetric(pad)) : F.max_pool3d(F.pad(x, pad), kernel, stride);
-        using var channelsLast = x.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);
-        using var pooled = symmetric
-            ? F.max_pool3d(channelsLast, kernel, stride, TfSamePadding.Symmetric(pad))
-            : F.max_pool3d(F.pad(channelsLast, pad), kernel, stride);
-        return pooled.contiguous();
+        bool cpu = x.device_type == DeviceType.CPU;
+        var input = cpu ? x.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3) : x; // in forward's dispose scope
+        var pooled = symmetric ? F.max_pool3d(input, kernel, stride, TfSamePadding.Symmetric(pad)) : F.max_pool3d(F.pad(input, pad), kernel, stride);
+        return cpu ? pooled.contiguous() : pooled;
     }
 }
 

@@ -185,10 +185,10 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         foreach (var (label, clipsOfRow) in Rows(input, labelColumn, streams, trainingEpoch: null, validation: false, skipRows: 0))
         {
             if (label < 0) continue;
-            int k = (int)shapes[0][0];
+            int k = ClipsIn(clipsOfRow, shapes);
             for (int c = 0; c < k && clips < Options.BatchNormCalibrationClips; c++, clips++)
             {
-                for (int i = 0; i < streams.Count; i++) batch.Clips[i].Add(Slice(clipsOfRow[i], c, k));
+                for (int i = 0; i < streams.Count; i++) batch.Clips[i].Add(Slice(clipsOfRow[i], c, shapes[i]));
                 batch.Labels.Add(label);
                 if (batch.Labels.Count >= Math.Max(2, Options.MicroBatch)) Forward();
             }
@@ -238,7 +238,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             int k = ClipsIn(clips, shapes);
             for (int c = 0; c < k; c++)
             {
-                for (int i = 0; i < n; i++) batch.Clips[i].Add(Slice(clips[i], c, k));
+                for (int i = 0; i < n; i++) batch.Clips[i].Add(Slice(clips[i], c, shapes[i]));
                 batch.Labels.Add(label);
                 if (batch.Labels.Count >= Options.BatchSize) Step(row);
             }
@@ -399,13 +399,16 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
     /// <summary>Clips in a row's clip arrays (one per stream, each of clips of (C, T, H, W) = its shape's last four): one
     /// for clips the trainer drew, the column's K for clips read as they are; the fewest where streams differ.</summary>
     private static int ClipsIn(float[][] clips, long[][] shapes)
-        => clips.Select((c, i) => (int)(c.Length / (shapes[i][1] * shapes[i][2] * shapes[i][3] * shapes[i][4]))).Min();
+        => clips.Select((c, i) => (int)(c.Length / ClipSize(shapes[i]))).Min();
 
-    private static float[] Slice(float[] clips, int index, int count)
+    /// <summary>Clip <paramref name="index"/> of a row's clip array whose clips have <paramref name="shape"/>'s last four dimensions.</summary>
+    private static float[] Slice(float[] clips, int index, long[] shape)
     {
-        int size = clips.Length / count;
+        int size = (int)ClipSize(shape);
         return clips.AsSpan(index * size, size).ToArray();
     }
+
+    private static long ClipSize(long[] shape) => shape[1] * shape[2] * shape[3] * shape[4];
 
     private static Tensor Stack(List<float[]> clips, int start, int count, long[] shape)
     {
