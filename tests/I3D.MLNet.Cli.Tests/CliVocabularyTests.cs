@@ -53,6 +53,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--batch-size"] = "clips per SGD step",
         ["--micro-batch"] = "clips per forward pass",
         ["--patience"] = "epochs before the learning rate drops",
+        ["--patience-steps"] = "SGD steps before the learning rate drops",
         ["--validation-fraction"] = "share of training videos held out",
         ["--architecture"] = "the network's architecture",
         ["--architectures"] = "which architectures to compare",

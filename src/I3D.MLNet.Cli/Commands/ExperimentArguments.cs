@@ -12,6 +12,7 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => 4 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => 0.01 };
+    public Option<int> PatienceSteps { get; } = new("--patience-steps") { Description = "SGD steps without improvement (and 2 epochs) before the learning rate drops", DefaultValueFactory = _ => 32 };
     public Option<int?> Crop { get; } = new("--crop-size") { Description = "Crop height and width of the clips, for the architectures that take any (default: Table 1's)" };
     public Option<int?> Frames { get; } = new("--clip-frames") { Description = "Frames per clip, for the architectures that take any (default: Table 1's)" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same table)", DefaultValueFactory = _ => 1 };
@@ -26,7 +27,7 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, Crop, Frames, Seed, Threads, ImageNet, Json }) command.Options.Add(o);
+        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, PatienceSteps, Crop, Frames, Seed, Threads, ImageNet, Json }) command.Options.Add(o);
     }
 
     /// <summary>The architectures given, else <paramref name="defaults"/>.</summary>
@@ -38,7 +39,8 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
         foreach (var file in imageNet)
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no such ImageNet weights file (--imagenet)", file);
         return new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
-            parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads), imageNet.Length == 0 ? null : [.. imageNet.Select(Path.GetFullPath)]);
+            parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads), imageNet.Length == 0 ? null : [.. imageNet.Select(Path.GetFullPath)],
+            parse.GetValue(PatienceSteps));
     }
 
     /// <summary>The report as the command prints it: JSON with --json, else the Markdown table; and where the files went (stderr).</summary>

@@ -20,8 +20,11 @@ namespace I3D.MLNet.Torch.Experiments;
 /// <param name="ImageNet">ImageNet files (a torchvision GoogLeNet state_dict, ResNet18.onnx): an architecture that has an
 /// ImageNet start and one of these of its kind (<see cref="VideoBackbone.IsImageNetFile"/>) starts from it, as the paper's
 /// 2-D and I3D networks do (section 2); the others train from scratch. Null or empty: every architecture from scratch.</param>
+/// <param name="PatienceSteps">SGD steps without a better loss before the learning rate drops, as well as 2 epochs
+/// (<see cref="I3DTrainerOptions.PatienceSteps"/>): a small target set has epochs of one or two batches. Part of every
+/// cell's key, so cells trained under another rule are trained again.</param>
 public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, double LearningRate = 0.01, int? CropSize = null, int? ClipFrames = null, int Seed = 1, int Threads = 0,
-    IReadOnlyList<string>? ImageNet = null)
+    IReadOnlyList<string>? ImageNet = null, int PatienceSteps = 32)
 {
     /// <summary>The ImageNet file <paramref name="backbone"/> starts from, or null (scratch).</summary>
     public string? ImageNetFor(VideoBackbone backbone) => ImageNet?.FirstOrDefault(backbone.IsImageNetFile);
@@ -44,7 +47,7 @@ public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, doubl
         string? imageNet = ImageNetFor(backbone);
         return new()
         {
-            Backbone = backbone.Name, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate,
+            Backbone = backbone.Name, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, PatienceSteps = PatienceSteps,
             // The flow stream takes the same file (its first layer averaged over the colours, TSN).
             Initialization = imageNet is null ? I3DInitialization.Scratch : I3DInitialization.InflatedImageNet, RgbWeights = imageNet,
             ValidationFraction = 0, BatchNormMomentum = 0.1, Seed = Seed, Threads = Threads, Progress = progress,

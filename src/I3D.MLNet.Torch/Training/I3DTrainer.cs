@@ -133,13 +133,15 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             SetLearningRates(optimizers, state.LearningRates);
             var trainLoss = RunPass(input, labelColumn, shapes, streams, epoch, training: true, state, optimizers, channel);
             var (validationLoss, validationAccuracy) = RunValidation(input, labelColumn, shapes, streams, epoch);
+            // The epoch's SGD steps from its clips, those before an interruption included (every stream steps on every batch).
+            int patience = Options.PatienceEpochs((state.EpochLossCount + Options.BatchSize - 1) / Options.BatchSize);
             for (int i = 0; i < n; i++)
             {
                 // Section 3: the learning rate is reduced by a factor of 10 when the validation loss saturates
                 // (with no validation rows, the training loss stands in).
                 double loss = validationLoss?[i] ?? trainLoss[i];
                 if (loss < state.BestLosses[i] - 1e-4) { state.BestLosses[i] = loss; state.BadEpochs[i] = 0; }
-                else if (++state.BadEpochs[i] >= Options.Patience) { state.LearningRates[i] *= Options.LearningRateFactor; state.BadEpochs[i] = 0; }
+                else if (++state.BadEpochs[i] >= patience) { state.LearningRates[i] *= Options.LearningRateFactor; state.BadEpochs[i] = 0; }
                 var report = new I3DTrainingProgress("epoch", epoch, Options.Epochs, state.Step, streams[i].Name, trainLoss[i], state.LearningRates[i], 0,
                     validationLoss?[i], validationAccuracy?[i]);
                 channel.Info($"I3D: {report}");

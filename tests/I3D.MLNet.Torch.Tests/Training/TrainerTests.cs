@@ -117,6 +117,28 @@ public class TrainerTests
         Assert.Equal(before, File.ReadAllBytes(file));
     }
 
+    /// <summary>
+    /// The plateau rule counts SGD steps as well as epochs: epochs of 1 or 2 batches (a 16-video transfer target) wait
+    /// 32 or 16 epochs before the learning rate drops, epochs of 22 batches (the measured architecture run) wait the
+    /// 2 epochs of <see cref="I3DTrainerOptions.Patience"/>, and PatienceSteps 0 leaves epochs alone to decide.
+    /// </summary>
+    [Fact]
+    public void ThePlateauWaitsForEnoughStepsAsWellAsEpochs()
+    {
+        var options = new I3DTrainerOptions();
+        Assert.Equal(2, options.Patience);
+        Assert.Equal(32, options.PatienceSteps);
+        Assert.Equal(32, options.PatienceEpochs(1));
+        Assert.Equal(16, options.PatienceEpochs(2));
+        Assert.Equal(11, options.PatienceEpochs(3));
+        Assert.Equal(4, options.PatienceEpochs(8));
+        Assert.Equal(2, options.PatienceEpochs(16));
+        Assert.Equal(2, options.PatienceEpochs(22));
+        Assert.Equal(2, options.PatienceEpochs(0));
+        Assert.Equal(2, (options with { PatienceSteps = 0 }).PatienceEpochs(1));
+        Assert.Equal(5, (options with { Patience = 5 }).PatienceEpochs(22));
+    }
+
     /// <summary>Eight flow clips of 2 x 8 x 16 x 16 uniform in [-1, 1], labels alternating 1, 2.</summary>
     internal static List<TensorRow> RandomFlowRows()
     {
