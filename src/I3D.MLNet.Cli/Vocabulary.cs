@@ -105,6 +105,10 @@ internal static class CliOptions
         new("--flow-algorithm", "tvl1 (ours, fast), tvl1-opencv (OpenCV's, the reference) or farneback", "tvl1",
             ("tvl1", Flow.FlowAlgorithm.TvL1), ("tvl1-opencv", Flow.FlowAlgorithm.TvL1OpenCv), ("farneback", Flow.FlowAlgorithm.Farneback));
 
+    /// <summary><c>--patience-steps</c>: <see cref="I3DTrainerOptions.PatienceSteps"/>, for training and the experiments.</summary>
+    public static Option<int> PatienceSteps() =>
+        new("--patience-steps") { Description = "SGD steps without improvement (as well as the patience in epochs) before the learning rate drops; 0: epochs alone", DefaultValueFactory = _ => I3DTrainerOptions.DefaultPatienceSteps };
+
     /// <summary><c>--precision</c>: the arithmetic TorchSharp scores with (<see cref="ScoringPrecision"/>).</summary>
     public static ChoiceOption<ScoringPrecision> Precision() =>
         new("--precision", "float32 (the reference's arithmetic) or bfloat16 (about twice as fast on CPUs with AVX-512 BF16 or AMX, and on GPUs; logits within about 1e-2; TorchSharp only)", "float32",

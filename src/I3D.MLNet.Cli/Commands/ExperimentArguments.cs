@@ -12,7 +12,7 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => 4 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => 0.01 };
-    public Option<int> PatienceSteps { get; } = new("--patience-steps") { Description = "SGD steps without improvement (and 2 epochs) before the learning rate drops", DefaultValueFactory = _ => 32 };
+    public Option<int> PatienceSteps { get; } = CliOptions.PatienceSteps();
     public Option<int?> Crop { get; } = new("--crop-size") { Description = "Crop height and width of the clips, for the architectures that take any (default: Table 1's)" };
     public Option<int?> Frames { get; } = new("--clip-frames") { Description = "Frames per clip, for the architectures that take any (default: Table 1's)" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same table)", DefaultValueFactory = _ => 1 };

@@ -18,7 +18,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<int> MicroBatch { get; } = new("--micro-batch") { Description = "Clips per forward pass (gradient accumulation); 0 = batch size", DefaultValueFactory = _ => 0 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9; divided by 10 when the validation loss stops improving)", DefaultValueFactory = _ => learningRate };
     public Option<int> Patience { get; } = new("--patience") { Description = "Epochs without improvement before the learning rate drops", DefaultValueFactory = _ => 2 };
-    public Option<int> PatienceSteps { get; } = new("--patience-steps") { Description = "SGD steps without improvement (as well as --patience epochs) before the learning rate drops; 0: epochs alone", DefaultValueFactory = _ => 32 };
+    public Option<int> PatienceSteps { get; } = CliOptions.PatienceSteps();
     public Option<double> Validation { get; } = new("--validation-fraction") { Description = "Share of training videos held out for the validation loss", DefaultValueFactory = _ => 0.1 };
     public ChoiceOption<VideoBackbone> Architecture { get; } = CliOptions.Architecture();
     public ChoiceOption<I3DInitialization> Init { get; } = new("--init", "scratch, checkpoint (pretrained I3D weights; logits replaced) or inflated-imagenet (2-D weights inflated)", "scratch",

@@ -24,7 +24,7 @@ namespace I3D.MLNet.Torch.Experiments;
 /// (<see cref="I3DTrainerOptions.PatienceSteps"/>): a small target set has epochs of one or two batches. Part of every
 /// cell's key, so cells trained under another rule are trained again.</param>
 public sealed record ExperimentSettings(int Epochs = 4, int BatchSize = 8, double LearningRate = 0.01, int? CropSize = null, int? ClipFrames = null, int Seed = 1, int Threads = 0,
-    IReadOnlyList<string>? ImageNet = null, int PatienceSteps = 32)
+    IReadOnlyList<string>? ImageNet = null, int PatienceSteps = I3DTrainerOptions.DefaultPatienceSteps)
 {
     /// <summary>The ImageNet file <paramref name="backbone"/> starts from, or null (scratch).</summary>
     public string? ImageNetFor(VideoBackbone backbone) => ImageNet?.FirstOrDefault(backbone.IsImageNetFile);
