@@ -2,6 +2,7 @@
 //        ... -- --train-step [--batch 2 --frames 16 --size 112 --classes 101 --steps 5 --threads 2 --no-python] (TrainStep.cs)
 //        ... -- --conv-check [--rounds 5 --threads 2]: what the convolution numerics check costs (CheckCost.cs)
 //        ... -- --ops: where the time goes, per layer type and element type
+//        ... -- --one-clip [--threads 2]: one small clip's convolutions, libtorch's own call vs two halves (OneClipConvolutions.cs)
 // The project's one scoring benchmark: the CPU model and load, the CPU's measured peak (libtorch's GEMM in float32 and
 // bfloat16), then one RGB InceptionI3d clip (random weights, saved as a torch.save zip, the clip as .npy) through every
 // engine and precision in the same process (TorchSharp float32 and bfloat16, ONNX Runtime float32), interleaved round
@@ -23,6 +24,7 @@ int frames = Arg("--frames", 64), repeats = Arg("--repeats", 3), size = Arg("--s
 bool python = !args.Contains("--no-python");
 if (args.Contains("--ops")) return OpTimes();
 if (args.Contains("--conv-check")) return CheckCostBenchmark.Run(Arg("--rounds", 5), Arg("--threads", 2));
+if (args.Contains("--one-clip")) return OneClipConvolutionsBenchmark.Run(Arg("--threads", 2));
 if (args.Contains("--train-step"))
     return TrainStepBenchmark.Run(Arg("--batch", 2), Arg("--frames", 16), Arg("--size", 112), Arg("--classes", 101), Arg("--steps", 5), Arg("--threads", 2), python);
 string loadBefore = LoadAverage();
@@ -74,20 +76,32 @@ byte[] onnxModel = OnnxExporter.Export(net, new OnnxExportOptions { Size = size 
 using var onnxExtended = I3DOnnxModel.Load(onnxModel, "i3d.onnx", new OnnxSessionSettings { IntraOpThreads = threads, OptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED });
 using var onnxAll = I3DOnnxModel.Load(onnxModel, "i3d.onnx", new OnnxSessionSettings { IntraOpThreads = threads, OptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
 string ort = $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}";
-float[] Torch(InceptionI3d n, Tensor input, int t, bool fold)
+float[] Torch(InceptionI3d n, Tensor input, int t, bool fold, ConvolutionCheckMode check = ConvolutionCheckMode.Auto)
 {
     set_num_threads(t);
     n.FoldBatchNormAtInference = fold;
-    using var _ = no_grad();
-    using var y = n.forward(input);
-    set_num_threads(threads);
-    return y.to(ScalarType.Float32).data<float>().ToArray();
+    var mode = ConvolutionCheck.Mode;
+    ConvolutionCheck.Mode = check;
+    try
+    {
+        using var _ = no_grad();
+        using var y = n.forward(input);
+        return y.to(ScalarType.Float32).data<float>().ToArray();
+    }
+    finally
+    {
+        ConvolutionCheck.Mode = mode;
+        set_num_threads(threads);
+    }
 }
 var settings = new (string Name, string Precision, Func<float[]> Run)[]
 {
     ($"TorchSharp 0.107 (libtorch {__version__}), BatchNorm separate as in the reference (the library's scoring)", "float32", () => Torch(net, x, threads, false)),
     ("TorchSharp, BatchNorm folded into the convolutions", "float32", () => Torch(net, x, threads, true)),
     ("TorchSharp, 1 thread", "float32", () => Torch(net, x, 1, false)),
+    // libtorch's own choice of kernel for one clip: no convolution check, so no small convolution run as two halves
+    // through oneDNN (Conv3dHalves); its logits show what the check catches on this CPU.
+    ("TorchSharp, I3D_CONV3D_CHECK=off (libtorch's one-clip kernels, unchecked)", "float32", () => Torch(net, x, threads, false, ConvolutionCheckMode.Off)),
     ("TorchSharp, ScoringPrecision.BFloat16 (the library's bfloat16 scoring)", "bfloat16", () => Torch(bf, xb, threads, false)),
     ("TorchSharp, bfloat16, BatchNorm folded", "bfloat16", () => Torch(bf, xb, threads, true)),
     ($"{ort} CPU, ORT_ENABLE_ALL (the library's default)", "float32", () => onnxAll.Logits(ncdhw, shape)),

@@ -10,9 +10,9 @@ namespace I3D.MLNet.Torch.Numerics;
 /// <c>DIR/conv3d-probe-HASH.tsv</c>, HASH the first 16 hex digits of the key's SHA-256.
 /// </summary>
 /// <remarks>
-/// Layout (UTF-8 text, tab-separated, version 3):
+/// Layout (UTF-8 text, tab-separated, version 4):
 /// <code>
-/// i3d-mlnet conv3d probe 3
+/// i3d-mlnet conv3d probe 4
 /// machine    &lt;the whole machine key&gt;
 /// &lt;device|threads|train or score|shape key&gt;    &lt;route&gt;    &lt;direct error, round-trip&gt;    &lt;where the worst error was&gt;
 /// ...
@@ -23,11 +23,13 @@ namespace I3D.MLNet.Torch.Numerics;
 /// verdicts in memory only. Version history: 1 (first: probes of 2 output positions per dimension); 2 (4 in height and
 /// width: version 1's verdicts missed 1x7x7 stride-2 kernels that are wrong from 3 positions, so its files are ignored);
 /// 3 (separate verdicts for training, forward and gradients, and scoring, the forward alone: version 2 judged every call by
-/// its gradients too, which sent scoring to float64 for kernels whose forward is right; its files are ignored).
+/// its gradients too, which sent scoring to float64 for kernels whose forward is right; its files are ignored); 4 (a small
+/// one-clip convolution runs as a batch of two halves, <see cref="Conv3dHalves"/>: version 3 judged libtorch's own
+/// one-clip kernel there, not the oneDNN one now called, so its files are ignored).
 /// </remarks>
 internal sealed class Conv3dProbeCache
 {
-    private const string Header = "i3d-mlnet conv3d probe 3";
+    private const string Header = "i3d-mlnet conv3d probe 4";
 
     private readonly string? path;
     private readonly string machine;

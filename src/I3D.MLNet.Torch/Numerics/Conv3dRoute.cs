@@ -10,14 +10,14 @@ namespace I3D.MLNet.Torch.Numerics;
 /// </summary>
 internal enum Conv3dRoute
 {
-    /// <summary><c>conv3d</c> as it is.</summary>
+    /// <summary><c>conv3d</c> as it is (one small clip as two halves: <see cref="Conv3dHalves"/>).</summary>
     Direct,
 
     /// <summary>Input and output channels zero-padded to a multiple of <see cref="Conv3dRoutes.ChannelBlock"/>, with zero
     /// weights (made at each call, never stored), and the extra outputs dropped: the same sums, another kernel.</summary>
     PaddedChannels,
 
-    /// <summary>One clip at a time (batch 1), then concatenated.</summary>
+    /// <summary>One clip at a time (batch 1, never as halves: a batch of two is what this route avoids), then concatenated.</summary>
     SplitBatch,
 
     /// <summary>In float64, rounded back: the reference itself (slow; the last resort).</summary>
@@ -59,7 +59,7 @@ internal static class Conv3dRoutes
         switch (route)
         {
             case Conv3dRoute.Direct:
-                return F.conv3d(x, weight, bias, strides: stride, padding: padding);
+                return Conv3dHalves.Conv3d(x, weight, bias, stride, padding);
             case Conv3dRoute.PaddedChannels:
             {
                 using var scope = NewDisposeScope();
@@ -68,7 +68,7 @@ internal static class Conv3dRoutes
                 var xp = padIn > 0 ? F.pad(x, [0, 0, 0, 0, 0, 0, 0, padIn]) : x;
                 var wp = F.pad(weight, [0, 0, 0, 0, 0, 0, 0, padIn, 0, padOut]);
                 var bp = bias is null || padOut == 0 ? bias : F.pad(bias, [0, padOut]);
-                var y = F.conv3d(xp, wp, bp, strides: stride, padding: padding);
+                var y = Conv3dHalves.Conv3d(xp, wp, bp, stride, padding);
                 return (padOut > 0 ? y.narrow(1, 0, cout) : y).MoveToOuterDisposeScope();
             }
             case Conv3dRoute.SplitBatch:

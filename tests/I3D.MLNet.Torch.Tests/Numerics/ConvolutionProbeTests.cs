@@ -116,12 +116,14 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         Assert.False(Conv3dProbeCache.Open(dir, "machine A").TryGet("cpu|2|z", out _));
 
         // Corrupt files (garbage, an unknown route, a bad number, truncated) are ignored, then rewritten; so are
-        // well-formed files of version 1, whose small probes missed kernels that are wrong from 3 output positions, and
-        // of version 2, whose verdicts judged scoring by its gradients too.
-        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 3\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
-                     $"i3d-mlnet conv3d probe 3\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 3\n", "",
+        // well-formed files of version 1, whose small probes missed kernels that are wrong from 3 output positions, of
+        // version 2, whose verdicts judged scoring by its gradients too, and of version 3, which judged libtorch's own
+        // one-clip kernel where one clip now runs as two halves through oneDNN.
+        foreach (string text in new[] { "\0\u0001garbage", $"i3d-mlnet conv3d probe 4\nmachine\tmachine A\ncpu|2|x\tMagic\t1\tw\n",
+                     $"i3d-mlnet conv3d probe 4\nmachine\tmachine A\ncpu|2|x\tDirect\tabc\tw\n", "i3d-mlnet conv3d probe 4\n", "",
                      $"i3d-mlnet conv3d probe 1\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n",
-                     $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n" })
+                     $"i3d-mlnet conv3d probe 2\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n",
+                     $"i3d-mlnet conv3d probe 3\nmachine\tmachine A\ncpu|2|x\tDirect\t1E-07\tw\n" })
         {
             File.WriteAllText(file, text);
             var corrupt = Conv3dProbeCache.Open(dir, "machine A");
@@ -209,5 +211,61 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             log.WriteLine($"{cin} channels, 1x{k}x{k} stride {s}, {size}x{size}, batch 2 on {MachineIdentity.Cpu}: guarded {err:E1}, libtorch's direct {directErr:E1}");
             Assert.True(err < Conv3dProbe.Tolerance(ScalarType.Float32), $"guarded: relative error {err} (direct {directErr})");
         }
+    }
+
+    [Theory]
+    // channels in, out, input T, H, W, kernel (T, H, W), stride (T, H, W), padding (T, H, W): the axis and why
+    [InlineData(96, 128, 8, 14, 14, 3, 3, 3, 1, 1, 1, 1, 1, 1)]   // time, even (Mixed_4's 3x3x3 at 32x112x112)
+    [InlineData(32, 48, 5, 7, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1)]      // every output odd: the longest (height), one extra slice
+    [InlineData(24, 40, 1, 6, 5, 1, 3, 3, 1, 1, 1, 0, 1, 1)]      // one frame: height, even; 24 channels (wrong at batch 2 on Zen 5)
+    [InlineData(16, 32, 1, 1, 5, 1, 1, 3, 1, 1, 1, 0, 0, 1)]      // width alone, odd: one extra slice
+    [InlineData(64, 64, 9, 9, 9, 3, 3, 3, 2, 2, 2, 1, 1, 1)]      // stride 2 (ResNet's downsampling), time output 5
+    [InlineData(480, 128, 4, 7, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0)]    // 1x1x1, time
+    [InlineData(48, 64, 6, 8, 8, 2, 3, 3, 1, 1, 1, 0, 1, 1)]      // an even kernel in time, no padding there: height
+    public void OneSmallClipRunsAsTwoHalvesThatMatchFloat64WithTheirGradients(long cin, long cout, long t, long h, long w, long kt, long kh, long kw,
+        long st, long sh, long sw, long pt, long ph, long pw)
+    {
+        long[] stride = [st, sh, sw], padding = [pt, ph, pw];
+        using var check = AutoCheckInTestFolder();
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(7, CPU);
+        var x = rand([1, cin, t, h, w], generator: generator).sub_(0.5).requires_grad_();
+        var weight = rand([cout, cin, kt, kh, kw], generator: generator).sub_(0.5).mul_(1 / Math.Sqrt(cin * kt * kh * kw)).requires_grad_();
+        var bias = rand([cout], generator: generator).requires_grad_();
+        Assert.True(Conv3dHalves.Applies(x, weight), "a shape libtorch computes without oneDNN, so that the halves are what is tested");
+
+        var y = Conv3dGuard.Conv3d("test", x, weight, bias, stride, padding);
+        var upstream = rand(y.shape, generator: generator).sub_(0.5);
+        y.backward([upstream]);
+
+        var x64 = x.detach().to(ScalarType.Float64).requires_grad_();
+        var w64 = weight.detach().to(ScalarType.Float64).requires_grad_();
+        var b64 = bias.detach().to(ScalarType.Float64).requires_grad_();
+        var y64 = F.conv3d(x64, w64, b64, strides: stride, padding: padding);
+        Assert.Equal(y64.shape, y.shape);
+        y64.backward([upstream.to(ScalarType.Float64)]);
+
+        double ey = TestPaths.RelativeL2(y, y64), ex = TestPaths.RelativeL2(x.grad!, x64.grad!),
+            ew = TestPaths.RelativeL2(weight.grad!, w64.grad!), eb = TestPaths.RelativeL2(bias.grad!, b64.grad!);
+        log.WriteLine($"relative error vs float64 on {MachineIdentity.Cpu}: output {ey:E1}, input gradient {ex:E1}, weight gradient {ew:E1}, bias gradient {eb:E1}");
+        // float32 sums of these lengths: 1e-7 to 1e-6; a misplaced window or a lost slice is of order 1.
+        foreach (var e in new[] { ey, ex, ew, eb }) Assert.InRange(e, 0, 2e-6);
+    }
+
+    [Fact]
+    public void OnlyWhatLibtorchComputesWithoutOneDnnRunsAsHalves()
+    {
+        using var scope = NewDisposeScope();
+        Assert.True(Conv3dHalves.Applies(zeros([1, 96, 8, 14, 14]), zeros([128, 96, 3, 3, 3]))); // C x T x H = 10752
+        Assert.False(Conv3dHalves.Applies(zeros([1, 128, 16, 28, 28]), zeros([192, 128, 3, 3, 3]))); // 57344 > 20480
+        Assert.False(Conv3dHalves.Applies(zeros([2, 96, 8, 14, 14]), zeros([128, 96, 3, 3, 3]))); // a batch of two
+        Assert.False(Conv3dHalves.Applies(zeros([1, 3, 16, 56, 56]), zeros([64, 3, 7, 7, 7]))); // a 7x7 kernel: oneDNN's
+        Assert.False(Conv3dHalves.Applies(zeros([1, 96, 8, 14, 14], ScalarType.Float64), zeros([128, 96, 3, 3, 3], ScalarType.Float64)));
+        Assert.False(Conv3dHalves.Applies(zeros([1, 96, 8, 14, 14], ScalarType.BFloat16), zeros([128, 96, 3, 3, 3], ScalarType.BFloat16)));
+        // A single output position cannot be split: the plain call.
+        using var generator = new Generator(3, CPU);
+        var x = randn([1, 16, 3, 3, 3], generator: generator);
+        var w = randn([8, 16, 3, 3, 3], generator: generator);
+        Assert.Equal(0, (Conv3dHalves.Conv3d(x, w, null, [1, 1, 1], [0, 0, 0]) - F.conv3d(x, w)).abs().max().item<float>());
     }
 }
