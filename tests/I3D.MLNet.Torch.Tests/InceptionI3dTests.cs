@@ -156,14 +156,16 @@ public class MaxPoolTests
         foreach (long[] shape in new[] { new long[] { 2, 5, 7, 11, 10 }, [2, 16, 8, 14, 14], [1, 2, 1, 1, 2] })
             foreach (bool relu in new[] { false, true })
             {
-                manual_seed(shape[1] + (relu ? 1 : 0));
-                var z = relu ? randn(shape) : rand(shape) + 0.1;
+                // Private generators: tests running beside this one draw from the global one (the same upstream
+                // gradient for both sides must not depend on them).
+                using var inputs = new Generator((ulong)shape[1] + (relu ? 1UL : 0UL), CPU);
+                var z = relu ? randn(shape, generator: inputs) : rand(shape, generator: inputs) + 0.1;
                 Tensor Gradient(Func<Tensor, Tensor> f)
                 {
                     var input = z.detach().requires_grad_();
                     var y = f(relu ? input.relu() : input);
-                    manual_seed(7);
-                    y.backward([randn(y.shape)]);
+                    using var upstream = new Generator(7, CPU);
+                    y.backward([randn(y.shape, generator: upstream)]);
                     return input.grad!.clone();
                 }
                 var (pad, _) = TfSamePadding.ForInput(shape, kernel, stride);
