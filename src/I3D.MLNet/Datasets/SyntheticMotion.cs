@@ -55,20 +55,27 @@ public static class SyntheticMotion
         NativeDependencies.EnsureOpenCv();
         int test = options.TestPerClass ?? Math.Max(1, options.PerClass / 2);
         int total = options.Classes * (options.PerClass + test), done = 0;
+        // Each video draws from its own generator, seeded in this order: the files are the same whichever core writes them.
         var random = new Random(options.Seed);
+        var videos = new List<(string Path, int Label, int Seed)>(total);
         foreach (var (split, count) in new[] { ("train", options.PerClass), ("test", test) })
         {
             for (int c = 0; c < options.Classes; c++)
             {
                 string folder = Path.Combine(directory, split, Classes[c]);
                 Directory.CreateDirectory(folder);
-                for (int i = 0; i < count; i++)
-                {
-                    WriteVideo(Path.Combine(folder, $"{Classes[c]}_{i:D3}.avi"), c, options, new Random(random.Next()));
-                    progress?.Report((++done, total));
-                }
+                for (int i = 0; i < count; i++) videos.Add((Path.Combine(folder, $"{Classes[c]}_{i:D3}.avi"), c, random.Next()));
             }
         }
+        // One video per core; a failure (a full disk) is the first video's in this order, as when written one by one.
+        var errors = new Exception?[videos.Count];
+        Parallel.For(0, videos.Count, i =>
+        {
+            try { WriteVideo(videos[i].Path, videos[i].Label, options, new Random(videos[i].Seed)); }
+            catch (Exception e) { errors[i] = e; return; }
+            progress?.Report((Interlocked.Increment(ref done), total));
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         return total;
     }
 
