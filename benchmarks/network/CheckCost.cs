@@ -67,7 +67,7 @@ internal static class CheckCostBenchmark
         Console.WriteLine("|---|---|---|---|---|---|");
         for (int w = 0; w < work.Length; w++)
         {
-            double off = Median(times[w][0]), auto = Median(times[w][1]), forced = Median(times[w][2]);
+            double off = Statistics.Median(times[w][0]), auto = Statistics.Median(times[w][1]), forced = Statistics.Median(times[w][2]);
             Console.WriteLine($"| {work[w].Name} | {off:0.000} | {auto:0.000} | {auto / off:0.000} | {forced:0.000} | {forced / off:0.000} |");
         }
         Directory.Delete(cache, true);
@@ -91,11 +91,5 @@ internal static class CheckCostBenchmark
         nn.functional.cross_entropy(net.forward(x), y).backward();
         sgd.step();
         return sw.Elapsed.TotalSeconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -1,8 +1,8 @@
 // --one-clip: the convolutions of one small clip, as libtorch computes them (its own im2col + GEMM path below its size
 // bound, oneDNN above) and as the library does (Conv3dHalves: two halves of the output as a batch of two, always
 // oneDNN). The shapes are InceptionI3d's Mixed_4 and Mixed_5 convolutions at a 32x112x112 clip (the demo's test clips)
-// and at a 64x224x224 one, the two 2-D-tower shapes of the two-stream network, and one above the bound for contrast.
-// Each row: milliseconds per call (median of 15 after 3 warm-up calls), GFLOP/s, and the two results' relative L2.
+// and at a 64x224x224 one, and one above the bound for contrast. Each row: milliseconds per call (median of 15 after 3
+// warm-up calls), GFLOP/s, and the two results' relative L2.
 using System.Diagnostics;
 using I3D.MLNet.Torch.Numerics;
 using static TorchSharp.torch;
@@ -58,7 +58,6 @@ internal static class OneClipConvolutionsBenchmark
             y = conv();
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
-        times.Sort();
-        return (times[times.Count / 2], y);
+        return (Statistics.Median(times), y);
     }
 }

@@ -86,8 +86,8 @@ internal static class TrainStepBenchmark
         Console.WriteLine();
         Console.WriteLine("| implementation | median s/step | best s/step | vs python3-torch (median) | median forward + loss / backward / SGD step (s) |");
         Console.WriteLine("|---|---|---|---|---|");
-        double csMedian = Median(csTime);
-        double? pyMedian = python ? Median(pyTime) : null;
+        double csMedian = Statistics.Median(csTime);
+        double? pyMedian = python ? Statistics.Median(pyTime) : null;
         Console.WriteLine($"| TorchSharp 0.107 (libtorch 2.10) float32, {threads} threads | {csMedian:0.000} | {csTime.Min():0.000} | {(pyMedian is null ? "-" : $"{pyMedian / csMedian:0.00}x")} | {PartMedians(csParts)} |");
         if (pyMedian is not null)
             Console.WriteLine($"| python3-torch {pyVersion} float32, {threads} threads (reference module) | {pyMedian:0.000} | {pyTime.Min():0.000} | 1.00x | {PartMedians(pyParts)} |");
@@ -127,13 +127,7 @@ internal static class TrainStepBenchmark
     }
 
     private static string PartMedians(List<double[]> parts) =>
-        string.Join(" / ", Enumerable.Range(0, 3).Select(i => Median([.. parts.Select(p => p[i])]).ToString("0.000", CultureInfo.InvariantCulture)));
+        string.Join(" / ", Enumerable.Range(0, 3).Select(i => Statistics.Median([.. parts.Select(p => p[i])]).ToString("0.000", CultureInfo.InvariantCulture)));
 
     private static string LoadAverage() => string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
 }

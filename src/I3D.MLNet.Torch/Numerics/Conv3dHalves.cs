@@ -44,7 +44,7 @@ internal static class Conv3dHalves
         long[] pad = new long[6]; // F.pad lists (W, H, T) pairs from the last dimension
         pad[2 * (2 - axis)] = before;
         pad[2 * (2 - axis) + 1] = after;
-        var padded = F.pad(x, pad);
+        var padded = before == 0 && after == 0 ? x : F.pad(x, pad); // the windows are copied into the batch anyway
         var pieces = cat([padded.narrow(dim, 0, window), padded.narrow(dim, half * stride[axis], window)], 0);
         long[] rest = [.. padding];
         rest[axis] = 0;
