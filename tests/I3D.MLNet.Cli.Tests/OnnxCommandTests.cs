@@ -11,6 +11,7 @@ using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -106,9 +107,10 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         using (var net = new InceptionI3d(numClasses: 3, inChannels: 3))
         {
             net.eval();
+            using var thousand = 1000.ToScalar();
             using (no_grad())
                 foreach (var (name, p) in net.named_parameters())
-                    if (name.StartsWith("logits", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal)) p.mul_(1000); // logits that follow the video, not the bias
+                    if (name.StartsWith("logits", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal)) p.mul_(thousand); // logits that follow the video, not the bias
             I3D.MLNet.Torch.Weights.ModuleWeights.Save(net, weights);
             OnnxExporter.Save(OnnxExporter.Export(net, new OnnxExportOptions { Size = 96 }), onnx);
         }
@@ -190,7 +192,7 @@ public sealed class OnnxCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(classifier.Classes, model.Classes);
         long[] shape = [2, 3, 8, 56, 56];
         manual_seed(9);
-        var clips = (rand(shape) * 2 - 1).data<float>().ToArray();
+        var clips = empty(shape).uniform_(-1, 1).data<float>().ToArray();
         double rel = PredictCommandTests.RelativeL2(model.Logits(clips, shape), classifier.StreamLogits(I3D.MLNet.Scoring.VideoStream.Rgb, clips, shape));
         log.WriteLine($"export-onnx --model: ONNX vs the zip's TorchSharp stream, relative L2 {rel:E2}");
         Assert.True(rel < 1e-4, $"relative error {rel}");

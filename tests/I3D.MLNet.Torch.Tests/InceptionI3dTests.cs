@@ -49,7 +49,7 @@ public class InceptionI3dTests
         net.eval();
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var x = rand([1, 3, 16, 112, 112]) * 2 - 1;
+        var x = empty([1, 3, 16, 112, 112]).uniform_(-1, 1);
         Assert.Equal([1L, 64, 8, 56, 56], net.Endpoint(x, "Conv3d_1a_7x7").shape);
         Assert.Equal([1L, 480, 8, 14, 14], net.Endpoint(x, "Mixed_3c").shape);
         Assert.Equal([1L, 1024, 2, 4, 4], net.Endpoint(x, "Mixed_5c").shape);
@@ -72,8 +72,8 @@ public class InceptionI3dTests
         net.eval();
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var x = rand([1, 3, frames, 64, 64]) * 2 - 1;
-        var looped = x.index_select(2, arange(9).remainder(frames));
+        var x = empty([1, 3, frames, 64, 64]).uniform_(-1, 1);
+        var looped = x.index_select(2, tensor(Enumerable.Range(0, 9).Select(i => (long)(i % frames)).ToArray()));
         var y = net.forward(x);
         Assert.Equal([1L, 5], y.shape);
         Assert.True(y.isfinite().all().item<bool>());
@@ -159,7 +159,7 @@ public class MaxPoolTests
                 // Private generators: tests running beside this one draw from the global one (the same upstream
                 // gradient for both sides must not depend on them).
                 using var inputs = new Generator((ulong)shape[1] + (relu ? 1UL : 0UL), CPU);
-                var z = relu ? randn(shape, generator: inputs) : rand(shape, generator: inputs) + 0.1;
+                var z = relu ? randn(shape, generator: inputs) : empty(shape).uniform_(0.1, 1.1, inputs);
                 Tensor Gradient(Func<Tensor, Tensor> f)
                 {
                     var input = z.detach().requires_grad_();
@@ -189,7 +189,7 @@ public class BatchNormFoldingTests
                 else if (name.EndsWith("running_mean")) buffer.normal_(0, 0.1);
         net.eval();
         using var _ = no_grad();
-        var x = rand([1, 2, 10, 64, 64]) * 2 - 1;
+        var x = empty([1, 2, 10, 64, 64]).uniform_(-1, 1);
         Assert.False(net.FoldBatchNormAtInference); // the default: the reference's order
         var separate = net.forward(x);
         net.FoldBatchNormAtInference = true;

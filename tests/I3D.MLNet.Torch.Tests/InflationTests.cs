@@ -3,6 +3,7 @@ using I3D.MLNet.IO;
 using I3D.MLNet.Tests.Shared;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Inflation;
+using I3D.MLNet.Torch.Numerics;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using static TorchSharp.torch;
@@ -20,7 +21,7 @@ public class InflationTests
         var w = randn([4, 3, 5, 5]);
         var w3 = Inflate.Filter(w, 7);
         Assert.Equal([4L, 3, 7, 5, 5], w3.shape);
-        for (int t = 0; t < 7; t++) Assert.True(w3[.., .., t].allclose(w / 7, rtol: 1e-6, atol: 1e-7));
+        for (int t = 0; t < 7; t++) Assert.True(w3[.., .., t].allclose(w.DividedBy(7), rtol: 1e-6, atol: 1e-7));
         Assert.True(w3.sum(2).allclose(w, rtol: 1e-5, atol: 1e-6));
     }
 

@@ -5,6 +5,7 @@ using I3D.MLNet.Testing;
 using I3D.MLNet.Tests.Shared;
 using I3D.MLNet.Torch.Inference;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Torch.Weights;
 using Microsoft.ML;
@@ -72,7 +73,7 @@ public sealed class TorchScoringTests : IDisposable
             using var _ = no_grad();
             var rgbExpected = rgbNet.forward(tensor(rows[i].RgbClip, [2, 3, 9, 32, 32])).mean([0]);
             var flowExpected = flowNet.forward(tensor(rows[i].FlowClip, [2, 2, 9, 32, 32])).mean([0]);
-            var expected = (rgbExpected + flowExpected).softmax(0).data<float>().ToArray();
+            var expected = rgbExpected.Plus(flowExpected).softmax(0).data<float>().ToArray();
             // Each stream's logits before fusion are columns of the same pass.
             for (int c = 0; c < 5; c++) Assert.Equal(rgbExpected[c].item<float>(), rgbLogits[i][c], 4);
             for (int c = 0; c < 5; c++) Assert.Equal(flowExpected[c].item<float>(), flowLogits[i][c], 4);

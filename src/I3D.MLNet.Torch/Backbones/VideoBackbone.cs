@@ -1,4 +1,5 @@
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -77,7 +78,7 @@ public abstract class VideoBackbone
     public virtual Tensor Logits(nn.Module<Tensor, Tensor> module, Tensor clips)
     {
         if (InputScale == 1) return module.forward(clips);
-        using var scaled = clips * InputScale;
+        using var scaled = clips.Times(InputScale);
         return module.forward(scaled);
     }
 

@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Numerics;
 using static TorchSharp.torch;
 
 namespace I3D.MLNet.Torch.Inflation;
@@ -15,7 +16,8 @@ public static class Inflate
         if (filter2d.dim() != 4) throw new ArgumentException($"expected a 2-D convolution filter (out, in, kh, kw), got shape ({string.Join(", ", filter2d.shape)})");
         if (time < 1) throw new ArgumentOutOfRangeException(nameof(time));
         using var expanded = filter2d.unsqueeze(2).expand(-1, -1, time, -1, -1);
-        return expanded.div(time).contiguous();
+        using var divided = expanded.DividedBy(time);
+        return divided.contiguous();
     }
 
     /// <summary>Copies a 2-D filter into a 3-D one of the target's temporal size (under no_grad).</summary>

@@ -1,5 +1,6 @@
 using I3D.MLNet.Torch.Inflation.Onnx;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -50,7 +51,7 @@ public static class ResNet18Inflation
     /// filter inflated to its target's time extent (1: copied as it is), each BatchNorm's statistics copied; the graph's
     /// strides and pads checked against the network's.
     /// </summary>
-    internal static void Load(OnnxGraph graph, IReadOnlyList<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> targets)
+    internal static void Load(OnnxGraph graph, IReadOnlyList<(string Name, Conv3d Conv, HeldBatchNorm Bn, long Stride)> targets)
     {
         string onnxPath = graph.Path;
         var convs = graph.Nodes.Where(n => n.OpType == "Conv").ToList();
@@ -80,7 +81,7 @@ public static class ResNet18Inflation
             throw new InvalidDataException($"{path}: {name} has {attribute} [{string.Join(", ", actual ?? [])}], expected [{string.Join(", ", expected)}]: not the ResNet-18 this importer knows");
     }
 
-    private static void CopyBatchNorm(OnnxGraph graph, OnnxNode node, BatchNorm3d bn, string name)
+    private static void CopyBatchNorm(OnnxGraph graph, OnnxNode node, HeldBatchNorm bn, string name)
     {
         // ONNX BatchNormalization inputs: X, scale, B, mean, var.
         var targets = new[] { bn.weight!, bn.bias!, bn.running_mean!, bn.running_var! };

@@ -1,3 +1,4 @@
+using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ internal static class BatchNormFolding
         {
             var (scale, shift) = Affine(bn, weight.device);
             w = w * scale.view([outChannels, .. Enumerable.Repeat(1L, (int)weight.dim() - 1)]);
-            b = b * scale + shift;
+            b = (b * scale).Plus(shift);
         }
         return (w.to(type).MoveToOuterDisposeScope(), b.to(type).MoveToOuterDisposeScope());
     }
@@ -38,10 +39,8 @@ internal static class BatchNormFolding
         long c = bn.running_mean!.shape[0];
         var gamma = bn.weight is null ? ones(c, ScalarType.Float64, device) : Wide(bn.weight);
         var beta = bn.bias is null ? zeros(c, ScalarType.Float64, device) : Wide(bn.bias);
-        // An explicit Scalar, disposed after use: an implicitly converted one is freed by its finalizer, which may run
-        // while libtorch still reads it (seen once as "toDouble ... Expected false to be true" in a parallel test run).
-        using Scalar eps = bn.eps;
-        var scale = gamma / Wide(bn.running_var!).add(eps).sqrt();
+        using var eps = bn.eps.ToScalar();
+        var scale = gamma / Wide(bn.running_var!).add(eps, HeldScalars.One).sqrt();
         var shift = beta - Wide(bn.running_mean!) * scale;
         return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }

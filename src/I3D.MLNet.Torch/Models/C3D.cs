@@ -43,12 +43,12 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
     public const string ClassifierPrefix = "fc8.";
 
     private readonly Conv3d conv1a, conv2a, conv3a, conv3b, conv4a, conv4b, conv5a, conv5b;
-    private readonly BatchNorm3d bn1a, bn2a, bn3a, bn3b, bn4a, bn4b, bn5a, bn5b;
+    private readonly HeldBatchNorm bn1a, bn2a, bn3a, bn3b, bn4a, bn4b, bn5a, bn5b;
     private readonly Linear fc6, fc7, fc8;
-    private readonly BatchNorm1d bn6, bn7;
+    private readonly HeldBatchNorm bn6, bn7;
     private readonly Dropout dropout = nn.Dropout(0.5);
 
-    private readonly (string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)[] stages;
+    private readonly (string Name, Conv3d Conv, HeldBatchNorm Bn, long[]? PoolAfter)[] stages;
 
     /// <summary>The network with random weights for clips of 16 x <paramref name="size"/> x <paramref name="size"/>
     /// (callers seed torch first; the paper trains it from scratch).</summary>
@@ -61,14 +61,14 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
         InChannels = inChannels;
         CropSize = size;
         static Conv3d Conv(long i, long o) => nn.Conv3d(i, o, 3, padding: 1, bias: false);
-        static BatchNorm3d Bn(long c) => nn.BatchNorm3d(c);
+        static HeldBatchNorm Bn(long c) => HeldBatchNorm.Over3d(c);
         (conv1a, bn1a) = (Conv(inChannels, 64), Bn(64));
         (conv2a, bn2a) = (Conv(64, 128), Bn(128));
         (conv3a, bn3a, conv3b, bn3b) = (Conv(128, 256), Bn(256), Conv(256, 256), Bn(256));
         (conv4a, bn4a, conv4b, bn4b) = (Conv(256, 512), Bn(512), Conv(512, 512), Bn(512));
         (conv5a, bn5a, conv5b, bn5b) = (Conv(512, 512), Bn(512), Conv(512, 512), Bn(512));
-        (fc6, bn6) = (nn.Linear(Fc6InputsFor(size), 4096), nn.BatchNorm1d(4096));
-        (fc7, bn7) = (nn.Linear(4096, 4096), nn.BatchNorm1d(4096));
+        (fc6, bn6) = (nn.Linear(Fc6InputsFor(size), 4096), HeldBatchNorm.Over1d(4096));
+        (fc7, bn7) = (nn.Linear(4096, 4096), HeldBatchNorm.Over1d(4096));
         fc8 = nn.Linear(4096, numClasses);
         // Pool kernels (= strides): pool1 2x2x2: section 2.2's temporal stride 2 (C3D's pool1 is 1x2x2, stride 1x2x2); the
         // paper does not give the kernel: we take a temporal kernel of 2 like pool2-pool5, so that no frame is skipped
@@ -93,9 +93,9 @@ public sealed class C3D : nn.Module<Tensor, Tensor>
     public int CropSize { get; }
 
     /// <summary>The convolutions in order with their BatchNorm and the pool after them, if any (for export).</summary>
-    internal IReadOnlyList<(string Name, Conv3d Conv, BatchNorm3d Bn, long[]? PoolAfter)> Stages => stages;
+    internal IReadOnlyList<(string Name, Conv3d Conv, HeldBatchNorm Bn, long[]? PoolAfter)> Stages => stages;
 
-    internal (Linear Fc6, BatchNorm1d Bn6, Linear Fc7, BatchNorm1d Bn7, Linear Fc8) Head => (fc6, bn6, fc7, bn7, fc8);
+    internal (Linear Fc6, HeldBatchNorm Bn6, Linear Fc7, HeldBatchNorm Bn7, Linear Fc8) Head => (fc6, bn6, fc7, bn7, fc8);
 
     /// <summary>Logits (N, classes) of one 16-frame clip each.</summary>
     public override Tensor forward(Tensor clip)

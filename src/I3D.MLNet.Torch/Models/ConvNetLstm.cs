@@ -1,5 +1,6 @@
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -24,7 +25,7 @@ namespace I3D.MLNet.Torch.Models;
 public sealed class BnLstm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight_x, weight_h, bias;
-    private readonly BatchNorm1d bn_x, bn_h, bn_c;
+    private readonly HeldBatchNorm bn_x, bn_h, bn_c;
 
     /// <summary>Cooijmans et al.'s initial BatchNorm gamma.</summary>
     public const double InitialGamma = 0.1;
@@ -37,12 +38,12 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
         double bound = 1 / Math.Sqrt(hiddenSize);
         weight_x = nn.Parameter(empty(4 * hiddenSize, inputSize).uniform_(-bound, bound));
         weight_h = nn.Parameter(empty(4 * hiddenSize, hiddenSize).uniform_(-bound, bound));
-        using (var b = zeros(4 * hiddenSize)) { b.narrow(0, hiddenSize, hiddenSize).fill_(1); bias = nn.Parameter(b.clone()); }
-        bn_x = nn.BatchNorm1d(4 * hiddenSize);
-        bn_h = nn.BatchNorm1d(4 * hiddenSize);
-        bn_c = nn.BatchNorm1d(hiddenSize);
+        using (var b = zeros(4 * hiddenSize)) { b.narrow(0, hiddenSize, hiddenSize).FillWith(1); bias = nn.Parameter(b.clone()); }
+        bn_x = HeldBatchNorm.Over1d(4 * hiddenSize);
+        bn_h = HeldBatchNorm.Over1d(4 * hiddenSize);
+        bn_c = HeldBatchNorm.Over1d(hiddenSize);
         using (no_grad())
-            foreach (var bn in new[] { bn_x, bn_h, bn_c }) { bn.weight!.fill_(InitialGamma); bn.bias!.zero_(); }
+            foreach (var bn in new[] { bn_x, bn_h, bn_c }) { bn.weight!.FillWith(InitialGamma); bn.bias!.zero_(); }
         RegisterComponents();
     }
 
@@ -51,23 +52,23 @@ public sealed class BnLstm : nn.Module<Tensor, Tensor>
     /// <summary>Hidden units (section 2.1: 512).</summary>
     public long HiddenSize { get; }
 
-    internal (Tensor Wx, Tensor Wh, Tensor Bias, BatchNorm1d BnX, BatchNorm1d BnH, BatchNorm1d BnC) Parts => (weight_x, weight_h, bias, bn_x, bn_h, bn_c);
+    internal (Tensor Wx, Tensor Wh, Tensor Bias, HeldBatchNorm BnX, HeldBatchNorm BnH, HeldBatchNorm BnC) Parts => (weight_x, weight_h, bias, bn_x, bn_h, bn_c);
 
     /// <summary>Hidden states of every step (N, T, H) of inputs (N, T, D).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         long n = x.shape[0], t = x.shape[1];
-        var xTerms = bn_x.forward(x.reshape(n * t, InputSize).matmul(weight_x.t())).view(n, t, 4 * HiddenSize) + bias;
+        var xTerms = bn_x.forward(x.reshape(n * t, InputSize).matmul(weight_x.t())).view(n, t, 4 * HiddenSize).Plus(bias);
         Tensor? h = null, c = null;
         var outputs = new List<Tensor>();
         for (long step = 0; step < t; step++)
         {
             var gates = xTerms.select(1, step);
-            if (h is not null) gates = gates + bn_h.forward(h.matmul(weight_h.t()));
+            if (h is not null) gates = gates.Plus(bn_h.forward(h.matmul(weight_h.t())));
             var g = gates.chunk(4, 1);
             var cell = g[0].sigmoid() * g[2].tanh();
-            c = c is null ? cell : g[1].sigmoid() * c + cell;
+            c = c is null ? cell : (g[1].sigmoid() * c).Plus(cell);
             h = g[3].sigmoid() * bn_c.forward(c).tanh();
             outputs.Add(h);
         }

@@ -32,7 +32,7 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
 {
     private readonly FrameTower rgb, flow;
     private readonly Conv3d fusion_conv;
-    private readonly BatchNorm3d fusion_bn;
+    private readonly HeldBatchNorm fusion_bn;
     private readonly Linear fc;
 
     /// <summary>Fusion convolution channels (section 2.3).</summary>
@@ -65,7 +65,7 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
         rgb = FrameTower.Create(tower, numClasses: 0, inChannels: 3);
         flow = FrameTower.Create(tower, numClasses: 0, inChannels: 2 * snippetFrames);
         fusion_conv = nn.Conv3d(2 * rgb.FeatureChannels, FusionChannels, 3, padding: 1, bias: false);
-        fusion_bn = nn.BatchNorm3d(FusionChannels, eps: BasicConv2d.BatchNormEps);
+        fusion_bn = HeldBatchNorm.Over3d(FusionChannels, eps: BasicConv2d.BatchNormEps);
         fc = nn.Linear(FusionChannels, numClasses);
         using (no_grad())
         {
@@ -95,7 +95,7 @@ public sealed class Fused3dTwoStream : nn.Module<Tensor, Tensor>
     public FrameTower RgbTower => rgb;
     /// <summary>The flow tower (2 x snippet frames channels).</summary>
     public FrameTower FlowTower => flow;
-    internal (Conv3d Conv, BatchNorm3d Bn, Linear Fc) Head => (fusion_conv, fusion_bn, fc);
+    internal (Conv3d Conv, HeldBatchNorm Bn, Linear Fc) Head => (fusion_conv, fusion_bn, fc);
 
     /// <summary>Index of each snippet's centre frame (k L + L / 2).</summary>
     internal long[] CentreFrames => [.. Enumerable.Range(0, Snippets).Select(k => (long)(k * SnippetFrames + SnippetFrames / 2))];

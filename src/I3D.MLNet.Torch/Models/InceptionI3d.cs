@@ -17,7 +17,7 @@ namespace I3D.MLNet.Torch.Models;
 public sealed class Unit3D : nn.Module<Tensor, Tensor>
 {
     private readonly Conv3d conv3d;
-    private readonly BatchNorm3d? bn;
+    private readonly HeldBatchNorm? bn;
     private readonly long[] kernel, stride;
 
     /// <summary>A unit of <paramref name="kernel"/> (T, H, W) and <paramref name="stride"/> (default 1).</summary>
@@ -33,7 +33,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
         this.stride = stride ?? [1, 1, 1];
         conv3d = nn.Conv3d(inChannels, outChannels, (kernel[0], kernel[1], kernel[2]),
             stride: (this.stride[0], this.stride[1], this.stride[2]), bias: logits);
-        if (!logits) bn = nn.BatchNorm3d(outChannels, eps: BatchNormEps, momentum: 0.01);
+        if (!logits) bn = HeldBatchNorm.Over3d(outChannels, eps: BatchNormEps, momentum: 0.01);
         RegisterComponents();
     }
 
@@ -46,7 +46,7 @@ public sealed class Unit3D : nn.Module<Tensor, Tensor>
     /// <summary>In eval mode, fold the BatchNorm into the convolution (see <see cref="InceptionI3d.FoldBatchNormAtInference"/>).</summary>
     public bool FoldBatchNorm { get; set; }
     /// <summary>The BatchNorm after the convolution; null for the logits layer.</summary>
-    public BatchNorm3d? BatchNorm => bn;
+    public BatchNorm? BatchNorm => bn;
     internal long[] Kernel => kernel;
     internal long[] Stride => stride;
 
@@ -326,7 +326,7 @@ public sealed class InceptionI3d : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"the clip has {x.shape[1]} channels ({StreamName(x.shape[1])}) but the network takes {InChannels} ({StreamName(InChannels)})");
         long t = x.shape[2];
         if (t >= MinFrames) return x.alias();
-        using var index = arange(MinFrames, device: x.device).remainder_(t);
+        using var index = tensor(Enumerable.Range(0, MinFrames).Select(i => i % t).ToArray(), device: x.device);
         return x.index_select(2, index);
     }
 

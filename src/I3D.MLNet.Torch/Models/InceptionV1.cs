@@ -21,14 +21,14 @@ namespace I3D.MLNet.Torch.Models;
 public sealed class BasicConv2d : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly BatchNorm2d bn;
+    private readonly HeldBatchNorm bn;
 
     /// <summary>A kxk convolution (no bias) + BatchNorm (eps 0.001) + ReLU, as torchvision's BasicConv2d.</summary>
     public BasicConv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0)
         : base(nameof(BasicConv2d))
     {
         conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, bias: false);
-        bn = nn.BatchNorm2d(outChannels, eps: BatchNormEps);
+        bn = HeldBatchNorm.Over2d(outChannels, eps: BatchNormEps);
         Kernel = kernel;
         Stride = stride;
         Padding = padding;
@@ -41,7 +41,7 @@ public sealed class BasicConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The convolution (weights <c>conv.weight</c>).</summary>
     public Conv2d Conv => conv;
     /// <summary>The BatchNorm after it.</summary>
-    public BatchNorm2d BatchNorm => bn;
+    public BatchNorm BatchNorm => bn;
     internal long Kernel { get; }
     internal long Stride { get; }
     internal long Padding { get; }

@@ -1,6 +1,7 @@
 using I3D.MLNet.Torch.Backbones;
 using I3D.MLNet.Torch.Inflation;
 using I3D.MLNet.Torch.Inflation.Onnx;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -20,7 +21,7 @@ namespace I3D.MLNet.Torch.Models;
 public sealed class ResNet18Tower : FrameTower
 {
     private readonly Conv3d conv1;
-    private readonly BatchNorm3d bn1;
+    private readonly HeldBatchNorm bn1;
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly Linear? fc;
 
@@ -36,7 +37,7 @@ public sealed class ResNet18Tower : FrameTower
         NumClasses = numClasses;
         InChannels = inChannels;
         conv1 = nn.Conv3d(inChannels, 64, (1, 7, 7), stride: (1, 2, 2), bias: false);
-        bn1 = nn.BatchNorm3d(64, eps: 1e-5);
+        bn1 = HeldBatchNorm.Over3d(64, eps: 1e-5);
         var stages = ResNet3d18.Layers(CntkBlocks, temporalKernel: 1);
         (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3]);
         if (numClasses > 0) fc = nn.Linear(ResNet3d18.FeatureChannels, numClasses);
@@ -71,7 +72,7 @@ public sealed class ResNet18Tower : FrameTower
         if (images.dim() != 4 || images.shape[1] != InChannels)
             throw new ArgumentException($"ResNet18Tower takes images (N, {InChannels}, H, W), not ({string.Join(", ", images.shape)})");
         using var scope = NewDisposeScope();
-        using var scaled = images * ResNet3d18.CntkInputScale;
+        using var scaled = images.Times(ResNet3d18.CntkInputScale);
         return ResNet3d18.Trunk(conv1, bn1, Stages, scaled.unsqueeze(2), LayerPrefix).squeeze(2).MoveToOuterDisposeScope();
     }
 
@@ -115,7 +116,7 @@ public sealed class ResNet18Tower : FrameTower
         }
     }
 
-    private IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder() => ResNet3d18.ConvolutionsInOnnxOrder(conv1, bn1, Stages);
+    private IEnumerable<(string Name, Conv3d Conv, HeldBatchNorm Bn, long Stride)> ConvolutionsInOnnxOrder() => ResNet3d18.ConvolutionsInOnnxOrder(conv1, bn1, Stages);
 
     internal override string ExportFeatureMaps(OnnxModelBuilder b, string prefix, string x, long size)
     {

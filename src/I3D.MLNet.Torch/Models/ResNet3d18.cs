@@ -29,7 +29,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public const float CntkInputScale = 127.5f;
 
     private readonly Conv3d conv1;
-    private readonly BatchNorm3d bn1;
+    private readonly HeldBatchNorm bn1;
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly Linear? fc;
 
@@ -42,7 +42,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     {
         BlocksPerLayer = blocksPerLayer ?? [2, 2, 2, 2];
         conv1 = nn.Conv3d(inChannels, 64, (5, 7, 7), stride: (2, 2, 2), bias: false);
-        bn1 = nn.BatchNorm3d(64, eps: 1e-5);
+        bn1 = HeldBatchNorm.Over3d(64, eps: 1e-5);
         var stages = Layers(BlocksPerLayer, temporalKernel: 3);
         (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3]);
         if (numClasses > 0) fc = nn.Linear(FeatureChannels, numClasses);
@@ -59,7 +59,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     public int[] BlocksPerLayer { get; }
 
     /// <summary>The stem, the four stages' blocks in order and the classifier (for export).</summary>
-    internal (Conv3d Conv, BatchNorm3d Bn, IEnumerable<BasicBlock3d> Blocks, Linear? Fc) Parts
+    internal (Conv3d Conv, HeldBatchNorm Bn, IEnumerable<BasicBlock3d> Blocks, Linear? Fc) Parts
         => (conv1, bn1, Blocks(Stages), fc);
 
     /// <summary>A stage of <paramref name="blocks"/> basic blocks, the first with <paramref name="stride"/> (and the projection).</summary>
@@ -83,7 +83,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Stem (conv1, BatchNorm, ReLU, 1x3x3 max pool) and the four stages: the last block's output (N, 512, t, h, w).</summary>
-    internal static Tensor Trunk(Conv3d conv1, BatchNorm3d bn1, Sequential[] layers, Tensor x, string prefix)
+    internal static Tensor Trunk(Conv3d conv1, HeldBatchNorm bn1, Sequential[] layers, Tensor x, string prefix)
     {
         using var scope = NewDisposeScope();
         var y = BasicBlock3d.Conv(conv1, x, 2, prefix + "conv1");
@@ -95,7 +95,7 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Each convolution with its BatchNorm, spatial stride and padding, in the order of ResNet18.onnx's graph.</summary>
-    internal static IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder(Conv3d conv1, BatchNorm3d bn1, Sequential[] layers)
+    internal static IEnumerable<(string Name, Conv3d Conv, HeldBatchNorm Bn, long Stride)> ConvolutionsInOnnxOrder(Conv3d conv1, HeldBatchNorm bn1, Sequential[] layers)
     {
         yield return ("conv1", conv1, bn1, 2);
         for (int i = 0; i < layers.Length; i++)
@@ -123,14 +123,14 @@ public sealed class ResNet3d18 : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Each convolution with its BatchNorm, spatial stride and padding, in the order of ResNet18.onnx's graph.</summary>
-    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> ConvolutionsInOnnxOrder() => ConvolutionsInOnnxOrder(conv1, bn1, Stages);
+    internal IEnumerable<(string Name, Conv3d Conv, HeldBatchNorm Bn, long Stride)> ConvolutionsInOnnxOrder() => ConvolutionsInOnnxOrder(conv1, bn1, Stages);
 }
 
 /// <summary>ResNet's basic block with 3x3x3 convolutions and a 1x1x1 projection shortcut where the shape changes.</summary>
 public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
 {
     private readonly Conv3d conv1, conv2;
-    private readonly BatchNorm3d bn1, bn2;
+    private readonly HeldBatchNorm bn1, bn2;
     private readonly Sequential? downsample;
     private readonly long stride;
 
@@ -143,13 +143,13 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     {
         this.stride = stride;
         conv1 = nn.Conv3d(inChannels, outChannels, (temporalKernel, 3, 3), stride: (1, stride, stride), bias: false);
-        bn1 = nn.BatchNorm3d(outChannels, eps: 1e-5);
+        bn1 = HeldBatchNorm.Over3d(outChannels, eps: 1e-5);
         conv2 = nn.Conv3d(outChannels, outChannels, (temporalKernel, 3, 3), bias: false);
-        bn2 = nn.BatchNorm3d(outChannels, eps: 1e-5);
+        bn2 = HeldBatchNorm.Over3d(outChannels, eps: 1e-5);
         if (stride != 1 || inChannels != outChannels)
             downsample = nn.Sequential(
                 ("0", nn.Conv3d(inChannels, outChannels, (1, 1, 1), stride: (1, stride, stride), bias: false)),
-                ("1", nn.BatchNorm3d(outChannels, eps: 1e-5)));
+                ("1", HeldBatchNorm.Over3d(outChannels, eps: 1e-5)));
         RegisterComponents();
     }
 
@@ -164,7 +164,7 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
         y = bn2.forward(Conv(conv2, y, 1, $"{LayerName}.conv2"));
         var shortcut = x;
         if (Shortcut is { } projection) shortcut = projection.Bn.forward(Conv(projection.Conv, x, stride, $"{LayerName}.downsample.0"));
-        return y.add_(shortcut).relu_().MoveToOuterDisposeScope();
+        return y.PlusInPlace(shortcut).relu_().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -195,14 +195,14 @@ public sealed class BasicBlock3d : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>conv1+bn1, conv2+bn2, the projection shortcut (or null) and the spatial stride (for export).</summary>
-    internal (Conv3d Conv1, BatchNorm3d Bn1, Conv3d Conv2, BatchNorm3d Bn2, (Conv3d Conv, BatchNorm3d Bn)? Shortcut, long Stride) Parts
+    internal (Conv3d Conv1, HeldBatchNorm Bn1, Conv3d Conv2, HeldBatchNorm Bn2, (Conv3d Conv, HeldBatchNorm Bn)? Shortcut, long Stride) Parts
         => (conv1, bn1, conv2, bn2, Shortcut, stride);
 
     /// <summary>The 1x1x1 projection (<c>downsample.0</c>, <c>downsample.1</c>) where the shape changes, else null.</summary>
-    private (Conv3d Conv, BatchNorm3d Bn)? Shortcut =>
-        downsample is null ? null : ((Conv3d)downsample.children().First(), (BatchNorm3d)downsample.children().Last());
+    private (Conv3d Conv, HeldBatchNorm Bn)? Shortcut =>
+        downsample is null ? null : ((Conv3d)downsample.children().First(), (HeldBatchNorm)downsample.children().Last());
 
-    internal IEnumerable<(string Name, Conv3d Conv, BatchNorm3d Bn, long Stride)> Convolutions()
+    internal IEnumerable<(string Name, Conv3d Conv, HeldBatchNorm Bn, long Stride)> Convolutions()
     {
         // ResNet18.onnx lists the projection shortcut before the block's first convolution.
         if (Shortcut is { } projection) yield return ("downsample", projection.Conv, projection.Bn, stride);

@@ -135,19 +135,19 @@ internal sealed class Conv3dProbe : IDisposable
             var wb = weight.narrow(0, o0, ob).reshape(ob, ck).to(ScalarType.Float64);
             var gb = g.narrow(1, o0, ob);
             var yb = wb.matmul(columns);
-            if (bias is not null) yb.add_(bias.narrow(0, o0, ob).to(ScalarType.Float64).view(1, ob, 1));
+            if (bias is not null) yb.PlusInPlace(bias.narrow(0, o0, ob).to(ScalarType.Float64).view(1, ob, 1));
             y.narrow(1, o0, ob).copy_(yb);
             // The first clip's weight gradient, then the second's added in place.
             var gw = gb[0].matmul(columns[0].t());
             gradW1.narrow(0, o0, ob).copy_(gw);
             gradW2.narrow(0, o0, ob).copy_(gw.addmm_(gb[1], columns[1].t()));
-            gradColumns.add_(wb.t().matmul(gb));
+            gradColumns.PlusInPlace(wb.t().matmul(gb));
         }
         var gradB = bias is null ? null : g.sum([2]);
         long[] wShape = [o, c, k[0], k[1], k[2]];
         gradColumns = gradColumns.reshape(n, c, offsets.Count, outSize[0], outSize[1], outSize[2]);
         var gradPadded = zeros_like(xp);
-        for (int i = 0; i < offsets.Count; i++) Window(gradPadded, offsets[i].a, offsets[i].b, offsets[i].e).add_(gradColumns.select(2, i));
+        for (int i = 0; i < offsets.Count; i++) Window(gradPadded, offsets[i].a, offsets[i].b, offsets[i].e).PlusInPlace(gradColumns.select(2, i));
         var gradX = gradPadded.slice(2, padding[0], padding[0] + x.shape[2], 1).slice(3, padding[1], padding[1] + x.shape[3], 1)
             .slice(4, padding[2], padding[2] + x.shape[4], 1);
         long[] yShape = [n, o, outSize[0], outSize[1], outSize[2]];
@@ -170,8 +170,7 @@ internal sealed class Conv3dProbe : IDisposable
 
     private static Tensor Random(long[] shape, double scale, Generator generator, Device device, ScalarType dtype)
     {
-        using var u = rand(shape, ScalarType.Float32, generator: generator);
-        u.mul_(2).sub_(1).mul_(scale);
+        using var u = empty(shape, ScalarType.Float32).uniform_(-scale, scale, generator);
         return u.to(dtype).to(device, copy: true);
     }
 

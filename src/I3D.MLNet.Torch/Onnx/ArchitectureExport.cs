@@ -3,6 +3,7 @@ using I3D.MLNet.Onnx;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static I3D.MLNet.Torch.Onnx.OnnxExporter;
@@ -68,7 +69,7 @@ internal static class ArchitectureExport
         using (sx) using (tx) using (sh) using (th) using (sc) using (tc)
         {
             var xTerms = b.Node("MatMul", "lstm.x_terms_nobias", [y, b.Initializer("lstm.weight_x_t", Scaled(wx, sx).t())]);
-            xTerms = b.Node("Add", "lstm.x_terms", [xTerms, b.Initializer("lstm.x_shift", tx + bias.detach().to(ScalarType.Float64))]);
+            xTerms = b.Node("Add", "lstm.x_terms", [xTerms, b.Initializer("lstm.x_shift", tx.Plus(bias.detach().to(ScalarType.Float64)))]);
             string whT = b.Initializer("lstm.weight_h_t", Scaled(wh, sh).t()), hShift = b.Initializer("lstm.h_shift", th);
             string cScale = b.Initializer("lstm.c_scale", sc), cShift = b.Initializer("lstm.c_shift", tc);
             string[] starts = [.. Enumerable.Range(0, 4).Select(k => b.Int64s($"lstm.gate{k}_start", [k * hidden]))];
@@ -183,7 +184,7 @@ internal static class ArchitectureExport
     }
 
     /// <summary>A fully connected layer with the BatchNorm1d after it (if any) folded in, as a Gemm.</summary>
-    internal static string Gemm(OnnxModelBuilder b, string name, Linear fc, BatchNorm1d? bn, string x)
+    internal static string Gemm(OnnxModelBuilder b, string name, Linear fc, HeldBatchNorm? bn, string x)
     {
         var (w, bias) = Folded(fc.weight!, fc.bias, bn);
         using (w) using (bias)

@@ -4,6 +4,7 @@ using I3D.MLNet.Onnx;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Inflation.Onnx.Proto;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Training;
 using TorchSharp.Modules;
 using static I3D.MLNet.Torch.Onnx.OnnxModelBuilder;
@@ -137,7 +138,7 @@ public static class OnnxExporter
     /// the 1x3x3 max pool, the basic blocks with their projections; the last block's output. Node names start with
     /// <paramref name="prefix"/> (and a dot when it is not empty).
     /// </summary>
-    internal static string ResNetTrunk(OnnxModelBuilder b, string prefix, Conv3d conv1, BatchNorm3d bn1, IEnumerable<BasicBlock3d> blocks, string x)
+    internal static string ResNetTrunk(OnnxModelBuilder b, string prefix, Conv3d conv1, HeldBatchNorm bn1, IEnumerable<BasicBlock3d> blocks, string x)
     {
         string p = prefix.Length == 0 ? "" : prefix + ".";
         var y = b.Node("Relu", $"{p}conv1.relu", [ResNetConv(b, $"{p}conv1", conv1, bn1, x, conv1.stride[0], 2)]);
@@ -213,7 +214,7 @@ public static class OnnxExporter
     /// ResNet3d18's convolution (BasicBlock3d.Conv): edge frames repeated kt / 2 each side (Pad "edge"), CNTK's spatial
     /// zero padding (BasicBlock3d.CntkPadding), BatchNorm folded in.
     /// </summary>
-    private static string ResNetConv(OnnxModelBuilder b, string name, Conv3d conv, BatchNorm3d bn, string x, long temporalStride, long spatialStride)
+    private static string ResNetConv(OnnxModelBuilder b, string name, Conv3d conv, HeldBatchNorm bn, string x, long temporalStride, long spatialStride)
     {
         long[] k = conv.weight!.shape[2..];
         long t = k[0] / 2;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using I3D.MLNet.Clips;
 using I3D.MLNet.ModelZip;
 using I3D.MLNet.Scoring;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Video;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -84,7 +85,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 streams.Add(stream);
                 var trainable = stream.TrainableParameters(Options.FixedFeatures);
                 parameters.Add(trainable);
-                optimizers.Add(optim.SGD(trainable, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay));
+                optimizers.Add(new HeldSgd.SGD(trainable, Options.LearningRate, Options.Momentum, Options.WeightDecay));
             }
             if (!input.CanShuffle)
                 channel.Warning("I3D: the training data cannot shuffle, so every epoch reads the rows in their stored order (one class per batch if they are stored class by class); load the rows with VideoDataset.ToDataView or another source that can shuffle");
@@ -268,7 +269,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 manual_seed(Options.Seed * 1_000_003L + step * 31 + i * 7 + start);
                 var x = Stack(batch.Clips[i], start, count, shapes[i]).to(device);
                 var y = tensor(batch.Labels.Skip(start).Take(count).Select(l => (long)l).ToArray()).to(device);
-                var loss = stream.Loss(x, y) * (count / (float)total);
+                var loss = stream.Loss(x, y).Times(count / (float)total);
                 loss.backward();
                 losses[i] += loss.item<float>();
             }
@@ -295,7 +296,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 var device = streams[i].Module.parameters().First().device;
                 var x = tensor(clips[i], shapes[i]).to(device);
                 var logits = streams[i].Logits(x);
-                var y = full(new long[] { shapes[i][0] }, (long)label, ScalarType.Int64).to(device);
+                var y = tensor(Enumerable.Repeat((long)label, (int)shapes[i][0]).ToArray(), device: device);
                 loss[i] += nn.functional.cross_entropy(logits, y).item<float>();
                 correct[i] += logits.mean([0]).argmax().item<long>() == label ? 1 : 0;
             }

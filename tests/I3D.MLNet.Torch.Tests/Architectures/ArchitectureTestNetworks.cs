@@ -12,5 +12,5 @@ internal static class ArchitectureTestNetworks
     public static string Shape(Tensor t) => $"({string.Join(", ", t.shape)})";
 
     /// <summary>A random clip in [-1, 1].</summary>
-    public static Tensor Clip(params long[] shape) => rand(shape) * 2 - 1;
+    public static Tensor Clip(params long[] shape) => empty(shape).uniform_(-1, 1);
 }

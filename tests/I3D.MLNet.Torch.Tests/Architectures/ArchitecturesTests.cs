@@ -149,7 +149,8 @@ public sealed class ArchitecturesTests(ITestOutputHelper log)
     {
         using var scope = NewDisposeScope();
         // clip[n, c, t] = 100 n + 10 t + c: stack s of 10 frames holds x_t, y_t for t = 10 s .. 10 s + 9, in that order.
-        var clip = (arange(2).view(2, 1, 1, 1, 1) * 100 + arange(20).view(1, 1, 20, 1, 1) * 10 + arange(2).view(1, 2, 1, 1, 1)).expand(2, 2, 20, 3, 3).to(ScalarType.Float32);
+        float[] values = [.. Enumerable.Range(0, 2 * 2 * 20).Select(i => 100f * (i / 40) + 10 * (i % 20) + i / 20 % 2)];
+        var clip = tensor(values).view(2, 2, 20, 1, 1).expand(2, 2, 20, 3, 3);
         var stacks = InceptionV1.FlowStacks(clip, 10);
         Assert.Equal([4L, 20, 3, 3], stacks.shape);
         for (int n = 0; n < 2; n++)

@@ -20,6 +20,7 @@ namespace I3D.MLNet.Torch.Tests.Features;
 /// the rest frozen) and (b) ExtractI3DFeatures + ML.NET's SdcaMaximumEntropy. Both accuracies and times are printed;
 /// SDCA must be above chance by a margin luck does not give (Fixed is reported).
 /// </summary>
+[Collection(SeededRunCollection.Name)]
 public sealed class FeatureBenchmarkTests(ITestOutputHelper log)
 {
     private const int ClipFrames = 16, CropSize = 56;

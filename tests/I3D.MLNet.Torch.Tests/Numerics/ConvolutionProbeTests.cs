@@ -88,7 +88,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         // The probe's comparison is what catches a kernel: values off by 10% and NaN both count as wrong.
         using var scope = NewDisposeScope();
         var reference = ones(10, dtype: ScalarType.Float64);
-        Assert.Equal(0.1, Conv3dProbe.Relative(ones(10) * 1.1f, reference), 6);
+        Assert.Equal(0.1, Conv3dProbe.Relative(ones(10).Times(1.1f), reference), 6);
         var nan = ones(10);
         nan[3] = tensor(float.NaN);
         Assert.Equal(double.PositiveInfinity, Conv3dProbe.Relative(nan, reference));
@@ -172,7 +172,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             manual_seed(8);
             long[] stride = [1, 1, 1], padding = [1, 1, 1];
             var x = randn([2, 24, 4, 10, 10]);
-            var w = (randn([64, 24, 3, 3, 3]) * (1 / Math.Sqrt(24 * 27))).requires_grad_();
+            var w = randn([64, 24, 3, 3, 3]).Times(1 / Math.Sqrt(24 * 27)).requires_grad_();
             var y64 = F.conv3d(x.to(ScalarType.Float64), w.detach().to(ScalarType.Float64), strides: stride, padding: padding);
             Tensor scored;
             using (no_grad()) scored = Conv3dGuard.Conv3d("score", x, w, null, stride, padding);
@@ -202,7 +202,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             using var scope = NewDisposeScope();
             manual_seed(5);
             var x = randn([2, cin, 1, size, size]);
-            var w = randn([64, cin, 1, k, k]) * (1 / Math.Sqrt(cin * k * k));
+            var w = randn([64, cin, 1, k, k]).Times(1 / Math.Sqrt(cin * k * k));
             long[] stride = [1, s, s], padding = [0, k / 2, k / 2];
             var y = Conv3dGuard.Conv3d("test", x, w, null, stride, padding);
             var y64 = F.conv3d(x.to(ScalarType.Float64), w.to(ScalarType.Float64), strides: stride, padding: padding);
@@ -229,13 +229,14 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         using var check = AutoCheckInTestFolder();
         using var scope = NewDisposeScope();
         using var generator = new Generator(7, CPU);
-        var x = rand([1, cin, t, h, w], generator: generator).sub_(0.5).requires_grad_();
-        var weight = rand([cout, cin, kt, kh, kw], generator: generator).sub_(0.5).mul_(1 / Math.Sqrt(cin * kt * kh * kw)).requires_grad_();
+        var x = empty([1, cin, t, h, w]).uniform_(-0.5, 0.5, generator).requires_grad_();
+        double bound = 0.5 / Math.Sqrt(cin * kt * kh * kw);
+        var weight = empty([cout, cin, kt, kh, kw]).uniform_(-bound, bound, generator).requires_grad_();
         var bias = rand([cout], generator: generator).requires_grad_();
         Assert.True(Conv3dHalves.Applies(x, weight), "a shape libtorch computes without oneDNN, so that the halves are what is tested");
 
         var y = Conv3dGuard.Conv3d("test", x, weight, bias, stride, padding);
-        var upstream = rand(y.shape, generator: generator).sub_(0.5);
+        var upstream = empty(y.shape).uniform_(-0.5, 0.5, generator);
         y.backward([upstream]);
 
         var x64 = x.detach().to(ScalarType.Float64).requires_grad_();

@@ -66,7 +66,7 @@ public sealed class NetworkNumericsTests(ITestOutputHelper log)
             net64.to(ScalarType.Float64).eval();
 
             using var scope = NewDisposeScope();
-            var x = rand([3, channels, 9, 64, 64]) * 2 - 1;
+            var x = empty([3, channels, 9, 64, 64]).uniform_(-1, 1);
             var y = net.forward(x);
             var y64 = net64.forward(x.to(ScalarType.Float64));
             double logits = TestPaths.RelativeL2(y, y64);
@@ -107,7 +107,7 @@ public sealed class NetworkNumericsTests(ITestOutputHelper log)
         byte[] onnx = I3D.MLNet.Torch.Onnx.OnnxExporter.Export(net, new I3D.MLNet.Torch.Onnx.OnnxExportOptions { Size = 96 });
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var x = rand([batch, 3, 12, 96, 96]) * 2 - 1;
+        var x = empty([batch, 3, 12, 96, 96]).uniform_(-1, 1);
         var y64 = net64.forward(x.to(ScalarType.Float64));
         double torch = TestPaths.RelativeL2(net.forward(x), y64);
         var (values, shape) = Run(onnx, x);
@@ -129,7 +129,7 @@ public sealed class NetworkNumericsTests(ITestOutputHelper log)
         net.eval();
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var y = net.forward(rand([2, 3, 8, size, size]) * 2 - 1);
+        var y = net.forward(empty([2, 3, 8, size, size]).uniform_(-1, 1));
         Assert.Equal([2L, 6], y.shape);
         Assert.True(y.isfinite().all().item<bool>());
     }

@@ -32,7 +32,7 @@ public sealed class ClassifierExportTests(ITestOutputHelper log)
             Assert.Equal(classes, model.Classes);
             int channels = stream.Channels();
             long[] shape = [2, channels, 12, 96, 96];
-            var clips = (rand(shape) * 2 - 1).data<float>().ToArray();
+            var clips = empty(shape).uniform_(-1, 1).data<float>().ToArray();
             var onnx = model.Logits(clips, shape);
             var torch = classifier.StreamLogits(stream, clips, shape);
             double err = RelativeL2(onnx, torch);

@@ -4,6 +4,7 @@ using I3D.MLNet.Datasets;
 using I3D.MLNet.Onnx;
 using I3D.MLNet.Testing;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Onnx;
 using I3D.MLNet.Video;
 using Microsoft.ML;
@@ -137,14 +138,14 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
         using (rgbNet) using (flowNet)
         {
             var ml = new MLContext(1);
-            var rgbClip = (rand([1, 3, 10, 112, 112]) * 2 - 1).data<float>().ToArray();
+            var rgbClip = empty([1, 3, 10, 112, 112]).uniform_(-1, 1).data<float>().ToArray();
             var flowClip = rgbClip[..(2 * 10 * 112 * 112)];
             var data = ml.Data.LoadFromEnumerable([new TwoClips { RgbClip = rgbClip, FlowClip = flowClip }]);
             var scorer = ml.Transforms.ScoreI3D(new I3DOnnxScorerOptions { RgbModel = rgb, FlowModel = flow }).Fit(data);
             Assert.Equal(Classes, scorer.Classes);
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var joint = rgbNet.forward(tensor(rgbClip, [1, 3, 10, 112, 112])) + flowNet.forward(tensor(flowClip, [1, 2, 10, 112, 112]));
+            var joint = rgbNet.forward(tensor(rgbClip, [1, 3, 10, 112, 112])).Plus(flowNet.forward(tensor(flowClip, [1, 2, 10, 112, 112])));
             var expected = joint.softmax(1).data<float>().ToArray();
             var scored = scorer.Transform(data);
             var score = scored.GetColumn<float[]>("Score").Single();
@@ -176,7 +177,7 @@ public sealed class ScoreI3DTests(ITestOutputHelper log) : IDisposable
             var score = scored.GetColumn<float[]>("Score").Single();
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var joint = rgbNet.forward(tensor(rgbClip, [1, 3, 10, 112, 112])) + flowNet.forward(tensor(flowClip, [1, 2, 10, 112, 112]));
+            var joint = rgbNet.forward(tensor(rgbClip, [1, 3, 10, 112, 112])).Plus(flowNet.forward(tensor(flowClip, [1, 2, 10, 112, 112])));
             double err = RelativeL2(score, joint.softmax(1).data<float>().ToArray());
             log.WriteLine($"RGB + TV-L1 flow pipeline: relative L2 {err:E2}");
             Assert.True(err < 1e-4, $"relative error {err}");

@@ -14,6 +14,7 @@ namespace I3D.MLNet.Torch.Tests.Training;
 /// count (the classifier replaced); in Fixed mode only the classifier changes (every other weight and BatchNorm statistic
 /// stays the file's), in Full-FT mode the rest trains too.
 /// </summary>
+[Collection(SeededRunCollection.Name)]
 public sealed class TransferStartTests
 {
     public static TheoryData<string, string, int, int> Cases => new()
