@@ -48,11 +48,4 @@ internal static class HeldScalars
         using var s = value.ToScalar();
         return a.fill_(s);
     }
-
-    /// <summary>a + alpha * b, in place (SGD's update).</summary>
-    public static Tensor PlusScaledInPlace(this Tensor a, Tensor b, double alpha)
-    {
-        using var s = alpha.ToScalar();
-        return a.add_(b, s);
-    }
 }
