@@ -39,8 +39,7 @@ internal static class BatchNormFolding
         long c = bn.running_mean!.shape[0];
         var gamma = bn.weight is null ? ones(c, ScalarType.Float64, device) : Wide(bn.weight);
         var beta = bn.bias is null ? zeros(c, ScalarType.Float64, device) : Wide(bn.bias);
-        using var eps = bn.eps.ToScalar();
-        var scale = gamma / Wide(bn.running_var!).add(eps, HeldScalars.One).sqrt();
+        var scale = gamma / Wide(bn.running_var!).Plus(bn.eps).sqrt();
         var shift = beta - Wide(bn.running_mean!) * scale;
         return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }

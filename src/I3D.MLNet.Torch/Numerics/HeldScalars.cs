@@ -25,6 +25,13 @@ internal static class HeldScalars
     /// <summary>a + b.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
+    /// <summary>a + b.</summary>
+    public static Tensor Plus(this Tensor a, double b)
+    {
+        using var s = b.ToScalar();
+        return a.add(s, One);
+    }
+
     /// <summary>a += b, in place.</summary>
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 

@@ -2,7 +2,6 @@ using I3D.MLNet.Tests.Shared;
 using I3D.MLNet.Torch.Models;
 using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Tests.Numerics;
-using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -36,8 +35,7 @@ public sealed class Conv2dNumericsArchitecturesTests(ITestOutputHelper log)
         var direct = F.conv2d(x, w, strides: [stride, stride], padding: [kernel / 2, kernel / 2]);
         var reference = F.conv2d(x.to(ScalarType.Float64), w.to(ScalarType.Float64), strides: [stride, stride], padding: [kernel / 2, kernel / 2]);
         var bn = unit.BatchNorm;
-        using var eps = bn.eps.ToScalar();
-        var deviation = bn.running_var!.add(eps, HeldScalars.One).sqrt();
+        var deviation = bn.running_var!.Plus(bn.eps).sqrt();
         var shift = (bn.bias!.detach() - bn.running_mean! * bn.weight!.detach() / deviation).to(ScalarType.Float64);
         var scale = (bn.weight!.detach() / deviation).to(ScalarType.Float64);
         var expected = (reference * scale.view(1, -1, 1, 1)).Plus(shift.view(1, -1, 1, 1)).relu();
