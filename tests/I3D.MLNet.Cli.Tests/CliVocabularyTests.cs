@@ -25,6 +25,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--max-frames"] = "use at most this many frames of a video",
         ["--video-frames"] = "frames per written video",
         ["--crop-size"] = "height and width of the clips (the centre or random crop a network takes)",
+        ["--paper-clips"] = "each architecture's clips of Table 1 instead of the experiments' small defaults",
         ["--shorter-side"] = "resize the video's shorter side to this before cropping",
         ["--frame-size"] = "height and width of the written videos",
         ["--fps"] = "frame rate to resample the video to",

@@ -9,12 +9,19 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
 {
     public Option<string> Output { get; } = new("--out") { Description = $"Report folder: {files}, and the cached cells and checkpoints a killed run resumes from", Required = true };
     public ChoiceListOption<VideoBackbone> Architectures { get; } = new("--architectures", $"Which architectures (default: {defaultArchitectures})", [.. VideoBackbones.All.Select(b => (b.CliName, b))]);
-    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => 4 };
-    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => 8 };
-    public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => 0.01 };
+    /// <summary>The library's defaults: the settings measured in docs/experiments.md (under 30 minutes on 2 cores on i3d synth's benchmark).</summary>
+    private static readonly ExperimentSettings Defaults = new();
+
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training videos", DefaultValueFactory = _ => Defaults.Epochs };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Clips per SGD step", DefaultValueFactory = _ => Defaults.BatchSize };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "SGD learning rate (momentum 0.9)", DefaultValueFactory = _ => Defaults.LearningRate };
     public Option<int> PatienceSteps { get; } = CliOptions.PatienceSteps();
-    public Option<int?> Crop { get; } = new("--crop-size") { Description = "Crop height and width of the clips, for the architectures that take any (default: Table 1's)" };
-    public Option<int?> Frames { get; } = new("--clip-frames") { Description = "Frames per clip, for the architectures that take any (default: Table 1's)" };
+    public Option<int?> Crop { get; } = new("--crop-size") { Description = $"Crop height and width of the clips, for the architectures that take any (default: {Defaults.CropSize}; --paper-clips for Table 1's)" };
+    public Option<int?> Frames { get; } = new("--clip-frames") { Description = $"Frames per clip, for the architectures that take any (default: {Defaults.ClipFrames}; --paper-clips for Table 1's)" };
+    public Option<bool> PaperClips { get; } = new("--paper-clips")
+    {
+        Description = "Each architecture's own clips of Table 1 (I3D 64 x 224 x 224, C3D 16 x 112 x 112, ...) instead of the defaults' small ones: for real videos, hours on a CPU",
+    };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same table)", DefaultValueFactory = _ => 1 };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core)", DefaultValueFactory = _ => 0 };
     public Option<bool> Json { get; } = new("--json") { Description = "Print the results as JSON on stdout" };
@@ -27,7 +34,12 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, PatienceSteps, Crop, Frames, Seed, Threads, ImageNet, Json }) command.Options.Add(o);
+        foreach (var o in new Option[] { Output, Architectures, Epochs, BatchSize, LearningRate, PatienceSteps, Crop, Frames, PaperClips, Seed, Threads, ImageNet, Json }) command.Options.Add(o);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(PaperClips) && (result.GetResult(Crop) is { Implicit: false } || result.GetResult(Frames) is { Implicit: false }))
+                result.AddError("give --paper-clips or --crop-size / --clip-frames, not both (--paper-clips takes each architecture's Table 1 clips)");
+        });
     }
 
     /// <summary>The architectures given, else <paramref name="defaults"/>.</summary>
@@ -38,8 +50,9 @@ internal sealed class ExperimentArguments(string files, string defaultArchitectu
         var imageNet = parse.GetValue(ImageNet) ?? [];
         foreach (var file in imageNet)
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no such ImageNet weights file (--imagenet)", file);
-        return new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), parse.GetValue(Crop),
-            parse.GetValue(Frames), parse.GetValue(Seed), parse.GetValue(Threads), imageNet.Length == 0 ? null : [.. imageNet.Select(Path.GetFullPath)],
+        bool paper = parse.GetValue(PaperClips);
+        return new(parse.GetValue(Epochs), parse.GetValue(BatchSize), parse.GetValue(LearningRate), paper ? null : parse.GetValue(Crop) ?? Defaults.CropSize,
+            paper ? null : parse.GetValue(Frames) ?? Defaults.ClipFrames, parse.GetValue(Seed), parse.GetValue(Threads), imageNet.Length == 0 ? null : [.. imageNet.Select(Path.GetFullPath)],
             parse.GetValue(PatienceSteps));
     }
 

@@ -15,7 +15,7 @@ internal static class SynthCommand
         var perClass = new Option<int>("--per-class") { Description = "Training videos per class (test: half as many)", DefaultValueFactory = _ => 16 };
         var testPerClass = new Option<int?>("--test-per-class") { Description = "Test videos per class (default: half of --per-class)" };
         var frames = new Option<int>("--video-frames") { Description = "Frames per video", DefaultValueFactory = _ => 32 };
-        var size = new Option<int>("--frame-size") { Description = "Frame width and height of the videos (default 128; 112 with --families or --transfer)", DefaultValueFactory = _ => 128 };
+        var size = new Option<int>("--frame-size") { Description = "Frame width and height of the videos (default 128; 64 with --families or --transfer)", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var classes = new Option<int>("--classes") { Description = "4: the four directions of movement; 6: also turning both ways (the motion dataset only)", DefaultValueFactory = _ => 6 };
         var families = new ChoiceListOption<SyntheticActionFamilies>("--families",

@@ -32,8 +32,9 @@ public sealed record SyntheticActionsOptions
     /// <summary>Frames per video.</summary>
     public int Frames { get; init; } = 32;
 
-    /// <summary>Frame height and width in pixels (square frames), 32..1024.</summary>
-    public int Size { get; init; } = 112;
+    /// <summary>Frame height and width in pixels (square frames), 32..1024. The default is the size the experiments'
+    /// default 56-pixel crops are measured at (<c>docs/experiments.md</c>).</summary>
+    public int Size { get; init; } = 64;
 
     /// <summary>Frame rate written into the files.</summary>
     public double FramesPerSecond { get; init; } = 25;
