@@ -43,6 +43,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--data"] = "the labelled videos",
         ["--list"] = "UCF-101 list file",
         ["--hmdb-split"] = "HMDB-51 split number",
+        ["--ucf-split"] = "UCF-101 split number",
         ["--video-root"] = "folder of the class folders of videos",
         ["--per-class"] = "training videos per class",
         ["--test-per-class"] = "test videos per class",

@@ -84,4 +84,70 @@ public sealed class ExperimentCommandTests
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>Issue 13: "the same on UCF-101 / HMDB-51 split files". One set of videos under a UCF-101 layout, listed
+    /// once by UCF-101's classInd / trainlist / testlist and once by HMDB-51's split files, in the same order: the same
+    /// table. Bad split options are one line each, before anything is trained.</summary>
+    [Fact]
+    public void UcfAndHmdbSplitFilesOfTheSameVideosGiveTheSameTable()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "i3d-cli-experiment", Guid.NewGuid().ToString("N"));
+        try
+        {
+            string data = Path.Combine(dir, "data"), root = Path.Combine(dir, "videos"), ucf = Path.Combine(dir, "ucf"), hmdb = Path.Combine(dir, "hmdb");
+            I3dProcess.Ok("synth", "--out", data, "--families", "direction", "--per-class", "2", "--test-per-class", "1", "--video-frames", "12", "--frame-size", "48", "--seed", "5");
+            var classes = Directory.GetDirectories(Path.Combine(data, "train")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            Directory.CreateDirectory(ucf);
+            Directory.CreateDirectory(hmdb);
+            var trainList = new List<string>();
+            var testList = new List<string>();
+            foreach (var (label, index) in classes.Select((c, i) => (c!, i + 1)))
+            {
+                Directory.CreateDirectory(Path.Combine(root, label));
+                var split = new List<string>();
+                foreach (var (part, list, mark) in new[] { ("train", trainList, "1"), ("test", testList, "2") })
+                    foreach (var video in Directory.GetFiles(Path.Combine(data, part, label)).Order(StringComparer.Ordinal))
+                    {
+                        string name = $"{part}_{Path.GetFileName(video)}";
+                        File.Copy(video, Path.Combine(root, label, name));
+                        list.Add(part == "train" ? $"{label}/{name} {index}" : $"{label}/{name}");
+                        split.Add($"{name} {mark}");
+                    }
+                File.WriteAllLines(Path.Combine(hmdb, $"{label}_test_split1.txt"), split);
+            }
+            File.WriteAllLines(Path.Combine(ucf, "classInd.txt"), classes.Select((c, i) => $"{i + 1} {c}"));
+            File.WriteAllLines(Path.Combine(ucf, "trainlist01.txt"), trainList);
+            File.WriteAllLines(Path.Combine(ucf, "testlist01.txt"), testList);
+
+            string[] Args(string report, params string[] data) => ["experiment", "architectures", .. data, "--video-root", root, "--out", Path.Combine(dir, report),
+                "--architectures", "two-stream", "--epochs", "1", "--crop-size", "32", "--clip-frames", "4", "--batch-size", "4", "--threads", "1", "--json"];
+            var fromUcf = I3dProcess.Ok(Args("report-ucf", "--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "1"));
+            Assert.Contains("8 training videos", fromUcf.Stderr);
+            var fromHmdb = I3dProcess.Ok(Args("report-hmdb", "--data", hmdb, "--hmdb-split", "1"));
+            Assert.Equal(fromUcf.Stdout, fromHmdb.Stdout);
+            using var json = JsonDocument.Parse(fromUcf.Stdout);
+            var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+            Assert.Equal(3, results.Count);
+            Assert.All(results, r => Assert.Equal(classes, r.GetProperty("perClass").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
+
+            foreach (var (args, exit, expected) in new (string[], int, string)[]
+            {
+                (["--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "2", "--video-root", root], 1, Path.Combine(ucf, "trainlist02.txt") + ": no such file"),
+                (["--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "4", "--video-root", root], 2, "--ucf-split 4: UCF-101 has splits 1, 2 and 3"),
+                (["--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "1"], 2, "--ucf-split needs --video-root"),
+                (["--data", hmdb, "--ucf-split", "1", "--hmdb-split", "1", "--video-root", root], 2, "give --ucf-split or --hmdb-split, not both"),
+                (["--data", data, "--video-root", root], 2, "--video-root is for split files"),
+            })
+            {
+                var result = I3dProcess.Run(["experiment", "architectures", .. args, "--out", Path.Combine(dir, "bad")]);
+                Assert.True(result.ExitCode == exit, $"{string.Join(' ', args)}: exit {result.ExitCode}: {result.Stderr}");
+                Assert.Contains(expected, Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            }
+            Assert.False(Directory.Exists(Path.Combine(dir, "bad", "checkpoints")), "nothing was trained");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using I3D.MLNet.Datasets;
 using I3D.MLNet.IO;
 using I3D.MLNet.Scoring;
 using I3D.MLNet.Torch.Backbones;
@@ -31,8 +32,22 @@ public static class ArchitectureExperiment
     /// <returns>Each architecture's cells: each stream, then the fusion where there are two.</returns>
     public static IReadOnlyList<ExperimentCell> Run(string dataDir, string reportDir, IReadOnlyList<VideoBackbone> architectures, ExperimentSettings settings,
         TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
+        => Run(ExperimentData.Load(dataDir), reportDir, architectures, settings, log, progress);
+
+    /// <summary>Trains and scores each of <paramref name="architectures"/> on <paramref name="data"/>'s training and test
+    /// videos (<see cref="ExperimentData"/>: a folder, or UCF-101's or HMDB-51's split files), reusing the cells cached in
+    /// <paramref name="reportDir"/>; progress lines go to <paramref name="log"/>.</summary>
+    /// <param name="data">The labelled videos, training and test.</param>
+    /// <param name="reportDir">The report folder (cells, checkpoints, flow cache).</param>
+    /// <param name="architectures">The architectures, in table order.</param>
+    /// <param name="settings">What every training shares.</param>
+    /// <param name="log">Progress lines (one per architecture: trained or cached).</param>
+    /// <param name="progress">The trainer's progress reports.</param>
+    /// <returns>Each architecture's cells: each stream, then the fusion where there are two.</returns>
+    public static IReadOnlyList<ExperimentCell> Run((VideoDataset Train, VideoDataset Test) data, string reportDir, IReadOnlyList<VideoBackbone> architectures,
+        ExperimentSettings settings, TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
     {
-        var (train, test) = ExperimentData.Load(dataDir);
+        var (train, test) = data;
         var folder = new ExperimentFolder(reportDir);
         var cells = new List<ExperimentCell>();
         foreach (var backbone in architectures)
@@ -47,7 +62,7 @@ public static class ArchitectureExperiment
 
     /// <summary>Writes <c>architectures.md</c>, <c>architectures.json</c> and <c>architectures.svg</c> into <paramref name="reportDir"/>; returns the Markdown path.</summary>
     /// <param name="reportDir">The report folder.</param>
-    /// <param name="cells">What <see cref="Run"/> returned.</param>
+    /// <param name="cells">What <see cref="Run(string, string, IReadOnlyList{VideoBackbone}, ExperimentSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string WriteReport(string reportDir, IReadOnlyList<ExperimentCell> cells)
     {
         string markdown = Path.Combine(reportDir, "architectures.md");
@@ -58,7 +73,7 @@ public static class ArchitectureExperiment
     }
 
     /// <summary>Table 2's shape: one row per architecture, a column per stream (RGB, Flow, RGB + Flow), then accuracy per family.</summary>
-    /// <param name="cells">What <see cref="Run"/> returned.</param>
+    /// <param name="cells">What <see cref="Run(string, string, IReadOnlyList{VideoBackbone}, ExperimentSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Markdown(IReadOnlyList<ExperimentCell> cells)
     {
         var families = cells.SelectMany(c => c.PerFamily.Keys).Distinct().ToList();
@@ -78,7 +93,7 @@ public static class ArchitectureExperiment
     }
 
     /// <summary>A bar chart (SVG): accuracy per architecture and streams, the chance level marked.</summary>
-    /// <param name="cells">What <see cref="Run"/> returned.</param>
+    /// <param name="cells">What <see cref="Run(string, string, IReadOnlyList{VideoBackbone}, ExperimentSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Svg(IReadOnlyList<ExperimentCell> cells)
         => ExperimentChart.Svg([.. cells.Select(c => ($"{c.Architecture} {c.Streams}", Columns.IndexOf(c.Streams), c.Accuracy))], Columns, ExperimentCells.ClassCount(cells));
 
@@ -86,7 +101,7 @@ public static class ArchitectureExperiment
     private static readonly List<string> Columns = [VideoStream.Rgb.Name(), VideoStream.Flow.Name(), VideoStream.RgbAndFlow.Name()];
 
     /// <summary>The cells as JSON: <c>{"results":[{"architecture","streams","accuracy","perClass":{name:acc},"perFamily":{name:acc}}]}</c>.</summary>
-    /// <param name="cells">What <see cref="Run"/> returned.</param>
+    /// <param name="cells">What <see cref="Run(string, string, IReadOnlyList{VideoBackbone}, ExperimentSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Json(IReadOnlyList<ExperimentCell> cells)
         => JsonSerializer.Serialize(new { results = cells.Select(c => new { architecture = c.Architecture, streams = c.Streams, accuracy = c.Accuracy, perClass = c.PerClass, perFamily = c.PerFamily }) },
             ExperimentCells.Json);
