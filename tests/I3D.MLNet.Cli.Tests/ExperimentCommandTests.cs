@@ -130,6 +130,15 @@ public sealed class ExperimentCommandTests
             Assert.Equal(3, results.Count);
             Assert.All(results, r => Assert.Equal(classes, r.GetProperty("perClass").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
 
+            // The transfer experiment's target from the same split files (the paper's targets are UCF-101 and HMDB-51).
+            var transfer = I3dProcess.Ok(["experiment", "transfer", "--source", data, "--target", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "1", "--video-root", root,
+                "--out", Path.Combine(dir, "report-transfer"), "--architectures", "two-stream", "--target-per-class", "1", "--epochs", "1", "--crop-size", "32", "--clip-frames", "4",
+                "--batch-size", "4", "--threads", "1", "--json"]);
+            Assert.Contains("TwoStream2d Full-FT: Both clips", transfer.Stderr);
+            Assert.Contains("4 training videos", transfer.Stderr); // the target's first video of each class
+            using var transferJson = JsonDocument.Parse(transfer.Stdout);
+            Assert.Equal(9, transferJson.RootElement.GetProperty("results").GetArrayLength()); // RGB, flow, fused x Original, Fixed, Full-FT
+
             foreach (var (args, exit, expected) in new (string[], int, string)[]
             {
                 (["--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "2", "--video-root", root], 1, Path.Combine(ucf, "trainlist02.txt") + ": no such file"),
@@ -137,9 +146,10 @@ public sealed class ExperimentCommandTests
                 (["--data", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "1"], 2, "--ucf-split needs --video-root"),
                 (["--data", hmdb, "--ucf-split", "1", "--hmdb-split", "1", "--video-root", root], 2, "give --ucf-split or --hmdb-split, not both"),
                 (["--data", data, "--video-root", root], 2, "--video-root is for split files"),
+                (["--source", data, "--target", Path.Combine(ucf, "classInd.txt"), "--ucf-split", "1"], 2, "--ucf-split needs --video-root"),
             })
             {
-                var result = I3dProcess.Run(["experiment", "architectures", .. args, "--out", Path.Combine(dir, "bad")]);
+                var result = I3dProcess.Run(["experiment", args[0] == "--source" ? "transfer" : "architectures", .. args, "--out", Path.Combine(dir, "bad")]);
                 Assert.True(result.ExitCode == exit, $"{string.Join(' ', args)}: exit {result.ExitCode}: {result.Stderr}");
                 Assert.Contains(expected, Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
             }

@@ -53,8 +53,25 @@ public static class TransferExperiment
     public static TransferResults Run(TransferSource source, string targetDir, string reportDir, IReadOnlyList<VideoBackbone> architectures, TransferSettings settings,
         TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
     {
+        foreach (var backbone in architectures) source.Check(backbone); // a wrong source is one line before the target is read
+        return Run(source, ExperimentData.Load(targetDir), reportDir, architectures, settings, log, progress);
+    }
+
+    /// <summary>Pre-trains (or reads) each architecture's source weights and trains it three ways on <paramref name="target"/>'s
+    /// training videos, scored on its test videos (<see cref="ExperimentData"/>: a folder, or UCF-101's or HMDB-51's split
+    /// files, the paper's targets), reusing the cells cached in <paramref name="reportDir"/>.</summary>
+    /// <param name="source">The source videos or weights files.</param>
+    /// <param name="target">The target videos, training and test.</param>
+    /// <param name="reportDir">The report folder (cells, checkpoints, source weights, flow cache).</param>
+    /// <param name="architectures">The architectures, in table order (only InceptionI3d for weights files).</param>
+    /// <param name="settings">The training settings, the source's epochs and the target videos per class.</param>
+    /// <param name="log">Progress lines (one per cell: trained or cached).</param>
+    /// <param name="progress">The trainer's progress reports.</param>
+    public static TransferResults Run(TransferSource source, (VideoDataset Train, VideoDataset Test) target, string reportDir, IReadOnlyList<VideoBackbone> architectures,
+        TransferSettings settings, TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
+    {
         foreach (var backbone in architectures) source.Check(backbone);
-        var (train, test) = ExperimentData.Load(targetDir);
+        var (train, test) = target;
         if (settings.TargetPerClass is { } n) train = ExperimentData.FirstPerClass(train, n);
         var folder = new ExperimentFolder(reportDir);
         var cells = new List<TransferCell>();
@@ -115,7 +132,7 @@ public static class TransferExperiment
 
     /// <summary>Writes <c>transfer.md</c>, <c>transfer.json</c> and <c>transfer.svg</c> into <paramref name="reportDir"/>; returns the Markdown path.</summary>
     /// <param name="reportDir">The report folder.</param>
-    /// <param name="results">What <see cref="Run"/> returned.</param>
+    /// <param name="results">What <see cref="Run(TransferSource, string, string, IReadOnlyList{VideoBackbone}, TransferSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string WriteReport(string reportDir, TransferResults results)
     {
         string markdown = Path.Combine(reportDir, "transfer.md");
@@ -126,7 +143,7 @@ public static class TransferExperiment
     }
 
     /// <summary>Table 4's shape: a row per architecture and streams, the columns Original, Fixed and Full-FT; then the source models' own accuracy.</summary>
-    /// <param name="results">What <see cref="Run"/> returned.</param>
+    /// <param name="results">What <see cref="Run(TransferSource, string, string, IReadOnlyList{VideoBackbone}, TransferSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Markdown(TransferResults results)
     {
         var text = new StringBuilder("| architecture | streams | ").AppendJoin(" | ", TransferModes.All.Select(m => m.Label())).Append(" |\n|---|---|")
@@ -147,7 +164,7 @@ public static class TransferExperiment
     }
 
     /// <summary>A bar chart (SVG): accuracy per architecture, streams and mode, the chance level marked.</summary>
-    /// <param name="results">What <see cref="Run"/> returned.</param>
+    /// <param name="results">What <see cref="Run(TransferSource, string, string, IReadOnlyList{VideoBackbone}, TransferSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Svg(TransferResults results)
     {
         var bars = Rows(results.Cells).SelectMany(row => row.Select(c =>
@@ -158,7 +175,7 @@ public static class TransferExperiment
     /// <summary>The cells as JSON: <c>{"results":[{"architecture","streams","mode","accuracy","perClass":{name:acc}}],
     /// "source":[{"architecture","streams","accuracy","perClass"}]}</c> (mode: original, fixed, full-ft; source: the
     /// source models on the source's test videos, empty for weights files).</summary>
-    /// <param name="results">What <see cref="Run"/> returned.</param>
+    /// <param name="results">What <see cref="Run(TransferSource, string, string, IReadOnlyList{VideoBackbone}, TransferSettings, TextWriter, IProgress{I3DTrainingProgress})"/> returned.</param>
     public static string Json(TransferResults results) => JsonSerializer.Serialize(new
     {
         results = results.Cells.Select(c => new { architecture = c.Cell.Architecture, streams = c.Cell.Streams, mode = c.Mode.Name(), accuracy = c.Cell.Accuracy, perClass = c.Cell.PerClass }),
