@@ -12,8 +12,14 @@ internal sealed class DatasetArguments
 {
     public Option<string> Data { get; } = new("--data") { Description = "DIR/<class>/<video>, UCF-101 classInd.txt (with --list) or a folder of HMDB-51 split files (with --hmdb-split)", Required = true };
     public Option<string?> List { get; } = new("--list") { Description = "UCF-101 train or test list (trainlist01.txt / testlist01.txt) for --data classInd.txt" };
-    public Option<int?> HmdbSplit { get; } = new("--hmdb-split") { Description = "HMDB-51 split number (1-3) for --data SPLIT_DIR" };
-    public Option<string?> VideoRoot { get; } = new("--video-root") { Description = "Folder of the class folders of videos, for split files" };
+    public Option<int?> HmdbSplit { get; } = HmdbSplitOption("--data");
+    public Option<string?> VideoRoot { get; } = VideoRootOption();
+
+    /// <summary><c>--hmdb-split</c> for the path option <paramref name="dataOption"/> (the experiments share it).</summary>
+    public static Option<int?> HmdbSplitOption(string dataOption) => new("--hmdb-split") { Description = $"HMDB-51 split number (1-3) for {dataOption} SPLIT_DIR" };
+
+    /// <summary><c>--video-root</c> (the experiments share it).</summary>
+    public static Option<string?> VideoRootOption() => new("--video-root") { Description = "Folder of the class folders of videos, for split files" };
 
     public IEnumerable<Option> All => [Data, List, HmdbSplit, VideoRoot];
 

@@ -12,8 +12,8 @@ namespace I3D.MLNet.Cli.Commands;
 internal sealed class SplitArguments(string dataOption)
 {
     public Option<int?> UcfSplit { get; } = new("--ucf-split") { Description = $"UCF-101 split number (1-3) for {dataOption} classInd.txt: trainlist0N.txt and testlist0N.txt beside it" };
-    public Option<int?> HmdbSplit { get; } = new("--hmdb-split") { Description = $"HMDB-51 split number (1-3) for {dataOption} SPLIT_DIR" };
-    public Option<string?> VideoRoot { get; } = new("--video-root") { Description = "Folder of the class folders of videos, for split files" };
+    public Option<int?> HmdbSplit { get; } = DatasetArguments.HmdbSplitOption(dataOption);
+    public Option<string?> VideoRoot { get; } = DatasetArguments.VideoRootOption();
 
     /// <summary>What the path option's help says it takes.</summary>
     public static string Takes => "a folder with train/<class>/ and test/<class>/ videos (i3d synth writes one), UCF-101's classInd.txt (with --ucf-split) or a folder of HMDB-51 split files (with --hmdb-split)";

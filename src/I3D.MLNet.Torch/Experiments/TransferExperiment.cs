@@ -53,8 +53,8 @@ public static class TransferExperiment
     public static TransferResults Run(TransferSource source, string targetDir, string reportDir, IReadOnlyList<VideoBackbone> architectures, TransferSettings settings,
         TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
     {
-        foreach (var backbone in architectures) source.Check(backbone); // a wrong source is one line before the target is read
-        return Run(source, ExperimentData.Load(targetDir), reportDir, architectures, settings, log, progress);
+        CheckSource(source, architectures); // a wrong source is one line before the target is read
+        return Train(source, ExperimentData.Load(targetDir), reportDir, architectures, settings, log, progress);
     }
 
     /// <summary>Pre-trains (or reads) each architecture's source weights and trains it three ways on <paramref name="target"/>'s
@@ -70,7 +70,19 @@ public static class TransferExperiment
     public static TransferResults Run(TransferSource source, (VideoDataset Train, VideoDataset Test) target, string reportDir, IReadOnlyList<VideoBackbone> architectures,
         TransferSettings settings, TextWriter log, IProgress<I3DTrainingProgress>? progress = null)
     {
+        CheckSource(source, architectures);
+        return Train(source, target, reportDir, architectures, settings, log, progress);
+    }
+
+    private static void CheckSource(TransferSource source, IReadOnlyList<VideoBackbone> architectures)
+    {
         foreach (var backbone in architectures) source.Check(backbone);
+    }
+
+    /// <summary>Both <c>Run</c>s once the source is checked.</summary>
+    private static TransferResults Train(TransferSource source, (VideoDataset Train, VideoDataset Test) target, string reportDir, IReadOnlyList<VideoBackbone> architectures,
+        TransferSettings settings, TextWriter log, IProgress<I3DTrainingProgress>? progress)
+    {
         var (train, test) = target;
         if (settings.TargetPerClass is { } n) train = ExperimentData.FirstPerClass(train, n);
         var folder = new ExperimentFolder(reportDir);
