@@ -1,5 +1,5 @@
 // Usage: dotnet run -c Release --project benchmarks/network [-- --frames 64 --size 224 --repeats 3 --threads 2 --no-python]
-//        ... -- --train-step [--batch 2 --frames 16 --size 112 --classes 101 --steps 5 --threads 2 --no-python] (TrainStep.cs)
+//        ... -- --train-step [--batch 2 --frames 16 --size 112 --classes 101 --steps 5 --threads 2 --no-python --mixed] (TrainStep.cs)
 //        ... -- --conv-check [--rounds 5 --threads 2]: what the convolution numerics check costs (CheckCost.cs)
 //        ... -- --ops: where the time goes, per layer type and element type
 //        ... -- --one-clip [--threads 2]: one small clip's convolutions, libtorch's own call vs two halves (OneClipConvolutions.cs)
@@ -26,7 +26,7 @@ if (args.Contains("--ops")) return OpTimes();
 if (args.Contains("--conv-check")) return CheckCostBenchmark.Run(Arg("--rounds", 5), Arg("--threads", 2));
 if (args.Contains("--one-clip")) return OneClipConvolutionsBenchmark.Run(Arg("--threads", 2));
 if (args.Contains("--train-step"))
-    return TrainStepBenchmark.Run(Arg("--batch", 2), Arg("--frames", 16), Arg("--size", 112), Arg("--classes", 101), Arg("--steps", 5), Arg("--threads", 2), python);
+    return TrainStepBenchmark.Run(Arg("--batch", 2), Arg("--frames", 16), Arg("--size", 112), Arg("--classes", 101), Arg("--steps", 5), Arg("--threads", 2), python, args.Contains("--mixed"));
 string loadBefore = LoadAverage();
 string work = Directory.CreateTempSubdirectory("i3d-bench").FullName;
 string weights = Path.Combine(work, "rgb.pt"), clip = Path.Combine(work, "clip.npy");

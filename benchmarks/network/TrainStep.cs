@@ -2,11 +2,15 @@
 // of the RGB InceptionI3d on a batch of clips, TorchSharp vs python3-torch (bench_network.py --train-step) on the same
 // weights file, batch and labels, both on 2 threads. The python process stays up and is driven step by step over
 // stdin, so the two alternate step by step (interleaved: load from other jobs on the machine spreads over both).
+// With --mixed, a third contestant: the same network (its own copy of the same weights) trained in mixed precision
+// (I3DTrainerOptions.Precision = BFloat16: bfloat16 convolutions, float32 weights, BatchNorm, loss and SGD), its step
+// taken between the other two, so the ratio to the float32 step is measured in the same run.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using I3D.MLNet.IO;
 using I3D.MLNet.Torch.Models;
+using I3D.MLNet.Torch.Numerics;
 using I3D.MLNet.Torch.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,7 +18,7 @@ using static TorchSharp.torch;
 
 internal static class TrainStepBenchmark
 {
-    public static int Run(int batch, int frames, int size, int classes, int steps, int threads, bool python)
+    public static int Run(int batch, int frames, int size, int classes, int steps, int threads, bool python, bool mixed)
     {
         string loadBefore = LoadAverage();
         string work = Directory.CreateTempSubdirectory("i3d-train-bench").FullName;
@@ -36,6 +40,11 @@ internal static class TrainStepBenchmark
         var dropout = net.named_modules().Single(m => m.name == "dropout").module;
         using var sgd = optim.SGD(net.parameters(), 0.01, 0.9);
         net.train(); // BatchNorm on batch statistics, dropout on
+        using var mixedNet = new InceptionI3d(classes, 3);
+        ModuleWeights.Load(mixedNet, [.. net.state_dict()], "the float32 network", "InceptionI3d");
+        var mixedDropout = mixedNet.named_modules().Single(m => m.name == "dropout").module;
+        using var mixedSgd = optim.SGD(mixedNet.parameters(), 0.01, 0.9);
+        mixedNet.train();
 
         Process? py = null;
         string pyVersion = "";
@@ -57,11 +66,24 @@ internal static class TrainStepBenchmark
         var pyTime = new List<double>();
         var csParts = new List<double[]>();
         var pyParts = new List<double[]>();
+        var mxLoss = new List<double>();
+        var mxTime = new List<double>();
+        var mxParts = new List<double[]>();
         for (int step = 0; step < steps + 2; step++)
         {
             bool parity = step < 2;
             if (parity) dropout.eval(); else dropout.train();
-            var (seconds, loss, parts) = Step(net, sgd, x, y);
+            if (parity) mixedDropout.eval(); else mixedDropout.train();
+            // Each contestant's dropout draws from the same seed at the same step.
+            manual_seed(1000 + step);
+            var (seconds, loss, parts) = Step(net, sgd, x, y, null);
+            if (mixed)
+            {
+                manual_seed(1000 + step);
+                var (mxSeconds, mxLossValue, mxPart) = Step(mixedNet, mixedSgd, x, y, ScalarType.BFloat16);
+                if (parity) mxLoss.Add(mxLossValue); else { mxTime.Add(mxSeconds); mxParts.Add(mxPart); }
+                Console.Error.WriteLine($"step {step + 1}: TorchSharp mixed precision {mxSeconds:0.000} s loss {mxLossValue:0.000000}");
+            }
             double pySeconds = 0, pyLossValue = double.NaN;
             double[] pyPart = [0, 0, 0];
             if (py is not null) (pySeconds, pyLossValue, pyPart) = PythonStep(py, dropout: !parity);
@@ -91,6 +113,15 @@ internal static class TrainStepBenchmark
         Console.WriteLine($"| TorchSharp 0.107 (libtorch 2.10) float32, {threads} threads | {csMedian:0.000} | {csTime.Min():0.000} | {(pyMedian is null ? "-" : $"{pyMedian / csMedian:0.00}x")} | {PartMedians(csParts)} |");
         if (pyMedian is not null)
             Console.WriteLine($"| python3-torch {pyVersion} float32, {threads} threads (reference module) | {pyMedian:0.000} | {pyTime.Min():0.000} | 1.00x | {PartMedians(pyParts)} |");
+        if (mixed)
+        {
+            double mxMedian = Statistics.Median(mxTime);
+            Console.WriteLine($"| TorchSharp mixed precision (bfloat16 convolutions, float32 weights), {threads} threads | {mxMedian:0.000} | {mxTime.Min():0.000} | {(pyMedian is null ? "-" : $"{pyMedian / mxMedian:0.00}x")} | {PartMedians(mxParts)} |");
+            Console.WriteLine();
+            Console.WriteLine($"Mixed precision vs float32 (median step): {csMedian / mxMedian:0.00}x; loss at step 1 {mxLoss[0]:0.0000000} vs {csLoss[0]:0.0000000} " +
+                $"(relative {Math.Abs(mxLoss[0] - csLoss[0]) / Math.Abs(csLoss[0]):E1}), step 2 {mxLoss[1]:0.0000000} vs {csLoss[1]:0.0000000} (relative {Math.Abs(mxLoss[1] - csLoss[1]) / Math.Abs(csLoss[1]):E1})");
+            Console.WriteLine($"Per-step seconds, mixed precision: {string.Join(" ", mxTime.Select(t => t.ToString("0.000", CultureInfo.InvariantCulture)))}");
+        }
         Console.WriteLine();
         if (python)
             for (int i = 0; i < 2; i++)
@@ -102,12 +133,14 @@ internal static class TrainStepBenchmark
         return 0;
     }
 
-    private static (double Seconds, double Loss, double[] Parts) Step(InceptionI3d net, SGD sgd, Tensor x, Tensor y)
+    private static (double Seconds, double Loss, double[] Parts) Step(InceptionI3d net, SGD sgd, Tensor x, Tensor y, ScalarType? mixed)
     {
         using var scope = NewDisposeScope();
         var sw = Stopwatch.StartNew();
         sgd.zero_grad();
-        var loss = nn.functional.cross_entropy(net.forward(x), y);
+        // As the trainer's step: the scope around forward and backward, the loss on float32 logits (the backbone's Loss).
+        using var precision = MixedPrecision.Use(mixed);
+        var loss = nn.functional.cross_entropy(net.forward(x).to(ScalarType.Float32), y);
         double forward = sw.Elapsed.TotalSeconds;
         loss.backward();
         double backward = sw.Elapsed.TotalSeconds;

@@ -109,6 +109,10 @@ internal static class CliOptions
     public static Option<int> PatienceSteps() =>
         new("--patience-steps") { Description = "SGD steps without improvement (as well as the patience in epochs) before the learning rate drops; 0: epochs alone", DefaultValueFactory = _ => I3DTrainerOptions.DefaultPatienceSteps };
 
+    /// <summary><c>--mixed-precision</c>: training with bfloat16 convolutions (<see cref="TrainingPrecision.BFloat16"/>).</summary>
+    public static Option<bool> MixedPrecision() =>
+        new("--mixed-precision") { Description = "Train with bfloat16 convolutions and float32 weights, BatchNorm, loss and SGD (mixed precision; InceptionI3d; faster on CPUs with AVX-512 BF16 or AMX, and on GPUs)" };
+
     /// <summary><c>--precision</c>: the arithmetic TorchSharp scores with (<see cref="ScoringPrecision"/>).</summary>
     public static ChoiceOption<ScoringPrecision> Precision() =>
         new("--precision", "float32 (the reference's arithmetic) or bfloat16 (about twice as fast on CPUs with AVX-512 BF16 or AMX, and on GPUs; logits within about 1e-2; TorchSharp only)", "float32",

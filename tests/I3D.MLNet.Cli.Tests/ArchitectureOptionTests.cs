@@ -45,6 +45,19 @@ public sealed class ArchitectureOptionTests
         Assert.Equal("ResNet18", trainer.Backbone);
     }
 
+    /// <summary><c>--mixed-precision</c> trains InceptionI3d with bfloat16 convolutions; float32 is the default; an
+    /// architecture not measured in it is refused before anything is read, in one line naming it.</summary>
+    [Fact]
+    public void MixedPrecisionIsAnOptionOfI3DTraining()
+    {
+        Assert.Equal(TrainingPrecision.Float32, Read().Trainer.Precision);
+        var (_, trainer) = Read("--mixed-precision");
+        Assert.Equal(TrainingPrecision.BFloat16, trainer.Precision);
+        (_, trainer) = Read("--mixed-precision", "--architecture", "c3d");
+        var e = Assert.Throws<ArgumentException>(trainer.Validate);
+        Assert.Equal("C3D trains in float32 only (Precision = BFloat16, mixed precision, is measured on InceptionI3d)", e.Message);
+    }
+
     [Fact]
     public void AnUnknownArchitectureIsAUsageErrorListingTheWords()
     {

@@ -34,6 +34,7 @@ public sealed class CliVocabularyTests : IDisposable
         ["--streams"] = "rgb, flow or both",
         ["--device"] = "where to run: auto, cpu or cuda",
         ["--precision"] = "the arithmetic TorchSharp scores with: float32 or bfloat16",
+        ["--mixed-precision"] = "train with bfloat16 convolutions and float32 weights (mixed precision)",
         ["--model"] = "a model to read (model zip, or ONNX stream for predict)",
         ["--flow-model"] = "a second (flow) ONNX stream",
         ["--rgb-weights"] = "RGB stream weights file",

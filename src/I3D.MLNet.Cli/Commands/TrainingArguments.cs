@@ -35,6 +35,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: one per core); a fixed count makes runs repeatable bit for bit (1 guarantees it)", DefaultValueFactory = _ => 0 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (same seed, same run)", DefaultValueFactory = _ => 1 };
     public ChoiceOption<string> Device { get; } = CliOptions.Device("auto (cuda when TorchSharp sees a GPU), cpu or cuda");
+    public Option<bool> MixedPrecision { get; } = CliOptions.MixedPrecision();
     public Option<bool> SkipInvalid { get; } = new("--skip-invalid") { Description = "Skip videos that do not decode (counted in the log) instead of stopping; decodes in a worker process, so a file that crashes or hangs the decoder is skipped too" };
 
     /// <summary>Adds the options to <paramref name="command"/>, with the old spellings of the renamed ones (hidden).</summary>
@@ -48,7 +49,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
     }
 
     private IEnumerable<Option> Others => [Clips, Epochs, BatchSize, MicroBatch, LearningRate, Patience, PatienceSteps, Validation, Init,
-        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Threads, Seed, Device, SkipInvalid];
+        RgbWeights, FlowWeights, Fixed, FlowAlgorithm, CacheDir, CheckpointDir, CheckpointEvery, NoFlip, BatchNormMomentum, Threads, Seed, Device, MixedPrecision, SkipInvalid];
 
     /// <summary>
     /// The options given. An explicit --architecture brings its paper protocol (Table 1: streams, frames, stride, crop,
@@ -94,6 +95,7 @@ internal sealed class TrainingArguments(int frames = 64, int size = 224, int epo
             BatchNormMomentum = parse.GetValue(BatchNormMomentum),
             Threads = parse.GetValue(Threads),
             Device = Device.Read(parse),
+            Precision = parse.GetValue(MixedPrecision) ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
             Progress = progress,
         };
         return (clips, trainer);

@@ -82,12 +82,18 @@ public abstract class VideoBackbone
         return module.forward(scaled);
     }
 
-    /// <summary>The training loss of clips and their labels: cross-entropy of the clip's scores by default.</summary>
+    /// <summary>The training loss of clips and their labels: cross-entropy of the clip's scores by default, in float32
+    /// (under mixed precision the scores come out of a bfloat16 convolution).</summary>
     public virtual Tensor Loss(nn.Module<Tensor, Tensor> module, Tensor clips, Tensor labels)
     {
-        using var logits = Logits(module, clips);
-        return nn.functional.cross_entropy(logits, labels);
+        using var scope = NewDisposeScope();
+        var logits = Logits(module, clips);
+        return nn.functional.cross_entropy(logits.dtype == ScalarType.Float32 ? logits : logits.to(ScalarType.Float32), labels).MoveToOuterDisposeScope();
     }
+
+    /// <summary>True when the network trains under <see cref="Training.TrainingPrecision.BFloat16"/> (mixed precision):
+    /// every layer takes bfloat16 activations and its scores a float32 loss. False by default.</summary>
+    public virtual bool TrainsInBFloat16 => false;
 
     /// <summary>True when <see cref="ImageNetWeights"/> has an ImageNet start for this architecture.</summary>
     public virtual bool HasImageNetStart => false;

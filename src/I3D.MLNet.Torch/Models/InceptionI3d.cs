@@ -371,6 +371,10 @@ public sealed class InceptionI3dBackbone : VideoBackbone
     /// <inheritdoc/>
     public override bool HasImageNetStart => true;
 
+    /// <summary>Every layer takes bfloat16 activations: convolutions through the guard, BatchNorm in libtorch's mixed
+    /// kernel (bfloat16 input, float32 parameters), pools and ReLU in the input's type.</summary>
+    public override bool TrainsInBFloat16 => true;
+
     /// <summary>A torchvision GoogLeNet state_dict inflated (section 2.3: each 2-D filter repeated over time and divided by its depth).</summary>
     public override IReadOnlyList<KeyValuePair<string, Tensor>> ImageNetWeights(string path, int inChannels)
     {

@@ -24,8 +24,7 @@ internal static class HugePageAllocation
         if (!OperatingSystem.IsLinux()) return;
         try
         {
-            if (Environment.GetEnvironmentVariable(Variable) is null)
-                _ = setenv(Variable, "1", 0); // the managed Environment.SetEnvironmentVariable does not reach getenv
+            NativeEnvironment.SetUnlessGiven(Variable, "1");
             KeepFreedMemory();
         }
         catch (DllNotFoundException) { }
@@ -49,9 +48,6 @@ internal static class HugePageAllocation
     }
 
     private const int TrimThreshold = -1, MmapMax = -4; // M_TRIM_THRESHOLD, M_MMAP_MAX (malloc.h)
-
-    [DllImport("libc", CharSet = CharSet.Ansi, ExactSpelling = true)]
-    private static extern int setenv(string name, string value, int overwrite);
 
     [DllImport("libc", ExactSpelling = true)]
     private static extern int mallopt(int param, int value);

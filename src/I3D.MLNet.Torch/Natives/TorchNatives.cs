@@ -30,6 +30,7 @@ internal static class TorchNatives
     {
         if (!OperatingSystem.IsLinux()) return;
         HugePageAllocation.Enable();
+        AtenCpuCapability.Select();
         try { NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, Resolve); }
         catch (InvalidOperationException) { } // another resolver was set first (the application's own): it decides
     }

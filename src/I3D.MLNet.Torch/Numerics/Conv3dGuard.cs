@@ -28,13 +28,21 @@ internal static class Conv3dGuard
     /// <param name="padding">Symmetric zero padding (T, H, W).</param>
     public static Tensor Conv3d(string layer, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
     {
+        if (MixedPrecision.ComputeType is { } type && (x.dtype != type || weight.dtype != type))
+        {
+            using var scope = NewDisposeScope();
+            return Conv3d(layer, MixedPrecision.Round(x), MixedPrecision.Round(weight), bias is null ? null : MixedPrecision.Round(bias), stride, padding)
+                .MoveToOuterDisposeScope();
+        }
         var mode = ConvolutionCheck.Mode;
         // Scoring needs the forward kernel right, training its gradients too: separate verdicts, since a kernel whose
-        // weight gradient alone is wrong still scores right (on AMD Zen 5 most wrong shapes are such).
-        bool backward = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
+        // weight gradient alone is wrong still scores right (on AMD Zen 5 most wrong shapes are such), and a first layer
+        // needs no input gradient (on Zen 5 the bfloat16 one of Conv3d_1a is wrong, its weight gradient right).
+        var use = !is_grad_enabled() || !(x.requires_grad || weight.requires_grad || bias?.requires_grad == true) ? Conv3dUse.Score
+            : x.requires_grad ? Conv3dUse.Train : Conv3dUse.TrainWeights;
         var route = mode == ConvolutionCheckMode.Off || !Checked(x.dtype)
             ? Conv3dRoute.Direct
-            : RouteFor(layer, Conv3dShape.Of(weight, bias, stride, padding), x.dtype, x.device, mode, backward);
+            : RouteFor(layer, Conv3dShape.Of(x, weight, bias, stride, padding), x.dtype, x.device, mode, use);
         if (recorder is not null) recorder[layer] = route.ToString();
         // With the check off, libtorch's call as it is: one small clip's halves are a batch of two, which only a verdict
         // clears (on AMD Zen 5, 24 channels are wrong at batch 2 and right at batch 1).
@@ -73,26 +81,26 @@ internal static class Conv3dGuard
     private static bool Checked(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
 
     /// <summary>A verdict's key: the device, libtorch's thread count (kernels differ with it), what the call needs
-    /// (<c>train</c>: forward and gradients; <c>score</c>: the forward alone) and the shape.</summary>
-    internal static string EntryKey(Conv3dShape shape, Device device, bool backward) => $"{device}|{get_num_threads()}|{(backward ? "train" : "score")}|{shape.Key}";
+    /// (<see cref="Conv3dUses.Word"/>) and the shape.</summary>
+    internal static string EntryKey(Conv3dShape shape, Device device, Conv3dUse use) => $"{device}|{get_num_threads()}|{use.Word()}|{shape.Key}";
 
-    private static Conv3dRoute RouteFor(string layer, Conv3dShape shape, ScalarType dtype, Device device, ConvolutionCheckMode mode, bool backward)
+    private static Conv3dRoute RouteFor(string layer, Conv3dShape shape, ScalarType dtype, Device device, ConvolutionCheckMode mode, Conv3dUse use)
     {
-        string entry = EntryKey(shape, device, backward);
+        string entry = EntryKey(shape, device, use);
         Verdict verdict;
         lock (Gate)
         {
             string memoryKey = $"{mode}|{entry}";
             if (!Verdicts.TryGetValue(memoryKey, out verdict))
             {
-                if (mode == ConvolutionCheckMode.Force) verdict = Decide(shape, dtype, device, forced: true, backward);
+                if (mode == ConvolutionCheckMode.Force) verdict = Decide(shape, dtype, device, forced: true, use);
                 else
                 {
                     if (cache is null || cache.Directory != ConvolutionCheck.CacheDirectory)
                         cache = Conv3dProbeCache.Open(ConvolutionCheck.CacheDirectory, MachineIdentity.Key);
                     if (!cache.TryGet(entry, out verdict))
                     {
-                        verdict = Decide(shape, dtype, device, forced: false, backward);
+                        verdict = Decide(shape, dtype, device, forced: false, use);
                         cache.Add(entry, verdict);
                     }
                 }
@@ -116,17 +124,17 @@ internal static class Conv3dGuard
     }
 
     /// <summary>Probes the shape and picks the first route that measures right: the direct call unless
-    /// <paramref name="forced"/>, then the workarounds in order of cost (float64, the last, always is). With
-    /// <paramref name="backward"/> the gradients are measured too, else the forward result alone.</summary>
-    internal static Verdict Decide(Conv3dShape shape, ScalarType dtype, Device device, bool forced, bool backward = true)
+    /// <paramref name="forced"/>, then the workarounds in order of cost (float64, the last, always is), each measured on
+    /// what <paramref name="use"/> needs.</summary>
+    internal static Verdict Decide(Conv3dShape shape, ScalarType dtype, Device device, bool forced, Conv3dUse use = Conv3dUse.Train)
     {
         using var scope = NewDisposeScope();
         using var probe = new Conv3dProbe(shape, dtype, device);
         double tolerance = Conv3dProbe.Tolerance(dtype);
-        var (direct, where) = probe.Error(Conv3dRoute.Direct, backward);
+        var (direct, where) = probe.Error(Conv3dRoute.Direct, use);
         if (!forced && direct <= tolerance) return new Verdict(Conv3dRoute.Direct, direct, where);
         foreach (var route in Conv3dRoutes.Workarounds(shape))
-            if (route == Conv3dRoute.Float64 || probe.Error(route, backward).Error <= tolerance) return new Verdict(route, direct, where);
+            if (route == Conv3dRoute.Float64 || probe.Error(route, use).Error <= tolerance) return new Verdict(route, direct, where);
         throw new InvalidOperationException("unreachable: float64 is always a route");
     }
 

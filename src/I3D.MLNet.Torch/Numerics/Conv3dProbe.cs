@@ -35,14 +35,17 @@ internal sealed class Conv3dProbe : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long[] kernel = shape.KernelArray, stride = shape.StrideArray, padding = shape.PaddingArray;
-        // Two output positions in time, four in height and width: 3x3x3 kernels with 8 more input channels than a
-        // multiple of 16 were wrong at every size down to one position, but 1x7x7 stride-2 ones with 20, 24 or 36
-        // channels are right up to 2 outputs and wrong from 3 (measured on AMD Zen 5, libtorch 2.10; a probe of 2
-        // positions missed them). The cost is the weights times 2 x 4 x 4. (libtorch 2.10's oneDNN backward of a 7x7x7,
-        // stride-2 convolution padded by 3 corrupts the heap on a 5-wide input, which this rule never makes: 3 frames in
-        // time, 7 in space, and the networks never call it.)
-        long[] outputs = [2, 4, 4];
-        long[] size = [.. Enumerable.Range(0, 3).Select(d => Math.Max((outputs[d] - 1) * stride[d] + kernel[d] - 2 * padding[d], 1))];
+        // The call's own length in time, four output positions in height and width. In space: 3x3x3 kernels with 8 more
+        // input channels than a multiple of 16 were wrong at every size down to one position, but 1x7x7 stride-2 ones
+        // with 20, 24 or 36 channels are right up to 2 outputs and wrong from 3 (measured on AMD Zen 5, libtorch 2.10; a
+        // probe of 2 positions missed them). In time: bfloat16 3x3x3 weight gradients are wrong on 2 frames and right on
+        // 1 and 3 to 8, so a fixed probe length either misses them or condemns every call (the probe before this one, of
+        // 2 frames, sent all of them to another route). The cost is the weights times the call's output frames x 4 x 4.
+        // (libtorch 2.10's oneDNN backward of a 7x7x7, stride-2 convolution padded by 3 corrupts the heap on a 5-wide
+        // input, which the spatial rule never makes: 7 wide; a 5-frame clip would make it in time, and the call itself
+        // would meet the same kernel.)
+        long Space(int d) => Math.Max(3 * stride[d] + kernel[d] - 2 * padding[d], 1);
+        long[] size = [shape.Frames, Space(1), Space(2)];
         double scale = 1 / Math.Sqrt(shape.In * kernel[0] * kernel[1] * kernel[2]);
         var x = Random([2, shape.In, size[0], size[1], size[2]], 1, generator, device, dtype);
         var w = Random([shape.Out, shape.In, .. kernel], scale, generator, device, dtype);
@@ -64,17 +67,18 @@ internal sealed class Conv3dProbe : IDisposable
         return c;
     }
 
-    /// <summary>The worst relative error of <paramref name="route"/> over the outputs and, with <paramref name="backward"/>,
-    /// the gradients (NaN counts as infinite), and what it was: <c>forward, batch 2</c>.</summary>
-    public (double Error, string Where) Error(Conv3dRoute route, bool backward = true)
+    /// <summary>The worst relative error of <paramref name="route"/> over the outputs and the gradients
+    /// <paramref name="use"/> needs (NaN counts as infinite), and what it was: <c>forward, batch 2</c>.</summary>
+    public (double Error, string Where) Error(Conv3dRoute route, Conv3dUse use = Conv3dUse.Train)
     {
+        bool backward = use != Conv3dUse.Score;
         using var grad = backward ? enable_grad() : no_grad();
         double worst = 0;
         string where = "";
         foreach (var c in cases)
         {
             using var scope = NewDisposeScope();
-            var x = c.X.detach().requires_grad_(backward);
+            var x = c.X.detach().requires_grad_(use == Conv3dUse.Train);
             var w = c.W.detach().requires_grad_(backward);
             var b = c.B?.detach().requires_grad_(backward);
             var y = Conv3dRoutes.Apply(route, x, w, b, shape.StrideArray, shape.PaddingArray);
@@ -82,7 +86,7 @@ internal sealed class Conv3dProbe : IDisposable
             Keep(Relative(y, c.Y), "forward");
             if (!backward) continue;
             y.backward([c.Grad]);
-            Keep(Relative(x.grad!, c.GradX), "input gradient");
+            if (use == Conv3dUse.Train) Keep(Relative(x.grad!, c.GradX), "input gradient");
             Keep(Relative(w.grad!, c.GradW), "weight gradient");
             if (b is not null) Keep(Relative(b.grad!, c.GradB!), "bias gradient");
 

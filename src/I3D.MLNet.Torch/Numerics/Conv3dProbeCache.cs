@@ -10,11 +10,11 @@ namespace I3D.MLNet.Torch.Numerics;
 /// <c>DIR/conv3d-probe-HASH.tsv</c>, HASH the first 16 hex digits of the key's SHA-256.
 /// </summary>
 /// <remarks>
-/// Layout (UTF-8 text, tab-separated, version 4):
+/// Layout (UTF-8 text, tab-separated, version 5):
 /// <code>
-/// i3d-mlnet conv3d probe 4
+/// i3d-mlnet conv3d probe 5
 /// machine    &lt;the whole machine key&gt;
-/// &lt;device|threads|train or score|shape key&gt;    &lt;route&gt;    &lt;direct error, round-trip&gt;    &lt;where the worst error was&gt;
+/// &lt;device|threads|score, train or train-weights|shape key&gt;    &lt;route&gt;    &lt;direct error, round-trip&gt;    &lt;where the worst error was&gt;
 /// ...
 /// </code>
 /// A file whose header, machine line or any entry does not parse, or whose machine key differs (a copy from another
@@ -25,11 +25,15 @@ namespace I3D.MLNet.Torch.Numerics;
 /// 3 (separate verdicts for training, forward and gradients, and scoring, the forward alone: version 2 judged every call by
 /// its gradients too, which sent scoring to float64 for kernels whose forward is right; its files are ignored); 4 (a small
 /// one-clip convolution runs as a batch of two halves, <see cref="Conv3dHalves"/>: version 3 judged libtorch's own
-/// one-clip kernel there, not the oneDNN one now called, so its files are ignored).
+/// one-clip kernel there, not the oneDNN one now called, so its files are ignored); 5 (the shape key ends with the input's
+/// length in time, <c>:tN</c>, and the probe measures at that length: version 4 probed every shape on 2 frames, where
+/// bfloat16 3x3x3 weight gradients are wrong on AMD Zen 5 and nowhere else measured; a float32 route,
+/// <see cref="Conv3dRoute.Float32"/>, comes before float64 for reduced-precision types; and a training call whose input
+/// needs no gradient has its own verdict, <c>train-weights</c>; its files are ignored).
 /// </remarks>
 internal sealed class Conv3dProbeCache
 {
-    private const string Header = "i3d-mlnet conv3d probe 4";
+    private const string Header = "i3d-mlnet conv3d probe 5";
 
     private readonly string? path;
     private readonly string machine;

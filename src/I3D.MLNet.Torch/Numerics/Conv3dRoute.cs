@@ -20,6 +20,10 @@ internal enum Conv3dRoute
     /// <summary>One clip at a time (batch 1, never as halves: a batch of two is what this route avoids), then concatenated.</summary>
     SplitBatch,
 
+    /// <summary>In float32, rounded back: for a reduced-precision type (bfloat16, float16) whose own kernel is wrong. The
+    /// same function, float32's rounding instead of the type's, at float32's cost.</summary>
+    Float32,
+
     /// <summary>In float64, rounded back: the reference itself (slow; the last resort).</summary>
     Float64,
 }
@@ -38,17 +42,19 @@ internal static class Conv3dRoutes
     public static bool Applies(Conv3dRoute route, Conv3dShape shape) => route switch
     {
         Conv3dRoute.PaddedChannels => RoundUp(shape.In) != shape.In || RoundUp(shape.Out) != shape.Out,
+        Conv3dRoute.Float32 => shape.DType != nameof(ScalarType.Float32),
         _ => true,
     };
 
     /// <summary>The routes to try, in order of cost, for a shape whose direct call is wrong (or when forced).</summary>
     public static IEnumerable<Conv3dRoute> Workarounds(Conv3dShape shape) =>
-        new[] { Conv3dRoute.PaddedChannels, Conv3dRoute.SplitBatch, Conv3dRoute.Float64 }.Where(r => Applies(r, shape));
+        new[] { Conv3dRoute.PaddedChannels, Conv3dRoute.SplitBatch, Conv3dRoute.Float32, Conv3dRoute.Float64 }.Where(r => Applies(r, shape));
 
     public static string Describe(Conv3dRoute route, Conv3dShape shape) => route switch
     {
         Conv3dRoute.PaddedChannels => $"zero-padded channels ({RoundUp(shape.In)}->{RoundUp(shape.Out)})",
         Conv3dRoute.SplitBatch => "one clip at a time",
+        Conv3dRoute.Float32 => "float32",
         Conv3dRoute.Float64 => "float64",
         _ => "the direct call",
     };
@@ -78,14 +84,20 @@ internal static class Conv3dRoutes
                 var parts = x.split(1, 0).Select(clip => F.conv3d(clip, weight, bias, strides: stride, padding: padding)).ToList();
                 return cat(parts, 0).MoveToOuterDisposeScope();
             }
+            case Conv3dRoute.Float32:
+                return InType(ScalarType.Float32, x, weight, bias, stride, padding);
             case Conv3dRoute.Float64:
-            {
-                using var scope = NewDisposeScope();
-                var y = F.conv3d(x.to(ScalarType.Float64), weight.to(ScalarType.Float64), bias?.to(ScalarType.Float64), strides: stride, padding: padding);
-                return y.to(x.dtype).MoveToOuterDisposeScope();
-            }
+                return InType(ScalarType.Float64, x, weight, bias, stride, padding);
             default:
                 throw new ArgumentOutOfRangeException(nameof(route));
         }
+    }
+
+    /// <summary>The convolution computed in <paramref name="type"/> and rounded back to the input's type.</summary>
+    private static Tensor InType(ScalarType type, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
+    {
+        using var scope = NewDisposeScope();
+        var y = F.conv3d(x.to(type), weight.to(type), bias?.to(type), strides: stride, padding: padding);
+        return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -18,11 +18,12 @@ public enum ConvolutionCheckMode
 /// Checks the numbers of libtorch's 3-D convolutions on this machine. Some kernels are wrong on some CPUs: libtorch
 /// 2.10's oneDNN float32 <c>conv3d</c> with 24 or 40 input channels and a batch of 2 or more is off by ~15% (or NaN) on
 /// AMD Zen 5 (AVX-512 without AMX), and right on Intel. Every convolution of the networks in this library (InceptionI3d,
-/// ResNet3d18) goes through one guard: the first time a shape is called on a device, it is computed once in float32
-/// and in float64 (batch 1 and 2, a tiny spatial size: the forward result for a call that needs no gradient, as in
-/// scoring, and the gradients too for one that trains; each has its own verdict); if float32 is wrong, the cheapest route
-/// that measures right is used from then on (zero-padded channels, one clip at a time, or float64), and one line names
-/// the layer and the CPU. Verdicts are cached per CPU model and library version in <see cref="CacheDirectory"/>, so
+/// ResNet3d18) goes through one guard: the first time a shape is called on a device, it is computed once in its own type
+/// (float32, or bfloat16 in reduced-precision scoring and mixed-precision training) and in float64 (batch 1 and 2, the
+/// call's length in time, a tiny spatial size: the forward result for a call that needs no gradient, as in scoring, and
+/// the gradients it needs too for one that trains; each has its own verdict); if the type's kernel is wrong, the
+/// cheapest route that measures right is used from then on (zero-padded channels, one clip at a time, float32 for a
+/// reduced-precision type, or float64), and one line names the layer and the CPU. Verdicts are cached per CPU model and library version in <see cref="CacheDirectory"/>, so
 /// the probe runs once per machine (a corrupt or foreign cache file is ignored and rewritten).
 /// </summary>
 /// <remarks>

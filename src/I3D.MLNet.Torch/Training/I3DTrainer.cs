@@ -269,6 +269,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
                 manual_seed(Options.Seed * 1_000_003L + step * 31 + i * 7 + start);
                 var x = Stack(batch.Clips[i], start, count, shapes[i]).to(device);
                 var y = tensor(batch.Labels.Skip(start).Take(count).Select(l => (long)l).ToArray()).to(device);
+                // Mixed precision (Options.Precision): the convolutions of this pass compute in bfloat16.
+                using var mixed = MixedPrecision.Use(Options.Precision == TrainingPrecision.BFloat16 ? ScalarType.BFloat16 : null);
                 var loss = stream.Loss(x, y).Times(count / (float)total);
                 loss.backward();
                 losses[i] += loss.item<float>();

@@ -144,6 +144,10 @@ public sealed record I3DTrainerOptions
     /// </summary>
     public int BatchNormCalibrationClips { get; init; } = 256;
 
+    /// <summary>The arithmetic of each training step: float32 (the default) or mixed precision with bfloat16
+    /// convolutions (<see cref="TrainingPrecision.BFloat16"/>; architectures whose <c>TrainsInBFloat16</c> is true).</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
     /// <summary>
     /// libtorch's CPU threads while training; 0 keeps its default (one per core). Runs are repeatable bit for bit only
     /// at a fixed count, and with more than one thread libtorch's parallel reductions were seen to vary between runs on
@@ -184,6 +188,8 @@ public sealed record I3DTrainerOptions
                 throw new ArgumentException($"{architecture.Name} trains on {string.Join(" and ", architecture.Streams.Select(s => s.Label()))} clips, not {stream.Label()} (column '{column}')");
         if (Initialization == I3DInitialization.InflatedImageNet && !architecture.HasImageNetStart)
             throw new ArgumentException($"{architecture.Name} has no ImageNet initialisation (the paper trains it from scratch): use Scratch or Checkpoint");
+        if (Precision == TrainingPrecision.BFloat16 && !architecture.TrainsInBFloat16)
+            throw new ArgumentException($"{architecture.Name} trains in float32 only (Precision = BFloat16, mixed precision, is measured on InceptionI3d)");
         if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");
         TorchDevices.Check(Device);
     }

@@ -56,9 +56,12 @@ public class TrainerTests
         RoundTrip.ScoresEqual(scores, again);
     }
 
-    /// <summary>Two classes a network cannot miss (the sign of the x flow): the trainer must get them all right.</summary>
-    [Fact]
-    public void LearnsATriviallySeparableTaskAndScoresItWithRunningStatistics()
+    /// <summary>Two classes a network cannot miss (the sign of the x flow): the trainer must get them all right, in
+    /// float32 and in mixed precision (bfloat16 convolutions, float32 weights: what it saves stays float32).</summary>
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void LearnsATriviallySeparableTaskAndScoresItWithRunningStatistics(TrainingPrecision precision)
     {
         var random = new Random(4);
         var rows = Enumerable.Range(0, 32).Select(i =>
@@ -75,9 +78,11 @@ public class TrainerTests
         var options = new I3DTrainerOptions
         {
             RgbColumnName = null, FlowColumnName = "FlowClip", Epochs = 6, BatchSize = 8, LearningRate = 0.01, ValidationFraction = 0,
-            BatchNormMomentum = 0.1, Progress = new SyncProgress<I3DTrainingProgress>(p => { if (p.Phase == "epoch") losses.Add(p.Loss); }),
+            BatchNormMomentum = 0.1, Precision = precision,
+            Progress = new SyncProgress<I3DTrainingProgress>(p => { if (p.Phase == "epoch") losses.Add(p.Loss); }),
         };
         var model = ml.MulticlassClassification.Trainers.I3D(options).Fit(data);
+        Assert.All(model.StreamNetworks.SelectMany(s => s.Module.parameters()), p => Assert.Equal(TorchSharp.torch.ScalarType.Float32, p.dtype));
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
         Assert.True(losses[^1] < Math.Log(2) / 2, $"training loss by epoch: {string.Join(", ", losses.Select(l => l.ToString("0.000")))}");
         Assert.True(metrics.MicroAccuracy >= 0.95, $"accuracy {metrics.MicroAccuracy} with losses {string.Join(", ", losses.Select(l => l.ToString("0.000")))}");
