@@ -28,7 +28,8 @@ internal static class Conv3dGuard
     /// <param name="padding">Symmetric zero padding (T, H, W).</param>
     public static Tensor Conv3d(string layer, Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding)
     {
-        if (MixedPrecision.ComputeType is { } type && (x.dtype != type || weight.dtype != type))
+        // Mixed precision: a float32 input or weight is rounded to the scope's type, once (the call below has none left).
+        if (MixedPrecision.ComputeType is not null && (x.dtype == ScalarType.Float32 || weight.dtype == ScalarType.Float32))
         {
             using var scope = NewDisposeScope();
             return Conv3d(layer, MixedPrecision.Round(x), MixedPrecision.Round(weight), bias is null ? null : MixedPrecision.Round(bias), stride, padding)

@@ -188,6 +188,7 @@ public sealed record I3DTrainerOptions
                 throw new ArgumentException($"{architecture.Name} trains on {string.Join(" and ", architecture.Streams.Select(s => s.Label()))} clips, not {stream.Label()} (column '{column}')");
         if (Initialization == I3DInitialization.InflatedImageNet && !architecture.HasImageNetStart)
             throw new ArgumentException($"{architecture.Name} has no ImageNet initialisation (the paper trains it from scratch): use Scratch or Checkpoint");
+        if (!Enum.IsDefined(Precision)) throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Float32 or BFloat16");
         if (Precision == TrainingPrecision.BFloat16 && !architecture.TrainsInBFloat16)
             throw new ArgumentException($"{architecture.Name} trains in float32 only (Precision = BFloat16, mixed precision, is measured on InceptionI3d)");
         if (BatchNormMomentum is { } m && !(m > 0 && m <= 1)) throw new ArgumentOutOfRangeException(nameof(BatchNormMomentum), m, "must be in (0, 1]");

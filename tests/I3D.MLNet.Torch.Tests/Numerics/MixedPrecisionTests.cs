@@ -77,6 +77,28 @@ public sealed class MixedPrecisionTests(ITestOutputHelper log)
         Assert.InRange(e32, 0, 1e-5);
     }
 
+    /// <summary>The scope rounds float32 only: a float64 call inside it is computed as given (it used to recurse
+    /// without end, rounding nothing).</summary>
+    [Fact]
+    public void InsideTheScopeOnlyFloat32IsRounded()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(5, CPU);
+        var x = empty([2, 8, 3, 5, 5], ScalarType.Float64).uniform_(-1, 1, generator);
+        var w = empty([16, 8, 3, 3, 3], ScalarType.Float64).uniform_(-0.1, 0.1, generator);
+        long[] stride = [1, 1, 1], padding = [1, 1, 1];
+        Tensor y, y32;
+        using (MixedPrecision.Use(ScalarType.BFloat16))
+        {
+            y = Conv3dGuard.Conv3d("float64", x, w, null, stride, padding);
+            y32 = Conv3dGuard.Conv3d("float32", x.to(ScalarType.Float32), w.to(ScalarType.Float32), null, stride, padding);
+        }
+        Assert.Equal(ScalarType.Float64, y.dtype);
+        Assert.Equal(0, TestPaths.RelativeL2(y, nn.functional.conv3d(x, w, strides: stride, padding: padding)));
+        Assert.Equal(ScalarType.BFloat16, y32.dtype);
+        Assert.InRange(TestPaths.RelativeL2(y32, y), 1e-4, Conv3dProbe.Tolerance(ScalarType.BFloat16)); // bfloat16's rounding, not float32's
+    }
+
     [Fact]
     public void OnlyArchitecturesMeasuredInBFloat16TrainInIt()
     {
