@@ -10,12 +10,19 @@ namespace I3D.MLNet.Torch.Numerics;
 /// </summary>
 internal static class MachineIdentity
 {
-    private static readonly Lazy<(string Cpu, string Flags)> CpuInfo = new(ReadCpu);
+    private static readonly Lazy<(string Cpu, string Flags, string[]? FlagWords)> CpuInfo = new(ReadCpu);
 
     /// <summary>For people: <c>AMD EPYC (AuthenticAMD family 26 model 2 stepping 1)</c>.</summary>
     public static string Cpu => CpuInfo.Value.Cpu;
 
     public static string Libtorch => TorchSharp.torch.__version__;
+
+    /// <summary>Whether the CPU computes bfloat16 products in hardware (AVX-512 BF16 or AMX-BF16, per /proc/cpuinfo);
+    /// null where that is not known. Without them oneDNN emulates bfloat16 convolutions.</summary>
+    public static bool? HasBFloat16Arithmetic => CpuInfo.Value.FlagWords is { } words ? BFloat16Arithmetic(words) : null;
+
+    /// <summary>Whether CPU flags (the words of /proc/cpuinfo's <c>flags</c> line) include bfloat16 arithmetic.</summary>
+    internal static bool BFloat16Arithmetic(IReadOnlyCollection<string> flags) => flags.Contains("avx512_bf16") || flags.Contains("amx_bf16");
 
     /// <summary>Everything above in one line; the probe cache belongs to exactly this.</summary>
     public static string Key
@@ -30,7 +37,7 @@ internal static class MachineIdentity
         }
     }
 
-    private static (string Cpu, string Flags) ReadCpu()
+    private static (string Cpu, string Flags, string[]? FlagWords) ReadCpu()
     {
         try
         {
@@ -46,11 +53,12 @@ internal static class MachineIdentity
                 string Field(string name) => fields.TryGetValue(name, out var v) ? v : "?";
                 string flags = Field("flags") == "?" ? Field("Features") : Field("flags");
                 string hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(flags)))[..16].ToLowerInvariant();
-                return ($"{Field("model name")} ({Field("vendor_id")} family {Field("cpu family")} model {Field("model")} stepping {Field("stepping")})", hash);
+                string[]? words = Field("flags") == "?" ? null : flags.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return ($"{Field("model name")} ({Field("vendor_id")} family {Field("cpu family")} model {Field("model")} stepping {Field("stepping")})", hash, words);
             }
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-        return ($"{RuntimeInformation.ProcessArchitecture} ({RuntimeInformation.OSDescription})", "?");
+        return ($"{RuntimeInformation.ProcessArchitecture} ({RuntimeInformation.OSDescription})", "?", null);
     }
 }

@@ -89,6 +89,8 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
             }
             if (!input.CanShuffle)
                 channel.Warning("I3D: the training data cannot shuffle, so every epoch reads the rows in their stored order (one class per batch if they are stored class by class); load the rows with VideoDataset.ToDataView or another source that can shuffle");
+            if (Options.Precision == TrainingPrecision.BFloat16 && device.type == DeviceType.CPU && MachineIdentity.HasBFloat16Arithmetic == false)
+                channel.Warning($"I3D: mixed precision on {MachineIdentity.Cpu}, which has neither AVX-512 BF16 nor AMX: oneDNN emulates bfloat16 convolutions there, so expect training slower than in float32");
             channel.Info($"I3D: {streams.Count} stream(s) ({string.Join(", ", streams.Select(s => s.Name))}), {Options.Backbone}, {numClasses} classes, {Options.Initialization} initialisation, {device.type}");
             Train(input, labelColumn, streamColumns.Select(s => s.Shape).ToArray(), streams, optimizers, channel);
 

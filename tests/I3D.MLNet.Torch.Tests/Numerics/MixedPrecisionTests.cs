@@ -99,6 +99,18 @@ public sealed class MixedPrecisionTests(ITestOutputHelper log)
         Assert.InRange(TestPaths.RelativeL2(y32, y), 1e-4, Conv3dProbe.Tolerance(ScalarType.BFloat16)); // bfloat16's rounding, not float32's
     }
 
+    /// <summary>The trainer warns where bfloat16 is emulated: the flags that say it is not.</summary>
+    [Fact]
+    public void BFloat16HardwareIsReadFromTheCpuFlags()
+    {
+        Assert.True(MachineIdentity.BFloat16Arithmetic("fpu avx2 avx512f avx512_bf16 avx512_vnni".Split(' ')));
+        Assert.True(MachineIdentity.BFloat16Arithmetic("fpu avx2 amx_bf16 amx_tile".Split(' ')));
+        Assert.False(MachineIdentity.BFloat16Arithmetic("fpu avx2 avx512f avx512bw avx512_vnni avx512_fp16".Split(' ')));
+        bool hardware = File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal)).Contains(" avx512_bf16");
+        log.WriteLine($"{MachineIdentity.Cpu}: bfloat16 arithmetic {MachineIdentity.HasBFloat16Arithmetic}");
+        if (hardware) Assert.True(MachineIdentity.HasBFloat16Arithmetic);
+    }
+
     [Fact]
     public void OnlyArchitecturesMeasuredInBFloat16TrainInIt()
     {
