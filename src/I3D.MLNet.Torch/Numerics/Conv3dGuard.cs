@@ -73,11 +73,6 @@ internal static class Conv3dGuard
         return new Restore(() => recorder = previous);
     }
 
-    private sealed class Restore(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
-
     /// <summary>float64 is the reference itself; the types below it are checked.</summary>
     private static bool Checked(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
 

@@ -29,9 +29,4 @@ internal static class MixedPrecision
     /// <summary><paramref name="t"/> in the scope's type when it is float32 and a scope is open; else itself.</summary>
     public static Tensor Round(Tensor t) =>
         computeType is { } type && t.dtype == ScalarType.Float32 ? t.to(type) : t;
-
-    private sealed class Restore(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
 }

@@ -31,11 +31,6 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
         });
     }
 
-    private sealed class Restore(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
-
     [Theory]
     [InlineData(24, 64, 3, 1, 1, false)]
     [InlineData(3, 16, 7, 2, 3, false)]
