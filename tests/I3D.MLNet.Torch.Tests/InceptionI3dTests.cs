@@ -174,6 +174,43 @@ public class MaxPoolTests
                 Assert.True(actual.equal(expected).all().item<bool>(), $"shape {string.Join("x", shape)}, relu {relu}: max difference {(actual - expected).abs().max().item<float>()}");
             }
     }
+
+    /// <summary>
+    /// The gradient training's pool sends back is contiguous (N, C, T, H, W), in float32 and bfloat16: the layers before
+    /// it (ReLU's backward, BatchNorm's, the branches' sums) run libtorch's vectorised loops only when it matches their
+    /// own layout. Through a plain permute of its channels-last copy it kept channels-last strides.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void TrainingSendsBackAContiguousGradient(ScalarType type)
+    {
+        using var scope = NewDisposeScope();
+        using var pool = new MaxPool3dSamePadding([3, 3, 3], [1, 1, 1]);
+        var x = rand([2, 16, 4, 7, 7]).to(type).requires_grad_();
+        var y = pool.forward(GradientProbe.apply(x));
+        y.backward([ones_like(y)]);
+        var seen = GradientProbe.Seen!;
+        Assert.True(seen.is_contiguous(), $"strides {string.Join(", ", seen.stride())}");
+        Assert.Equal(y.numel(), (long)seen.to(ScalarType.Float64).sum().item<double>()); // each output's gradient arrives once
+    }
+}
+
+/// <summary>The identity, keeping the gradient that reaches it as autograd computed it (a leaf's or a retained
+/// gradient is copied to the variable's own layout).</summary>
+internal sealed class GradientProbe : autograd.SingleTensorFunction<GradientProbe>
+{
+    [ThreadStatic] public static Tensor? Seen;
+
+    public override string Name => nameof(GradientProbe);
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).clone();
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
+    {
+        Seen = grad.alias().DetachFromDisposeScope();
+        return [grad];
+    }
 }
 
 public class BatchNormFoldingTests

@@ -118,9 +118,25 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     private Tensor TrainingPool(Tensor x, long[] pad, bool symmetric)
     {
         bool cpu = x.device_type == DeviceType.CPU;
-        var input = cpu ? x.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3) : x; // in forward's dispose scope
+        var input = cpu ? ChannelsLastCopy.apply(x) : x; // in forward's dispose scope
         var pooled = symmetric ? F.max_pool3d(input, kernel, stride, TfSamePadding.Symmetric(pad)) : F.max_pool3d(F.pad(input, pad), kernel, stride);
         return cpu ? pooled.contiguous() : pooled;
+    }
+
+    /// <summary>
+    /// A channels-last copy of (N, C, T, H, W) whose gradient is returned contiguous. Through a plain permute the input's
+    /// gradient would keep the channels-last strides, and every layer it flows back into (the branches' ReLU backward,
+    /// their sums, BatchNorm) would run libtorch's scalar loop for mismatched strides instead of its vectorised one:
+    /// ReLU's backward alone was 9% of a mixed-precision training step (`perf`; benchmarks/RESULTS.md, "Training pools").
+    /// </summary>
+    private sealed class ChannelsLastCopy : autograd.SingleTensorFunction<ChannelsLastCopy>
+    {
+        public override string Name => nameof(ChannelsLastCopy);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) =>
+            ((Tensor)vars[0]).permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad) => [grad.contiguous()];
     }
 }
 
