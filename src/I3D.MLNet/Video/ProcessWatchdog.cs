@@ -5,7 +5,9 @@ namespace I3D.MLNet.Video;
 /// <summary>
 /// Stops a child process that runs past a time limit or whose resident memory passes a limit, and says which. Native
 /// decoders can hang or allocate without bound on a malformed file; the parent watches from outside, so neither costs
-/// more than the child. Resident memory is sampled every 50 ms (what <c>/proc/PID/stat</c> reports).
+/// more than the child. Every 50 ms, and when the caller asks (<see cref="Check"/>, after a reply), the child's peak
+/// resident memory is read (<c>VmHWM</c> in <c>/proc/PID/status</c>, its high-water mark: a peak between two samples is
+/// not missed; where there is no such file, the resident memory of the moment).
 /// </summary>
 internal sealed class ProcessWatchdog : IDisposable
 {
@@ -30,7 +32,8 @@ internal sealed class ProcessWatchdog : IDisposable
         _timer = new Timer(_ => Check(), null, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
     }
 
-    private void Check()
+    /// <summary>Stops the child if it passed a limit; <see cref="Verdict"/> then says which.</summary>
+    public void Check()
     {
         if (Volatile.Read(ref _stopped) != 0) return;
         long resident;
@@ -38,7 +41,7 @@ internal sealed class ProcessWatchdog : IDisposable
         {
             _process.Refresh();
             if (_process.HasExited) return;
-            resident = _process.WorkingSet64;
+            resident = PeakResident(_process.Id) ?? _process.WorkingSet64;
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
@@ -47,6 +50,21 @@ internal sealed class ProcessWatchdog : IDisposable
         PeakResidentBytes = Math.Max(PeakResidentBytes, resident);
         if (resident > _memoryLimitBytes) Stop($"used more than {_memoryLimitBytes >> 20} MB of memory ({resident >> 20} MB resident)");
         else if (_clock.Elapsed > _timeout) Stop($"did not finish in {_timeout.TotalSeconds:0.#} s");
+    }
+
+    /// <summary>The high-water mark of a process's resident memory in bytes, or null where /proc does not say.</summary>
+    internal static long? PeakResident(int pid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal)
+                    && long.TryParse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), out long kib))
+                    return kib << 10;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
     }
 
     private void Stop(string verdict)

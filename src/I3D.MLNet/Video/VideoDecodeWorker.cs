@@ -61,6 +61,9 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
             frames.FramesPerSecond = fps;
             frames.Source = path;
             _responses.BaseStream.ReadExactly(frames.Bytes);
+            // A decode that passed the memory limit and finished between two of the watchdog's samples.
+            watchdog.Check();
+            if (watchdog.Verdict != null) throw new VideoDecodeException(path, Ended(process, watchdog.Verdict));
         }
         catch (Exception e) when (e is EndOfStreamException or IOException)
         {

@@ -105,6 +105,21 @@ public class DecodeWorkerTests
         Assert.Contains("used more than 64 MB", e.Message);
     }
 
+    /// <summary>The watchdog reads a process's peak resident memory (so a peak between two samples is not missed).</summary>
+    [Fact]
+    public void TheWatchdogReadsThePeakResidentMemory()
+    {
+        using var self = Process.GetCurrentProcess();
+        var ballast = new byte[64 << 20];
+        Array.Fill(ballast, (byte)1); // resident now
+        long? peak = ProcessWatchdog.PeakResident(self.Id);
+        Assert.NotNull(peak);
+        self.Refresh();
+        Assert.True(peak >= self.WorkingSet64, $"peak {peak} below the resident {self.WorkingSet64}");
+        Assert.True(peak >= ballast.Length, $"peak {peak}");
+        GC.KeepAlive(ballast);
+    }
+
     [Fact]
     public void LoadVideoInWorkersSkipsBadRowsAndKeepsTheGoodOnes()
     {
