@@ -190,7 +190,8 @@ public class MaxPoolTests
         var x = rand([2, 16, 4, 7, 7]).to(type).requires_grad_();
         var y = pool.forward(GradientProbe.apply(x));
         y.backward([ones_like(y)]);
-        var seen = GradientProbe.Seen!;
+        using var seen = GradientProbe.Seen!;
+        GradientProbe.Seen = null;
         Assert.True(seen.is_contiguous(), $"strides {string.Join(", ", seen.stride())}");
         Assert.Equal(y.numel(), (long)seen.to(ScalarType.Float64).sum().item<double>()); // each output's gradient arrives once
     }
