@@ -41,11 +41,12 @@ internal static class TrainStepBenchmark
         var dropout = net.named_modules().Single(m => m.name == "dropout").module;
         using var sgd = optim.SGD(net.parameters(), 0.01, 0.9);
         net.train(); // BatchNorm on batch statistics, dropout on
-        using var mixedNet = new InceptionI3d(classes, 3);
-        ModuleWeights.Load(mixedNet, [.. net.state_dict()], "the float32 network", "InceptionI3d");
-        var mixedDropout = mixedNet.named_modules().Single(m => m.name == "dropout").module;
-        using var mixedSgd = optim.SGD(mixedNet.parameters(), 0.01, 0.9);
-        mixedNet.train();
+        // The mixed-precision contestant, only with --mixed.
+        using var mixedNet = mixed ? new InceptionI3d(classes, 3) : null;
+        if (mixedNet is not null) ModuleWeights.Load(mixedNet, [.. net.state_dict()], "the float32 network", "InceptionI3d");
+        var mixedDropout = mixedNet?.named_modules().Single(m => m.name == "dropout").module;
+        using var mixedSgd = mixedNet is null ? null : optim.SGD(mixedNet.parameters(), 0.01, 0.9);
+        mixedNet?.train();
 
         Process? py = null;
         string pyVersion = "";
@@ -74,14 +75,14 @@ internal static class TrainStepBenchmark
         {
             bool parity = step < 2;
             if (parity) dropout.eval(); else dropout.train();
-            if (parity) mixedDropout.eval(); else mixedDropout.train();
             // Each contestant's dropout draws from the same seed at the same step.
             manual_seed(1000 + step);
             var (seconds, loss, parts) = Step(net, sgd, x, y, null);
             if (mixed)
             {
+                if (parity) mixedDropout!.eval(); else mixedDropout!.train();
                 manual_seed(1000 + step);
-                var (mxSeconds, mxLossValue, mxPart) = Step(mixedNet, mixedSgd, x, y, ScalarType.BFloat16);
+                var (mxSeconds, mxLossValue, mxPart) = Step(mixedNet!, mixedSgd!, x, y, ScalarType.BFloat16);
                 if (parity) mxLoss.Add(mxLossValue); else { mxTime.Add(mxSeconds); mxParts.Add(mxPart); }
                 Console.Error.WriteLine($"step {step + 1}: TorchSharp mixed precision {mxSeconds:0.000} s loss {mxLossValue:0.000000}");
             }

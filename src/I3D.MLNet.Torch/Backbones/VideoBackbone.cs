@@ -88,7 +88,7 @@ public abstract class VideoBackbone
     {
         using var scope = NewDisposeScope();
         var logits = Logits(module, clips);
-        return nn.functional.cross_entropy(logits.dtype == ScalarType.Float32 ? logits : logits.to(ScalarType.Float32), labels).MoveToOuterDisposeScope();
+        return nn.functional.cross_entropy(logits.to(ScalarType.Float32), labels).MoveToOuterDisposeScope(); // float32 logits: no copy
     }
 
     /// <summary>True when the network trains under <see cref="Training.TrainingPrecision.BFloat16"/> (mixed precision):
