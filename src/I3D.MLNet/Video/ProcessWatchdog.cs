@@ -29,7 +29,16 @@ internal sealed class ProcessWatchdog : IDisposable
         _process = process;
         _timeout = timeout;
         _memoryLimitBytes = memoryLimitBytes;
-        _timer = new Timer(_ => Check(), null, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
+        _timer = new Timer(_ => Sample(), null, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
+    }
+
+    /// <summary>The timer's sample. An exception on a timer thread ends the whole process (the caller's, a test host's),
+    /// so a sample never throws: the caller's own <see cref="Check"/> after the reply meets the same problem, where it
+    /// can be handled.</summary>
+    private void Sample()
+    {
+        try { Check(); }
+        catch (Exception) { }
     }
 
     /// <summary>Stops the child if it passed a limit; <see cref="Verdict"/> then says which.</summary>
@@ -73,6 +82,11 @@ internal sealed class ProcessWatchdog : IDisposable
         Verdict = verdict;
         try { _process.Kill(entireProcessTree: true); }
         catch (InvalidOperationException) { } // already gone
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or AggregateException)
+        {
+            // A process of the tree could not be killed (gone meanwhile, or not ours): the verdict stands and the caller,
+            // which waits for the child's exit, kills it again.
+        }
     }
 
     /// <summary>The signal that ended a child (exit code 128 + n on Linux), by name, or <c>null</c> for an ordinary exit.</summary>
