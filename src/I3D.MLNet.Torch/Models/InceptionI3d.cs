@@ -96,9 +96,10 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
         // Training: libtorch's max_pool3d, whose backward scatters through its argmax indices (the reference's gradient);
         // the slice maxima's backward (a mask and a full-size scatter per slice) measured 5-50x slower there. On the CPU
-        // it runs on a channels-last copy: libtorch's kernel for (N, C, T, H, W) is a scalar loop per output, the
-        // channels-last one is vectorised over channels; same values and gradients, 1.4-9x faster with both copies
-        // (benchmarks/RESULTS.md, "Training step"). Symmetric padding is the pool's own (it pads with -inf, which gives
+        // it runs on a channels-last copy (or on the input itself where training's activations are channels-last:
+        // ActivationLayout): libtorch's kernel for (N, C, T, H, W) is a scalar loop per output, the channels-last one is
+        // vectorised over channels; same values and gradients, 1.4-9x faster with both copies (benchmarks/RESULTS.md,
+        // "Training step"). Symmetric padding is the pool's own (it pads with -inf, which gives
         // the same maxima as zeros after a ReLU, and the gradient a zero maximum gets is zeroed by that ReLU's).
         if (x.requires_grad && is_grad_enabled()) return TrainingPool(x, pad, symmetric).MoveToOuterDisposeScope();
         var y = TfSamePadding.IsZero(pad) ? x.alias() : F.pad(x, pad);
@@ -117,10 +118,10 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
 
     private Tensor TrainingPool(Tensor x, long[] pad, bool symmetric)
     {
-        bool cpu = x.device_type == DeviceType.CPU;
-        var input = cpu ? ChannelsLastCopy.apply(x) : x; // in forward's dispose scope
+        bool copy = x.device_type == DeviceType.CPU && !ActivationLayout.IsChannelsLast(x); // channels-last already: as it is
+        var input = copy ? ChannelsLastCopy.apply(x) : x; // in forward's dispose scope
         var pooled = symmetric ? F.max_pool3d(input, kernel, stride, TfSamePadding.Symmetric(pad)) : F.max_pool3d(F.pad(input, pad), kernel, stride);
-        return cpu ? pooled.contiguous() : pooled;
+        return copy ? pooled.contiguous() : pooled;
     }
 
     /// <summary>

@@ -36,11 +36,12 @@ internal static class Conv3dGuard
                 .MoveToOuterDisposeScope();
         }
         var mode = ConvolutionCheck.Mode;
+        bool training = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
+        if (training) x = ActivationLayout.ForTraining(x); // channels-last where oneDNN computes in that order
         // Scoring needs the forward kernel right, training its gradients too: separate verdicts, since a kernel whose
         // weight gradient alone is wrong still scores right (on AMD Zen 5 most wrong shapes are such), and a first layer
         // needs no input gradient (on Zen 5 the bfloat16 one of Conv3d_1a is wrong, its weight gradient right).
-        var use = !is_grad_enabled() || !(x.requires_grad || weight.requires_grad || bias?.requires_grad == true) ? Conv3dUse.Score
-            : x.requires_grad ? Conv3dUse.Train : Conv3dUse.TrainWeights;
+        var use = !training ? Conv3dUse.Score : x.requires_grad ? Conv3dUse.Train : Conv3dUse.TrainWeights;
         var route = mode == ConvolutionCheckMode.Off || !Checked(x.dtype)
             ? Conv3dRoute.Direct
             : RouteFor(layer, Conv3dShape.Of(x, weight, bias, stride, padding), x.dtype, x.device, mode, use);
@@ -50,6 +51,8 @@ internal static class Conv3dGuard
         var y = mode == ConvolutionCheckMode.Off
             ? F.conv3d(x, weight, bias, strides: stride, padding: padding)
             : Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
+        // A workaround route may hand back another layout (a slice of padded channels): the layers after keep the input's.
+        if (training && route != Conv3dRoute.Direct && ActivationLayout.IsChannelsLast(x)) y = ActivationLayout.ForTraining(y);
         if (multiplyAdds is not null) multiplyAdds[0] += y.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3] * weight.shape[4];
         return y;
     }

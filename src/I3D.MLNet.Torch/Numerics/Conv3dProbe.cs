@@ -48,6 +48,7 @@ internal sealed class Conv3dProbe : IDisposable
         long[] size = [shape.Frames, Space(1), Space(2)];
         double scale = 1 / Math.Sqrt(shape.In * kernel[0] * kernel[1] * kernel[2]);
         var x = Random([2, shape.In, size[0], size[1], size[2]], 1, generator, device, dtype);
+        if (shape.ChannelsLast) x = ActivationLayout.ToChannelsLast(x); // the call's memory order: other kernels
         var w = Random([shape.Out, shape.In, .. kernel], scale, generator, device, dtype);
         var b = shape.Bias ? Random([shape.Out], 1, generator, device, dtype) : null;
         var r = Reference(x.to(ScalarType.Float64), w, b, stride, padding, generator, dtype);

@@ -21,6 +21,9 @@ internal static class MachineIdentity
     /// null where that is not known. Without them oneDNN emulates bfloat16 convolutions.</summary>
     public static bool? HasBFloat16Arithmetic => CpuInfo.Value.FlagWords is { } words ? BFloat16Arithmetic(words) : null;
 
+    /// <summary>Whether the CPU has AMX bfloat16 tiles (<c>amx_bf16</c> in /proc/cpuinfo); false where that is not known.</summary>
+    public static bool HasAmx => CpuInfo.Value.FlagWords?.Contains("amx_bf16") == true;
+
     /// <summary>Whether CPU flags (the words of /proc/cpuinfo's <c>flags</c> line) include bfloat16 arithmetic.</summary>
     internal static bool BFloat16Arithmetic(IReadOnlyCollection<string> flags) => flags.Contains("avx512_bf16") || flags.Contains("amx_bf16");
 

@@ -74,7 +74,12 @@ public sealed class MixedPrecisionTests(ITestOutputHelper log)
         Assert.InRange(Math.Abs(lossMixed - loss64) / loss64, 0, 1e-3);
         Assert.InRange(eMixed, 0, 6e-2);
         Assert.InRange(cMixed, 0.998, 1);
-        Assert.InRange(e32, 0, 1e-5);
+        // float32 itself: 7.6e-8 with libtorch's layout on an Intel Xeon (under 1e-5 on Zen 5); 4.1e-4 with channels-last
+        // activations there (ActivationLayout, AMX), where one input of Mixed_5c.b2a's ReLU, within 3e-11 of zero, falls
+        // on the other side with the other summation order and takes its gradient with it (measured: one mask element of
+        // 768 differs, the branch's other values agree to 1e-6). ReLU's gradient jumps there, so a tighter bound would
+        // test the rounding, not the kernels; a wrong kernel is off by order 1.
+        Assert.InRange(e32, 0, 1e-3);
     }
 
     /// <summary>The scope rounds float32 only: a float64 call inside it is computed as given (it used to recurse
