@@ -51,8 +51,9 @@ internal static class Conv3dGuard
         var y = mode == ConvolutionCheckMode.Off
             ? F.conv3d(x, weight, bias, strides: stride, padding: padding)
             : Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
-        // A workaround route may hand back another layout (a slice of padded channels): the layers after keep the input's.
-        if (training && route != Conv3dRoute.Direct && ActivationLayout.IsChannelsLast(x)) y = ActivationLayout.ForTraining(y);
+        // The layers after keep the input's layout, whatever computed the call: a workaround route may hand back another
+        // (a slice of padded channels), and so does libtorch's own 1x1x1 path that it takes instead of oneDNN at 1 thread.
+        if (training && ActivationLayout.IsChannelsLast(x)) y = ActivationLayout.ForTraining(y);
         if (multiplyAdds is not null) multiplyAdds[0] += y.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3] * weight.shape[4];
         return y;
     }

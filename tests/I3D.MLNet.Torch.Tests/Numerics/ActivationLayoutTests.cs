@@ -27,17 +27,21 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
 
     /// <summary>One training pass of InceptionI3d (BatchNorm on running statistics: a fixed function) in each layout: every
     /// endpoint is channels-last exactly when the setting says so, and logits and gradients agree to float32 rounding;
-    /// also with every convolution forced through a workaround route (some hand back another layout).</summary>
+    /// also with every convolution forced through a workaround route, and at 1 thread, where libtorch computes 1x1x1
+    /// convolutions itself (both hand back another layout, which the guard puts back).</summary>
     [Theory]
-    [InlineData(ConvolutionCheckMode.Auto)]
-    [InlineData(ConvolutionCheckMode.Force)]
-    public void TrainingActivationsStayChannelsLastWithTheSameNumbers(ConvolutionCheckMode mode)
+    [InlineData(ConvolutionCheckMode.Auto, 2)]
+    [InlineData(ConvolutionCheckMode.Auto, 1)]
+    [InlineData(ConvolutionCheckMode.Force, 2)]
+    public void TrainingActivationsStayChannelsLastWithTheSameNumbers(ConvolutionCheckMode mode, int threads)
     {
         bool previous = ActivationLayout.ChannelsLastTraining;
         var previousMode = ConvolutionCheck.Mode;
         var previousLog = ConvolutionCheck.Log;
+        int previousThreads = get_num_threads();
         try
         {
+            set_num_threads(threads);
             ConvolutionCheck.Mode = mode;
             ConvolutionCheck.Log = _ => { };
             using var scope = NewDisposeScope();
@@ -65,7 +69,7 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
             var (plainLogits, plainGradients) = Run(false);
             var (lastLogits, lastGradients) = Run(true);
             double logits = TestPaths.RelativeL2(lastLogits, plainLogits), gradients = TestPaths.RelativeL2(lastGradients, plainGradients);
-            log.WriteLine($"channels-last vs libtorch's layout, check {mode}, on {MachineIdentity.Cpu}: logits {logits:E1}, gradients {gradients:E1}");
+            log.WriteLine($"channels-last vs libtorch's layout, check {mode}, {threads} threads, on {MachineIdentity.Cpu}: logits {logits:E1}, gradients {gradients:E1}");
             Assert.True(logits < 1e-5, $"logits {logits}");
             // Different summation orders: float32 rounding, and a ReLU input within rounding of zero may change side
             // (MixedPrecisionTests: 4e-4 from one such element); a wrong kernel is off by order 1.
@@ -76,6 +80,7 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
             ActivationLayout.ChannelsLastTraining = previous;
             ConvolutionCheck.Mode = previousMode;
             ConvolutionCheck.Log = previousLog;
+            set_num_threads(previousThreads);
         }
     }
 }
