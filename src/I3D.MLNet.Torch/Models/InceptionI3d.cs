@@ -96,7 +96,7 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
         var (pad, symmetric) = TfSamePadding.ForInput(x.shape, kernel, stride);
         // Training: libtorch's max_pool3d, whose backward scatters through its argmax indices (the reference's gradient);
         // the slice maxima's backward (a mask and a full-size scatter per slice) measured 5-50x slower there. On the CPU
-        // it runs on a channels-last copy (or on the input itself where training's activations are channels-last:
+        // it runs on a channels-last copy (or on the input itself where activations are channels-last:
         // ActivationLayout): libtorch's kernel for (N, C, T, H, W) is a scalar loop per output, the channels-last one is
         // vectorised over channels; same values and gradients, 1.4-9x faster with both copies (benchmarks/RESULTS.md,
         // "Training step"). Symmetric padding is the pool's own (it pads with -inf, which gives

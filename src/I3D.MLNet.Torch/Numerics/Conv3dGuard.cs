@@ -37,7 +37,7 @@ internal static class Conv3dGuard
         }
         var mode = ConvolutionCheck.Mode;
         bool training = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
-        if (training) x = ActivationLayout.ForTraining(x); // channels-last where oneDNN computes in that order
+        x = ActivationLayout.For(x, training); // channels-last where oneDNN computes in that order
         // Scoring needs the forward kernel right, training its gradients too: separate verdicts, since a kernel whose
         // weight gradient alone is wrong still scores right (on AMD Zen 5 most wrong shapes are such), and a first layer
         // needs no input gradient (on Zen 5 the bfloat16 one of Conv3d_1a is wrong, its weight gradient right).
@@ -53,7 +53,7 @@ internal static class Conv3dGuard
             : Conv3dRoutes.Apply(route, x, weight, bias, stride, padding);
         // The layers after keep the input's layout, whatever computed the call: a workaround route may hand back another
         // (a slice of padded channels), and so does libtorch's own 1x1x1 path that it takes instead of oneDNN at 1 thread.
-        if (training && ActivationLayout.IsChannelsLast(x)) y = ActivationLayout.ForTraining(y);
+        y = ActivationLayout.Keep(y, x);
         if (multiplyAdds is not null) multiplyAdds[0] += y.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3] * weight.shape[4];
         return y;
     }

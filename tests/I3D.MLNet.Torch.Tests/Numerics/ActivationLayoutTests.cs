@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 
 namespace I3D.MLNet.Torch.Tests.Numerics;
 
-/// <summary>Channels-last training activations (<see cref="ActivationLayout"/>): the layout survives the network, and the
-/// numbers are libtorch's layout's. Process-wide setting, so the tests run alone.</summary>
+/// <summary>Channels-last activations (<see cref="ActivationLayout"/>, training and reduced-precision scoring): the layout
+/// survives the network, and the numbers are libtorch's layout's. Process-wide setting, so the tests run alone.</summary>
 [Collection(ConvolutionCheckCollection.Name)]
 public sealed class ActivationLayoutTests(ITestOutputHelper log)
 {
@@ -25,6 +25,48 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
         Assert.False(ActivationLayout.IsChannelsLast(last.narrow(1, 0, 3))); // a slice of the channels is neither
     }
 
+    /// <summary>Scoring in bfloat16 goes channels-last with the setting and gives the same logits to bfloat16's rounding;
+    /// float32 scoring keeps libtorch's layout either way.</summary>
+    [Fact]
+    public void ReducedPrecisionScoringIsChannelsLastWithTheSameLogits()
+    {
+        bool previous = ActivationLayout.ChannelsLast;
+        try
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(8);
+            using var generator = new Generator(8, CPU);
+            using var net = new InceptionI3d(4, 3);
+            net.eval();
+            var x = empty([2, 3, 16, 64, 64]).uniform_(-1, 1, generator);
+            string[] names = [.. net.EndpointNames];
+
+            Tensor Score(bool channelsLast, ScalarType type)
+            {
+                ActivationLayout.ChannelsLast = channelsLast;
+                net.to(type);
+                using var _ = no_grad();
+                var endpoints = net.Endpoints(x.to(type), names);
+                bool expected = channelsLast && type == ScalarType.BFloat16;
+                foreach (var name in names.Where(n => n != "Logits"))
+                    Assert.True(expected == ActivationLayout.IsChannelsLast(endpoints[name]),
+                        $"{name}, {type}, channels-last {channelsLast}: strides {string.Join(", ", endpoints[name].stride())}");
+                return endpoints["Logits"].to(ScalarType.Float32);
+            }
+
+            var plain = Score(false, ScalarType.BFloat16);
+            var last = Score(true, ScalarType.BFloat16);
+            double difference = TestPaths.RelativeL2(last, plain);
+            log.WriteLine($"bfloat16 scoring, channels-last vs libtorch's layout on {MachineIdentity.Cpu}: logits {difference:E1}");
+            Assert.True(difference < 1e-2, $"logits {difference}"); // bfloat16 rounding: 1.5e-3 from float64 (RESULTS.md)
+            Score(true, ScalarType.Float32);
+        }
+        finally
+        {
+            ActivationLayout.ChannelsLast = previous;
+        }
+    }
+
     /// <summary>One training pass of InceptionI3d (BatchNorm on running statistics: a fixed function) in each layout: every
     /// endpoint is channels-last exactly when the setting says so, and logits and gradients agree to float32 rounding;
     /// also with every convolution forced through a workaround route, and at 1 thread, where libtorch computes 1x1x1
@@ -35,7 +77,7 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
     [InlineData(ConvolutionCheckMode.Force, 2)]
     public void TrainingActivationsStayChannelsLastWithTheSameNumbers(ConvolutionCheckMode mode, int threads)
     {
-        bool previous = ActivationLayout.ChannelsLastTraining;
+        bool previous = ActivationLayout.ChannelsLast;
         var previousMode = ConvolutionCheck.Mode;
         var previousLog = ConvolutionCheck.Log;
         int previousThreads = get_num_threads();
@@ -55,7 +97,7 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
 
             (Tensor Logits, Tensor Gradients) Run(bool channelsLast)
             {
-                ActivationLayout.ChannelsLastTraining = channelsLast;
+                ActivationLayout.ChannelsLast = channelsLast;
                 net.zero_grad();
                 var endpoints = net.Endpoints(x, names);
                 foreach (var name in names.Where(n => n != "Logits"))
@@ -77,7 +119,7 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
         }
         finally
         {
-            ActivationLayout.ChannelsLastTraining = previous;
+            ActivationLayout.ChannelsLast = previous;
             ConvolutionCheck.Mode = previousMode;
             ConvolutionCheck.Log = previousLog;
             set_num_threads(previousThreads);

@@ -182,7 +182,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             var lines = File.ReadAllLines(Conv3dProbeCache.Open(dir, MachineIdentity.Key).FilePath!);
             // A training call's input is in the layout the guard computes it in (channels-last on AMX CPUs: ActivationLayout).
             var scoreShape = Conv3dShape.Of(x, w, null, stride, padding);
-            var trainShape = Conv3dShape.Of(ActivationLayout.ForTraining(x), w, null, stride, padding);
+            var trainShape = Conv3dShape.Of(ActivationLayout.For(x, training: true), w, null, stride, padding);
             string Route(Conv3dUse use) => Assert.Single(lines, l => l.StartsWith(Conv3dGuard.EntryKey(use == Conv3dUse.Score ? scoreShape : trainShape, CPU, use) + "\t", StringComparison.Ordinal)).Split('\t')[1];
             log.WriteLine($"24->64 3x3x3 on {MachineIdentity.Cpu}: scoring route {Route(Conv3dUse.Score)} (forward {scoreErr:E1}), training route {Route(Conv3dUse.TrainWeights)} (forward {trainErr:E1}, weight gradient {gradErr:E1})");
             Assert.True(scoreErr < tolerance && trainErr < tolerance && gradErr < tolerance, $"scoring {scoreErr}, training {trainErr}, weight gradient {gradErr}");
@@ -246,7 +246,7 @@ public sealed class ConvolutionProbeTests(ITestOutputHelper log) : IDisposable
             double ex = inputGradient ? TestPaths.RelativeL2(x.grad!.to(ScalarType.Float64), x64.grad!) : 0;
 
             var use = inputGradient ? Conv3dUse.Train : Conv3dUse.TrainWeights;
-            string entry = Conv3dGuard.EntryKey(Conv3dShape.Of(ActivationLayout.ForTraining(x), w, null, stride, padding), CPU, use);
+            string entry = Conv3dGuard.EntryKey(Conv3dShape.Of(ActivationLayout.For(x, training: true), w, null, stride, padding), CPU, use);
             Assert.EndsWith($":t{frames}", entry);
             string route = Assert.Single(File.ReadAllLines(Conv3dProbeCache.Open(dir, MachineIdentity.Key).FilePath!),
                 l => l.StartsWith(entry + "\t", StringComparison.Ordinal)).Split('\t')[1];
