@@ -134,8 +134,7 @@ public sealed class MaxPool3dSamePadding : nn.Module<Tensor, Tensor>
     {
         public override string Name => nameof(ChannelsLastCopy);
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) =>
-            ((Tensor)vars[0]).permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ActivationLayout.ToChannelsLast((Tensor)vars[0]);
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad) => [grad.contiguous()];
     }

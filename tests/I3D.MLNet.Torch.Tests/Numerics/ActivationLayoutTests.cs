@@ -8,10 +8,30 @@ using static TorchSharp.torch;
 namespace I3D.MLNet.Torch.Tests.Numerics;
 
 /// <summary>Channels-last activations (<see cref="ActivationLayout"/>, training and reduced-precision scoring): the layout
-/// survives the network, and the numbers are libtorch's layout's. Process-wide setting, so the tests run alone.</summary>
+/// survives the network, and the numbers are libtorch's layout's. Process-wide settings, so the tests run alone and each
+/// puts them back when it ends.</summary>
 [Collection(ConvolutionCheckCollection.Name)]
-public sealed class ActivationLayoutTests(ITestOutputHelper log)
+public sealed class ActivationLayoutTests(ITestOutputHelper log) : IDisposable
 {
+    private readonly Restore settings = new(Settings());
+
+    private static Action Settings()
+    {
+        bool channelsLast = ActivationLayout.ChannelsLast;
+        var mode = ConvolutionCheck.Mode;
+        var notices = ConvolutionCheck.Log;
+        int threads = get_num_threads();
+        return () =>
+        {
+            ActivationLayout.ChannelsLast = channelsLast;
+            ConvolutionCheck.Mode = mode;
+            ConvolutionCheck.Log = notices;
+            set_num_threads(threads);
+        };
+    }
+
+    public void Dispose() => settings.Dispose();
+
     [Fact]
     public void TheLayoutIsRecognised()
     {
@@ -30,41 +50,24 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
     [Fact]
     public void ReducedPrecisionScoringIsChannelsLastWithTheSameLogits()
     {
-        bool previous = ActivationLayout.ChannelsLast;
-        try
-        {
-            using var scope = NewDisposeScope();
-            manual_seed(8);
-            using var generator = new Generator(8, CPU);
-            using var net = new InceptionI3d(4, 3);
-            net.eval();
-            var x = empty([2, 3, 16, 64, 64]).uniform_(-1, 1, generator);
-            string[] names = [.. net.EndpointNames];
+        using var scope = NewDisposeScope();
+        var (net, x) = Network(8);
+        using var _ = net;
 
-            Tensor Score(bool channelsLast, ScalarType type)
-            {
-                ActivationLayout.ChannelsLast = channelsLast;
-                net.to(type);
-                using var _ = no_grad();
-                var endpoints = net.Endpoints(x.to(type), names);
-                bool expected = channelsLast && type == ScalarType.BFloat16;
-                foreach (var name in names.Where(n => n != "Logits"))
-                    Assert.True(expected == ActivationLayout.IsChannelsLast(endpoints[name]),
-                        $"{name}, {type}, channels-last {channelsLast}: strides {string.Join(", ", endpoints[name].stride())}");
-                return endpoints["Logits"].to(ScalarType.Float32);
-            }
-
-            var plain = Score(false, ScalarType.BFloat16);
-            var last = Score(true, ScalarType.BFloat16);
-            double difference = TestPaths.RelativeL2(last, plain);
-            log.WriteLine($"bfloat16 scoring, channels-last vs libtorch's layout on {MachineIdentity.Cpu}: logits {difference:E1}");
-            Assert.True(difference < 1e-2, $"logits {difference}"); // bfloat16 rounding: 1.5e-3 from float64 (RESULTS.md)
-            Score(true, ScalarType.Float32);
-        }
-        finally
+        Tensor Score(bool channelsLast, ScalarType type)
         {
-            ActivationLayout.ChannelsLast = previous;
+            ActivationLayout.ChannelsLast = channelsLast;
+            net.to(type);
+            using var noGrad = no_grad();
+            return Endpoints(net, x.to(type), channelsLast && type == ScalarType.BFloat16, $"{type}, channels-last {channelsLast}").to(ScalarType.Float32);
         }
+
+        var plain = Score(false, ScalarType.BFloat16);
+        var last = Score(true, ScalarType.BFloat16);
+        double difference = TestPaths.RelativeL2(last, plain);
+        log.WriteLine($"bfloat16 scoring, channels-last vs libtorch's layout on {MachineIdentity.Cpu}: logits {difference:E1}");
+        Assert.True(difference < 1e-2, $"logits {difference}"); // bfloat16 rounding: 1.5e-3 from float64 (RESULTS.md)
+        Score(true, ScalarType.Float32);
     }
 
     /// <summary>One training pass of InceptionI3d (BatchNorm on running statistics: a fixed function) in each layout: every
@@ -77,52 +80,51 @@ public sealed class ActivationLayoutTests(ITestOutputHelper log)
     [InlineData(ConvolutionCheckMode.Force, 2)]
     public void TrainingActivationsStayChannelsLastWithTheSameNumbers(ConvolutionCheckMode mode, int threads)
     {
-        bool previous = ActivationLayout.ChannelsLast;
-        var previousMode = ConvolutionCheck.Mode;
-        var previousLog = ConvolutionCheck.Log;
-        int previousThreads = get_num_threads();
-        try
-        {
-            set_num_threads(threads);
-            ConvolutionCheck.Mode = mode;
-            ConvolutionCheck.Log = _ => { };
-            using var scope = NewDisposeScope();
-            manual_seed(7);
-            using var generator = new Generator(7, CPU);
-            using var net = new InceptionI3d(4, 3);
-            net.eval();
-            var x = empty([2, 3, 16, 64, 64]).uniform_(-1, 1, generator);
-            var y = tensor(new long[] { 1, 3 });
-            string[] names = [.. net.EndpointNames];
+        set_num_threads(threads);
+        ConvolutionCheck.Mode = mode;
+        ConvolutionCheck.Log = _ => { };
+        using var scope = NewDisposeScope();
+        var (net, x) = Network(7);
+        using var _ = net;
+        var y = tensor(new long[] { 1, 3 });
 
-            (Tensor Logits, Tensor Gradients) Run(bool channelsLast)
-            {
-                ActivationLayout.ChannelsLast = channelsLast;
-                net.zero_grad();
-                var endpoints = net.Endpoints(x, names);
-                foreach (var name in names.Where(n => n != "Logits"))
-                    Assert.True(channelsLast == ActivationLayout.IsChannelsLast(endpoints[name]),
-                        $"{name} with channels-last {channelsLast}: strides {string.Join(", ", endpoints[name].stride())}");
-                var logits = endpoints["Logits"].mean([2]);
-                nn.functional.cross_entropy(logits, y).backward();
-                return (logits.detach(), cat(net.parameters().Select(p => p.grad!.flatten()).ToList(), 0));
-            }
-
-            var (plainLogits, plainGradients) = Run(false);
-            var (lastLogits, lastGradients) = Run(true);
-            double logits = TestPaths.RelativeL2(lastLogits, plainLogits), gradients = TestPaths.RelativeL2(lastGradients, plainGradients);
-            log.WriteLine($"channels-last vs libtorch's layout, check {mode}, {threads} threads, on {MachineIdentity.Cpu}: logits {logits:E1}, gradients {gradients:E1}");
-            Assert.True(logits < 1e-5, $"logits {logits}");
-            // Different summation orders: float32 rounding, and a ReLU input within rounding of zero may change side
-            // (MixedPrecisionTests: 4e-4 from one such element); a wrong kernel is off by order 1.
-            Assert.True(gradients < 1e-3, $"gradients {gradients}");
-        }
-        finally
+        (Tensor Logits, Tensor Gradients) Run(bool channelsLast)
         {
-            ActivationLayout.ChannelsLast = previous;
-            ConvolutionCheck.Mode = previousMode;
-            ConvolutionCheck.Log = previousLog;
-            set_num_threads(previousThreads);
+            ActivationLayout.ChannelsLast = channelsLast;
+            net.zero_grad();
+            var logits = Endpoints(net, x, channelsLast, $"training, channels-last {channelsLast}").mean([2]);
+            nn.functional.cross_entropy(logits, y).backward();
+            return (logits.detach(), cat(net.parameters().Select(p => p.grad!.flatten()).ToList(), 0));
         }
+
+        var (plainLogits, plainGradients) = Run(false);
+        var (lastLogits, lastGradients) = Run(true);
+        double logits = TestPaths.RelativeL2(lastLogits, plainLogits), gradients = TestPaths.RelativeL2(lastGradients, plainGradients);
+        log.WriteLine($"channels-last vs libtorch's layout, check {mode}, {threads} threads, on {MachineIdentity.Cpu}: logits {logits:E1}, gradients {gradients:E1}");
+        Assert.True(logits < 1e-5, $"logits {logits}");
+        // Different summation orders: float32 rounding, and a ReLU input within rounding of zero may change side
+        // (MixedPrecisionTests: 4e-4 from one such element); a wrong kernel is off by order 1.
+        Assert.True(gradients < 1e-3, $"gradients {gradients}");
+    }
+
+    /// <summary>A seeded InceptionI3d in eval mode (BatchNorm on running statistics) and a batch of two 16x64x64 clips.</summary>
+    private static (InceptionI3d Net, Tensor Clips) Network(int seed)
+    {
+        manual_seed(seed);
+        using var generator = new Generator((ulong)seed, CPU);
+        var net = new InceptionI3d(4, 3);
+        net.eval();
+        return (net, empty([2, 3, 16, 64, 64]).uniform_(-1, 1, generator));
+    }
+
+    /// <summary>Every endpoint of one pass, asserted channels-last exactly when <paramref name="channelsLast"/>; the per-time logits.</summary>
+    private static Tensor Endpoints(InceptionI3d net, Tensor x, bool channelsLast, string what)
+    {
+        string[] names = [.. net.EndpointNames];
+        var endpoints = net.Endpoints(x, names);
+        foreach (var name in names.Where(n => n != "Logits"))
+            Assert.True(channelsLast == ActivationLayout.IsChannelsLast(endpoints[name]),
+                $"{name}, {what}: strides {string.Join(", ", endpoints[name].stride())}");
+        return endpoints["Logits"];
     }
 }
