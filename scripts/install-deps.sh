@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the native libraries and tools I3D.MLNet needs on Debian/Ubuntu (run as root or with sudo):
 #   libgtk-3-0  - OpenCvSharp's native library links against it (video decoding)
-#   ffmpeg      - reference decoder for the tests and benchmarks (ffmpeg / ffprobe)
+#   ffmpeg      - its libraries (libavcodec59, libavformat59, libswscale6 on Debian 12) decode the videos; the command
+#                 line is the reference decoder for the tests and benchmarks (ffmpeg / ffprobe)
 # and, without root, dotnet-repl 0.3.259 into .tools/ (runs the notebooks headless; the notebook tests use it).
 # With --reference, also the Python references the tests and benchmarks compare against (Debian's python3-torch 1.13,
 # python3-torchvision, python3-opencv 4.6 with TV-L1, python3-onnx); tests that need them skip with a message where they are absent.

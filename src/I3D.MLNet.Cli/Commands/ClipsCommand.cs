@@ -72,7 +72,7 @@ internal static class ClipsCommand
             var getClip = cursor.GetGetter<VBuffer<float>>(clipColumn);
             var getFrames = cursor.GetGetter<VideoFrames>(sourceColumn);
             var clip = default(VBuffer<float>);
-            var video = new VideoFrames();
+            var video = VideoFrames.ForReading();
             float[] channelsLast = [];
             using var progress = new ConsoleProgress();
             for (int row = 0; cursor.MoveNext(); row++)

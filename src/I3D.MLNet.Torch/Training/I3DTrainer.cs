@@ -334,7 +334,7 @@ public sealed class I3DTrainer : IEstimator<I3DPredictionTransformer>
         var getLabel = cursor.GetGetter<uint>(labelColumn);
         var getClips = streams.Select((s, i) => sampled[i] is null ? cursor.GetGetter<VBuffer<float>>(input.Schema[s.Column]) : null).ToArray();
         var getFrames = streams.Select((s, i) => sampled[i] is { } a ? cursor.GetGetter<VideoFrames>(input.Schema[a.Source]) : null).ToArray();
-        var frames = new VideoFrames();
+        var frames = VideoFrames.ForReading();
         var buffers = new VBuffer<float>[streams.Count];
         DataViewRowId id = default;
         uint label = 0;

@@ -68,24 +68,42 @@ internal sealed record ClipPlan(int[][] FrameIndices, int Top, int Left, bool Fl
                 for (int y = 0; y < crop; y++)
                 {
                     int srcRow = ((Top + y) * width + Left) * channels;
+                    if (frames.Kind == FrameElementKind.Rgb24)
+                    {
+                        // The three channels of a row in one pass over its bytes (one read of each pixel).
+                        int at = t * plane + y * crop;
+                        WriteRgbRow(frames.FrameBytes(f).Slice(srcRow, crop * 3), clip.Slice(at, crop), clip.Slice(length * plane + at, crop), clip.Slice(2 * length * plane + at, crop), Flip);
+                        continue;
+                    }
                     for (int c = 0; c < channels; c++)
                     {
                         var dst = clip.Slice((c * length + t) * plane + y * crop, crop);
-                        if (frames.Kind == FrameElementKind.Rgb24)
-                        {
-                            var src = frames.FrameBytes(f).Slice(srcRow, crop * channels);
-                            if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = src[x * channels + c] * (1f / 127.5f) - 1f;
-                            else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c] * (1f / 127.5f) - 1f;
-                        }
-                        else
-                        {
-                            var src = frames.FrameFloats(f).Slice(srcRow, crop * channels);
-                            float sign = Flip && c == flowX ? -1f : 1f;
-                            if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = sign * src[x * channels + c];
-                            else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c];
-                        }
+                        var src = frames.FrameFloats(f).Slice(srcRow, crop * channels);
+                        float sign = Flip && c == flowX ? -1f : 1f;
+                        if (Flip) for (int x = 0; x < crop; x++) dst[crop - 1 - x] = sign * src[x * channels + c];
+                        else for (int x = 0; x < crop; x++) dst[x] = src[x * channels + c];
                     }
                 }
+            }
+        }
+    }
+
+    // x / 127.5 - 1 for every byte, computed as the per-pixel expression would be (the same float operations).
+    private static readonly float[] Scaled = Enumerable.Range(0, 256).Select(v => v * (1f / 127.5f) - 1f).ToArray();
+
+    private static unsafe void WriteRgbRow(ReadOnlySpan<byte> rgb, Span<float> r, Span<float> g, Span<float> b, bool flip)
+    {
+        int n = r.Length;
+        fixed (byte* src = rgb)
+        fixed (float* pr = r, pg = g, pb = b, lut = Scaled)
+        {
+            for (int x = 0; x < n; x++)
+            {
+                int to = flip ? n - 1 - x : x;
+                byte* p = src + 3 * x;
+                pr[to] = lut[p[0]];
+                pg[to] = lut[p[1]];
+                pb[to] = lut[p[2]];
             }
         }
     }

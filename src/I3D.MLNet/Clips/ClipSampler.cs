@@ -98,7 +98,7 @@ public sealed class ClipSamplingTransformer : OptionsTransformerBase<ClipSampler
             disposer = null;
             var getFrames = input.GetGetter<VideoFrames>(input.Schema[ColMapNewToOld[iinfo]]);
             var getId = input.GetIdGetter();
-            var frames = new VideoFrames();
+            var frames = VideoFrames.ForReading();
             var clip = default(VBuffer<float>);
             DataViewRowId id = default;
             long sampledPosition = -1;

@@ -85,7 +85,7 @@ public sealed class OpticalFlowTransformer : OptionsTransformerBase<FlowOptions>
         {
             disposer = null;
             var getFrames = input.GetGetter<VideoFrames>(input.Schema[ColMapNewToOld[iinfo]]);
-            VideoFrames? rgb = null;
+            VideoFrames? rgb = VideoFrames.ForReading();
             // One flow per cursor row, shared by every consumer of the row; each gets a copy.
             return VideoFrames.CachedPerRow(input, flow =>
             {

@@ -28,7 +28,7 @@ internal sealed class EmptyVideoFilter(IDataView source, string videoColumn) : I
     private sealed class Cursor(DataViewRowCursor input, DataViewSchema.Column video) : DataViewRowCursor
     {
         private readonly ValueGetter<VideoFrames> _getVideo = input.GetGetter<VideoFrames>(video);
-        private VideoFrames _frames = new();
+        private VideoFrames _frames = VideoFrames.ForReading();
         private long _position = -1;
 
         public override DataViewSchema Schema => input.Schema;

@@ -119,7 +119,7 @@ public sealed class RgbFlowJoiningTransformer : RowToRowTransformerBase
             disposer = null;
             var getFrames = input.GetGetter<VideoFrames>(input.Schema[_frames]);
             var getFlow = input.GetGetter<VideoFrames>(input.Schema[_flow]);
-            VideoFrames frames = new(), flow = new();
+            VideoFrames frames = VideoFrames.ForReading(), flow = VideoFrames.ForReading();
             ValueGetter<VideoFrames> getter = (ref VideoFrames joined) =>
             {
                 getFrames(ref frames);

@@ -16,7 +16,7 @@ namespace I3D.MLNet.Video;
 /// same <c>dotnet</c> on the application's own deps.json, so it decodes with the same OpenCV as the process would.
 /// Protocol over the worker's stdin and stdout (<see cref="BinaryWriter"/> encoding, little-endian); stderr is FFmpeg's:
 /// <list type="bullet">
-/// <item>request: string path, string <see cref="VideoDecodeOptions"/> as JSON;</item>
+/// <item>request: string path, string <see cref="VideoDecodeOptions"/> as JSON, byte <see cref="VideoDecoderBackend"/>;</item>
 /// <item>response: byte status (0 decoded, 1 the video cannot be decoded, 2 another error, 3 OpenCV cannot load); then for 0: int frames,
 /// int height, int width, double frames per second, and frames x height x width x 3 RGB bytes; else string problem.</item>
 /// </list>
@@ -36,7 +36,10 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
 
     /// <summary>Decodes <paramref name="path"/> into <paramref name="frames"/> in the worker; throws
     /// <see cref="VideoDecodeException"/> for a video that cannot be decoded, crashes the decoder or passes a limit.</summary>
-    public void Decode(string path, VideoDecodeOptions options, VideoFrames frames)
+    public void Decode(string path, VideoDecodeOptions options, VideoFrames frames) => Decode(path, options, VideoDecoderBackend.Auto, frames);
+
+    /// <summary>As <see cref="Decode(string, VideoDecodeOptions, VideoFrames)"/>, with the given FFmpeg.</summary>
+    public void Decode(string path, VideoDecodeOptions options, VideoDecoderBackend backend, VideoFrames frames)
     {
         options.Validate();
         var process = Start();
@@ -45,6 +48,7 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
         {
             _requests!.Write(path);
             _requests.Write(ModelZipFormat.ToJson(options));
+            _requests.Write((byte)backend);
             _requests.Flush();
             byte status = _responses!.ReadByte();
             if (status != Decoded)
@@ -180,10 +184,12 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
         while (true)
         {
             string path, json;
+            VideoDecoderBackend backend;
             try
             {
                 path = input.ReadString();
                 json = input.ReadString();
+                backend = (VideoDecoderBackend)input.ReadByte();
             }
             catch (EndOfStreamException)
             {
@@ -192,7 +198,7 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
             try
             {
                 var options = ModelZipFormat.FromJson<VideoDecodeOptions>(json);
-                using (var decoder = VideoDecoder.Open(path)) decoder.Decode(options, frames);
+                using (var decoder = VideoDecoder.Open(path, backend)) decoder.Decode(options, frames);
                 output.Write(Decoded);
                 output.Write(frames.FrameCount);
                 output.Write(frames.Height);

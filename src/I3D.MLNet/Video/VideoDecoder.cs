@@ -1,78 +1,92 @@
-using OpenCvSharp;
-
 namespace I3D.MLNet.Video;
 
 /// <summary>Facts about a video file, as <c>i3d info</c> prints them.</summary>
 public sealed record VideoInfo(string Path, string Container, string Codec, int Width, int Height, double FramesPerSecond, int Frames, double DurationSeconds);
 
+/// <summary>Which FFmpeg decodes: the system's libraries (FFmpeg 5.1, with its assembly kernels) or OpenCV's bundled copy.</summary>
+public enum VideoDecoderBackend
+{
+    /// <summary>The system's FFmpeg libraries where they can be used (<c>libavcodec.so.59</c>, Debian 12's), else
+    /// OpenCV. The environment variable <c>I3D_VIDEO_DECODER</c> (<c>auto</c>, <c>ffmpeg</c>, <c>opencv</c>) chooses for
+    /// the whole process.</summary>
+    Auto,
+
+    /// <summary>The system's FFmpeg libraries; an error that says what to install when they cannot be used.</summary>
+    FFmpeg,
+
+    /// <summary>OpenCV's FFmpeg backend (OpenCvSharp's bundled FFmpeg, built without assembly kernels: about 0.6x the
+    /// speed of the system's on H.264).</summary>
+    OpenCv,
+}
+
 /// <summary>
-/// Decodes a video file with OpenCV's FFmpeg backend into RGB frames, resampled to a frame rate by timestamps and
-/// resized so the shorter side has a given length. One instance per file; not thread-safe.
+/// Decodes a video file into RGB frames, resampled to a frame rate by timestamps and resized so the shorter side has a
+/// given length, with the system's FFmpeg libraries or OpenCV's (<see cref="VideoDecoderBackend"/>). One instance per
+/// file; not thread-safe.
 /// </summary>
 public sealed class VideoDecoder : IDisposable
 {
-    private const int CapPropNThreads = 70; // cv::CAP_PROP_N_THREADS
-
-    private readonly VideoCapture _capture;
-    private readonly Mat _held = new();
-    private readonly Mat _next = new();
-    private readonly Mat _resized = new();
+    private readonly IVideoFrameSource _source;
 
     /// <summary>The video file.</summary>
     public string Path { get; }
 
     /// <summary>The native frame rate the container declares.</summary>
-    public double NativeFramesPerSecond { get; }
+    public double NativeFramesPerSecond => _source.NativeFramesPerSecond;
 
     /// <summary>Frame width the container declares, in pixels.</summary>
-    public int Width { get; }
+    public int Width => _source.Width;
 
     /// <summary>Frame height the container declares, in pixels.</summary>
-    public int Height { get; }
+    public int Height => _source.Height;
 
-    /// <summary>The codec as ffprobe names it (h264, mpeg4, gif, ...), from the FourCC.</summary>
-    public string Codec { get; }
+    /// <summary>The codec as ffprobe names it (h264, mpeg4, gif, ...).</summary>
+    public string Codec => _source.Codec;
 
     /// <summary>The container as ffprobe names it (mov,mp4,m4a,3gp,3g2,mj2 / avi / gif / matroska,webm), from the file's magic bytes.</summary>
     public string Container { get; }
 
-    private VideoDecoder(string path, VideoCapture capture, string container)
+    /// <summary>The FFmpeg that decodes this file: <see cref="VideoDecoderBackend.FFmpeg"/> or <see cref="VideoDecoderBackend.OpenCv"/>.</summary>
+    public VideoDecoderBackend Backend { get; }
+
+    private VideoDecoder(string path, IVideoFrameSource source, string container, VideoDecoderBackend backend)
     {
         Path = path;
-        _capture = capture;
+        _source = source;
         Container = container;
-        NativeFramesPerSecond = capture.Fps;
-        Width = capture.FrameWidth;
-        Height = capture.FrameHeight;
-        Codec = CodecName((int)capture.Get(VideoCaptureProperties.FourCC), container);
-        // OpenCV converts with BT.601 limited range whatever the stream declares; ffmpeg uses the declared matrix.
-        var tags = container.StartsWith("mov,mp4", StringComparison.Ordinal) ? VideoColorTags.Read(path) : null;
-        if (tags?.Correction() is { } correction)
-        {
-            _colorCorrection = new Mat(3, 4, MatType.CV_32FC1);
-            for (int i = 0; i < 12; i++) _colorCorrection.Set(i / 4, i % 4, (float)correction[i]);
-        }
+        Backend = backend;
     }
 
-    private readonly Mat _corrected = new(), _unclipped = new();
+    internal static string CannotOpen(string container) => container == "unknown"
+        ? "not a video file that FFmpeg recognises"
+        : $"FFmpeg could not open this {container} file (truncated, corrupt or an unsupported codec)";
 
-    /// <summary>
-    /// Maps a frame converted as BT.601 onto the declared matrix (<see cref="VideoColorTags.Correction"/>), where the
-    /// conversion did not clip: a pixel with a channel at 0 or 255 may have lost its true value, and correcting the
-    /// clipped value measured further from ffmpeg than leaving it (ffmpeg's testsrc2 pattern, BT.709).
-    /// </summary>
-    private void CorrectColors(Mat rgb, Mat correction)
+    internal const string NoFrameSize = "the video stream has no frame size (no decodable video stream)";
+
+    /// <summary>The backend <see cref="VideoDecoderBackend.Auto"/> stands for on this machine: the environment variable
+    /// <c>I3D_VIDEO_DECODER</c> if set, else the system's FFmpeg where it can be used, else OpenCV.</summary>
+    public static VideoDecoderBackend ResolveBackend(VideoDecoderBackend backend = VideoDecoderBackend.Auto)
+        => ResolveBackend(backend, Environment.GetEnvironmentVariable("I3D_VIDEO_DECODER"));
+
+    internal static VideoDecoderBackend ResolveBackend(VideoDecoderBackend backend, string? environment)
     {
-        Cv2.Transform(rgb, _corrected, correction); // saturating, rounded
-        Cv2.InRange(rgb, new Scalar(1, 1, 1), new Scalar(254, 254, 254), _unclipped);
-        _corrected.CopyTo(rgb, _unclipped);
+        if (backend != VideoDecoderBackend.Auto) return backend;
+        switch (environment?.Trim().ToLowerInvariant())
+        {
+            case null or "" or "auto": break;
+            case "ffmpeg": return VideoDecoderBackend.FFmpeg;
+            case "opencv": return VideoDecoderBackend.OpenCv;
+            case var other: throw new ArgumentException($"I3D_VIDEO_DECODER={other}: expected auto, ffmpeg or opencv");
+        }
+        return FFmpegLibraries.Problem is null ? VideoDecoderBackend.FFmpeg : VideoDecoderBackend.OpenCv;
     }
-
-    // RGB as converted (BT.601 limited) -> RGB in the declared matrix and range; null when no correction is needed.
-    private readonly Mat? _colorCorrection;
 
     /// <summary>Opens a file, or throws <see cref="VideoDecodeException"/> that names it and says what is wrong.</summary>
-    public static VideoDecoder Open(string path)
+    public static VideoDecoder Open(string path) => Open(path, VideoDecoderBackend.Auto);
+
+    /// <summary>Opens a file with the given FFmpeg (<see cref="VideoDecoderBackend"/>), or throws
+    /// <see cref="VideoDecodeException"/> that names it and says what is wrong.</summary>
+    public static VideoDecoder Open(string path, VideoDecoderBackend backend)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new VideoDecodeException("(empty path)", "the path is empty");
         if (Directory.Exists(path)) throw new VideoDecodeException(path, "is a directory, not a video file");
@@ -80,37 +94,23 @@ public sealed class VideoDecoder : IDisposable
         if (!file.Exists) throw new VideoDecodeException(path, "no such file");
         if (file.Length == 0) throw new VideoDecodeException(path, "the file is empty (0 bytes)");
         string container = SniffContainer(path);
-        NativeDependencies.EnsureOpenCv();
-
-        // FFmpeg decoder threads: like the ffmpeg command line, more frame threads than cores (measured on 2 cores,
-        // H.264 340x256: 697 frames/s with OpenCV's default, 1,010 with 4 threads).
-        var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG, [CapPropNThreads, Environment.ProcessorCount + 2]);
-        try
-        {
-            if (!capture.IsOpened())
-                throw new VideoDecodeException(path, container == "unknown"
-                    ? "not a video file that FFmpeg recognises"
-                    : $"FFmpeg could not open this {container} file (truncated, corrupt or an unsupported codec)");
-            if (capture.FrameWidth <= 0 || capture.FrameHeight <= 0)
-                throw new VideoDecodeException(path, "the video stream has no frame size (no decodable video stream)");
-            return new VideoDecoder(path, capture, container);
-        }
-        catch
-        {
-            capture.Dispose();
-            throw;
-        }
+        backend = ResolveBackend(backend);
+        IVideoFrameSource source = backend == VideoDecoderBackend.FFmpeg ? FFmpegFrameSource.Open(path, container) : OpenCvFrameSource.Open(path, container);
+        return new VideoDecoder(path, source, container, backend);
     }
 
     /// <summary>Reads the whole file at its native rate and size to count the frames that actually decode.</summary>
-    public static VideoInfo Probe(string path)
+    public static VideoInfo Probe(string path) => Probe(path, VideoDecoderBackend.Auto);
+
+    /// <summary>As <see cref="Probe(string)"/>, with the given FFmpeg.</summary>
+    public static VideoInfo Probe(string path, VideoDecoderBackend backend)
     {
-        using var decoder = Open(path);
+        using var decoder = Open(path, backend);
         int frames = 0;
         double lastTimestamp = 0;
-        while (decoder._capture.Grab())
+        while (decoder._source.Next(pixels: false, out double timestamp))
         {
-            lastTimestamp = decoder._capture.Get(VideoCaptureProperties.PosMsec) / 1000.0;
+            if (!double.IsNaN(timestamp)) lastTimestamp = timestamp;
             frames++;
         }
         if (frames == 0) throw new VideoDecodeException(path, "no frame could be decoded");
@@ -145,18 +145,18 @@ public sealed class VideoDecoder : IDisposable
         while (!emitter.Full)
         {
             cancellation.ThrowIfCancellationRequested();
-            if (!_capture.Read(_next) || _next.Empty()) break;
+            if (!_source.Next(pixels: true, out double timestamp)) break;
             decoded++;
-            double timestamp = _capture.Get(VideoCaptureProperties.PosMsec) / 1000.0;
-            // Timestamps that are missing or go backwards: fall back to the frame index and the declared rate.
-            if (double.IsNaN(timestamp) || timestamp < previousTimestamp || (decoded > 1 && timestamp == previousTimestamp))
-                timestamp = double.IsNaN(nativeFps) ? previousTimestamp + 0.04 : (decoded - 1) / nativeFps;
+            // Timestamps that are missing or do not advance: one declared frame period after the previous frame (as the
+            // ffmpeg command line extrapolates a last frame that has none), 0 for the first.
+            if (double.IsNaN(timestamp) || (decoded > 1 && timestamp <= previousTimestamp))
+                timestamp = decoded == 1 ? 0 : previousTimestamp + (double.IsNaN(nativeFps) ? 0.04 : 1 / nativeFps);
             previousTimestamp = timestamp;
 
             if (options.FrameRate is not { } fps)
             {
                 // Native rate: every decoded frame is an output frame.
-                if (timestamp >= options.StartSeconds && timestamp < windowEnd) emitter.EmitNew(_next, 1);
+                if (timestamp >= options.StartSeconds && timestamp < windowEnd) emitter.EmitNew(held: false);
                 else if (timestamp >= windowEnd) break;
                 continue;
             }
@@ -166,13 +166,13 @@ public sealed class VideoDecoder : IDisposable
             if (heldValid)
             {
                 long from = Math.Max(heldSlot, emitter.NextSlot);
-                if (slot > from) emitter.EmitSlots(_held, from, slot);
+                if (slot > from) emitter.EmitSlots(from, slot);
             }
             else
             {
                 emitter.NextSlot = slot;
             }
-            _next.CopyTo(_held);
+            _source.Hold();
             heldValid = true;
             heldSlot = slot;
             heldTimestamp = timestamp;
@@ -184,7 +184,7 @@ public sealed class VideoDecoder : IDisposable
             double period = double.IsNaN(nativeFps) ? 1 / rate : 1 / nativeFps;
             long end = RoundHalfAwayFromZero((heldTimestamp + period) * rate);
             long from = Math.Max(heldSlot, emitter.NextSlot);
-            if (end > from) emitter.EmitSlots(_held, from, end);
+            if (end > from) emitter.EmitSlots(from, end);
         }
 
         if (decoded == 0) throw new VideoDecodeException(Path, "no frame could be decoded (empty, truncated or an unsupported codec)");
@@ -199,7 +199,7 @@ public sealed class VideoDecoder : IDisposable
     /// </summary>
     private int ExpectedFrames(VideoDecodeOptions options, double nativeFps, int maxFrames, double windowEnd, int width, int height)
     {
-        double count = _capture.Get(VideoCaptureProperties.FrameCount);
+        double count = _source.DeclaredFrames;
         if (!(count > 0) || double.IsNaN(nativeFps)) return 0;
         double seconds = Math.Min(count / nativeFps, windowEnd) - options.StartSeconds;
         double expected = options.FrameRate is { } rate ? Math.Ceiling(seconds * rate) + 1 : Math.Ceiling(seconds * nativeFps);
@@ -234,8 +234,8 @@ public sealed class VideoDecoder : IDisposable
 
         public bool Full => frames.FrameCount >= maxFrames || NextSlot >= _endSlot;
 
-        /// <summary>Emits <paramref name="source"/> for output slots [from, to) that fall in the window.</summary>
-        public void EmitSlots(Mat source, long from, long to)
+        /// <summary>Emits the held frame for output slots [from, to) that fall in the window.</summary>
+        public void EmitSlots(long from, long to)
         {
             bool converted = false;
             for (long slot = Math.Max(from, _firstSlot); slot < to && !Full; slot++)
@@ -243,7 +243,7 @@ public sealed class VideoDecoder : IDisposable
                 NextSlot = slot + 1;
                 if (!converted)
                 {
-                    EmitNew(source, 1);
+                    EmitNew(held: true);
                     converted = true;
                 }
                 else
@@ -255,27 +255,8 @@ public sealed class VideoDecoder : IDisposable
             if (!Full) NextSlot = Math.Max(NextSlot, to);
         }
 
-        public unsafe void EmitNew(Mat source, int repeat)
-        {
-            Mat bgr = source;
-            if (source.Width != frames.Width || source.Height != frames.Height)
-            {
-                Cv2.Resize(source, decoder._resized, new Size(frames.Width, frames.Height), 0, 0, InterpolationFlags.Linear);
-                bgr = decoder._resized;
-            }
-            for (int r = 0; r < repeat; r++)
-            {
-                var target = frames.AppendRgbFrame();
-                fixed (byte* p = target)
-                {
-                    using var rgb = Mat.FromPixelData(frames.Height, frames.Width, MatType.CV_8UC3, (IntPtr)p);
-                    if (bgr.Channels() == 3) Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGR2RGB);
-                    else if (bgr.Channels() == 1) Cv2.CvtColor(bgr, rgb, ColorConversionCodes.GRAY2RGB);
-                    else Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGRA2RGB);
-                    if (decoder._colorCorrection is { } m && bgr.Channels() >= 3) decoder.CorrectColors(rgb, m);
-                }
-            }
-        }
+        /// <summary>Converts the current or held frame into a new output frame.</summary>
+        public void EmitNew(bool held) => decoder._source.WriteRgb(held, frames.AppendRgbFrame(), frames.Width, frames.Height);
     }
 
     private static string SniffContainer(string path)
@@ -302,34 +283,6 @@ public sealed class VideoDecoder : IDisposable
         return "unknown";
     }
 
-    private static string CodecName(int fourcc, string container)
-    {
-        if (container == "gif") return "gif";
-        if (fourcc == 0) return "unknown";
-        string code = new string([(char)(fourcc & 0xFF), (char)((fourcc >> 8) & 0xFF), (char)((fourcc >> 16) & 0xFF), (char)((fourcc >> 24) & 0xFF)]).TrimEnd('\0', ' ');
-        return code.ToLowerInvariant() switch
-        {
-            "avc1" or "h264" or "x264" or "avc3" => "h264",
-            "hvc1" or "hev1" or "hevc" or "h265" => "hevc",
-            "fmp4" or "xvid" or "divx" or "dx50" or "mp4v" => "mpeg4",
-            "mjpg" => "mjpeg",
-            "vp80" or "vp08" => "vp8",
-            "vp90" or "vp09" => "vp9",
-            "av01" => "av1",
-            "gif" => "gif",
-            _ => code,
-        };
-    }
-
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        _capture.Dispose();
-        _held.Dispose();
-        _next.Dispose();
-        _resized.Dispose();
-        _colorCorrection?.Dispose();
-        _corrected.Dispose();
-        _unclipped.Dispose();
-    }
+    public void Dispose() => _source.Dispose();
 }

@@ -30,6 +30,15 @@ public sealed class VideoFrames
     private byte[] _bytes = [];
     private float[] _floats = [];
 
+    // True while the arrays are another VideoFrames' (a view, ShowView): any change of shape first takes own arrays.
+    private bool _viewing;
+
+    /// <summary>A buffer for a reader that only reads (our transforms' own getters): a cached column gives it a view of
+    /// the cached frames instead of a copy. The view is valid until the cursor moves; writing through it is a bug.</summary>
+    internal static VideoFrames ForReading() => new() { AcceptsView = true };
+
+    internal bool AcceptsView { get; private init; }
+
     /// <summary>RGB bytes or flow floats.</summary>
     public FrameElementKind Kind { get; private set; }
     /// <summary>Number of frames.</summary>
@@ -96,6 +105,7 @@ public sealed class VideoFrames
         ArgumentOutOfRangeException.ThrowIfNegative(frameCount);
         ArgumentOutOfRangeException.ThrowIfNegative(height);
         ArgumentOutOfRangeException.ThrowIfNegative(width);
+        if (_viewing) (_bytes, _floats, _viewing) = ([], [], false); // the viewed frames are someone else's
         Kind = kind;
         FrameCount = 0;
         Height = height;
@@ -107,6 +117,7 @@ public sealed class VideoFrames
     /// <summary>Appends one frame (grows the buffer geometrically) and returns its bytes to fill.</summary>
     public Span<byte> AppendRgbFrame()
     {
+        if (_viewing) TakeOwnCopy();
         EnsureCapacity(FrameCount + 1);
         FrameCount++;
         return FrameBytes(FrameCount - 1);
@@ -114,7 +125,27 @@ public sealed class VideoFrames
 
     /// <summary>Makes room for <paramref name="frames"/> frames of the current shape without changing the count (a
     /// decoder that knows about how many frames are coming saves the buffer's geometric growth and its copies).</summary>
-    internal void Reserve(int frames) => EnsureCapacity(Math.Max(frames, FrameCount));
+    internal void Reserve(int frames)
+    {
+        if (_viewing) TakeOwnCopy();
+        EnsureCapacity(Math.Max(frames, FrameCount));
+    }
+
+    private void TakeOwnCopy()
+    {
+        _bytes = Kind == FrameElementKind.Rgb24 ? Bytes.ToArray() : [];
+        _floats = Kind != FrameElementKind.Rgb24 ? Floats.ToArray() : [];
+        _viewing = false;
+    }
+
+    /// <summary>Shows <paramref name="source"/>'s frames without copying them (see <see cref="ForReading"/>).</summary>
+    private void ShowView(VideoFrames source)
+    {
+        (_bytes, _floats, _viewing) = (source._bytes, source._floats, true);
+        (Kind, FrameCount, Height, Width) = (source.Kind, source.FrameCount, source.Height, source.Width);
+        FramesPerSecond = source.FramesPerSecond;
+        Source = source.Source;
+    }
 
     /// <summary>Drops frames from the end.</summary>
     public void Truncate(int frameCount)
@@ -158,7 +189,8 @@ public sealed class VideoFrames
 
     /// <summary>
     /// A column getter that computes a row's video once per cursor row, however many consumers of the row ask (a clip
-    /// sampler and an optical-flow step read the same frames), and gives each caller a copy in its own reused buffer.
+    /// sampler and an optical-flow step read the same frames), and gives each caller a copy in its own reused buffer, or
+    /// a view of the row's frames to a buffer made by <see cref="ForReading"/> (a 10 s video is 65 MB not copied).
     /// </summary>
     internal static Microsoft.ML.ValueGetter<VideoFrames> CachedPerRow(Microsoft.ML.DataViewRow input, Action<VideoFrames> compute)
     {
@@ -171,8 +203,8 @@ public sealed class VideoFrames
                 compute(cached);
                 position = input.Position;
             }
-            dst ??= new VideoFrames();
-            cached.CopyTo(dst);
+            if (dst is { AcceptsView: true }) dst.ShowView(cached);
+            else cached.CopyTo(dst ??= new VideoFrames());
         };
     }
 

@@ -47,6 +47,12 @@ public sealed record VideoLoaderOptions
     /// <summary>Decode in this process (default) or in a worker process that a malformed file cannot crash.</summary>
     public VideoDecodeIsolation Isolation { get; init; } = VideoDecodeIsolation.InProcess;
 
+    /// <summary>Which FFmpeg decodes: <see cref="VideoDecoderBackend.Auto"/> (default) takes the system's FFmpeg libraries
+    /// where they can be used, else OpenCV's. A setting of the machine: not saved in the model zip (a loaded model
+    /// decodes with <see cref="VideoDecoderBackend.Auto"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public VideoDecoderBackend Decoder { get; init; } = VideoDecoderBackend.Auto;
+
     /// <summary>With <see cref="VideoDecodeIsolation.WorkerProcess"/>: the longest one video may take to decode before the
     /// worker is stopped and the video counts as undecodable, in seconds. Default 600.</summary>
     public double WorkerTimeoutSeconds { get; init; } = 600;
@@ -133,10 +139,10 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
         string full = Options.VideoFolder is { Length: > 0 } folder && !Path.IsPathRooted(path) ? Path.Combine(folder, path) : path;
         if (worker != null)
         {
-            worker.Decode(full, Options.Decode, frames);
+            worker.Decode(full, Options.Decode, Options.Decoder, frames);
             return;
         }
-        using var decoder = VideoDecoder.Open(full);
+        using var decoder = VideoDecoder.Open(full, Options.Decoder);
         decoder.Decode(Options.Decode, frames);
     }
 

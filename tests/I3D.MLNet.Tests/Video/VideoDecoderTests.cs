@@ -20,17 +20,20 @@ public class VideoDecoderTests
         return table;
     }
 
-    [SkippableFact]
-    public void EverySharedVideoDecodesAllItsFramesAtTheNativeRate()
+    [SkippableTheory]
+    [InlineData(VideoDecoderBackend.FFmpeg)]
+    [InlineData(VideoDecoderBackend.OpenCv)]
+    public void EverySharedVideoDecodesAllItsFramesAtTheNativeRate(VideoDecoderBackend backend)
     {
+        DecoderBackendTests.Require(backend);
         var table = SharedTable();
         Assert.True(table.Count >= 9, $"parsed {table.Count} rows from the shared README table");
         foreach (var (name, (_, frames)) in table)
         {
-            var info = VideoDecoder.Probe(Path.Combine(SharedData.Videos, name));
+            var info = VideoDecoder.Probe(Path.Combine(SharedData.Videos, name), backend);
             Assert.True(frames == info.Frames, $"{name}: ffprobe -count_frames says {frames}, we decoded {info.Frames}");
 
-            using var decoder = VideoDecoder.Open(Path.Combine(SharedData.Videos, name));
+            using var decoder = VideoDecoder.Open(Path.Combine(SharedData.Videos, name), backend);
             var decoded = new VideoFrames();
             decoder.Decode(new VideoDecodeOptions { FrameRate = null, ShorterSide = null }, decoded);
             Assert.Equal(frames, decoded.FrameCount);
@@ -38,12 +41,15 @@ public class VideoDecoderTests
         }
     }
 
-    [SkippableFact]
-    public void At25FpsTheFrameCountIsTheDurationTimes25()
+    [SkippableTheory]
+    [InlineData(VideoDecoderBackend.FFmpeg)]
+    [InlineData(VideoDecoderBackend.OpenCv)]
+    public void At25FpsTheFrameCountIsTheDurationTimes25(VideoDecoderBackend backend)
     {
+        DecoderBackendTests.Require(backend);
         foreach (var (name, (fps, frames)) in SharedTable())
         {
-            using var decoder = VideoDecoder.Open(Path.Combine(SharedData.Videos, name));
+            using var decoder = VideoDecoder.Open(Path.Combine(SharedData.Videos, name), backend);
             var decoded = new VideoFrames();
             decoder.Decode(new VideoDecodeOptions(), decoded);
             double nativeFps = name.StartsWith("v_Basketball") ? 30000.0 / 1001 : fps;
