@@ -117,8 +117,8 @@ internal static unsafe class FFmpegLibraries
         {
             return $"the system's FFmpeg lacks a function: {e.Message}";
         }
-        // Errors are ours to report, once, naming the file (as OPENCV_FFMPEG_LOGLEVEL does for OpenCV's copy).
-        if (Environment.GetEnvironmentVariable("OPENCV_FFMPEG_LOGLEVEL") is null) av_log_set_level(LogQuiet);
+        // Errors are ours to report, once, naming the file (OpenCV's copy is quieted the same way, NativeDependencies).
+        av_log_set_level(LogQuiet);
         return null;
     }
 

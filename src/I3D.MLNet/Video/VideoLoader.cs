@@ -149,7 +149,15 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
     private sealed class Mapper : OneToOneMapperBase
     {
         private readonly VideoLoadingTransformer _owner;
-        private int _skipped;
+        private int _skipped, _saidBackend;
+
+        /// <summary>Once per transformer: a line in the log when Auto falls back to OpenCV's FFmpeg, and why.</summary>
+        private void SayWhenOpenCvDecodes()
+        {
+            if (_owner.Options.Decoder != VideoDecoderBackend.Auto || FFmpegLibraries.Problem is not { } problem || Interlocked.Exchange(ref _saidBackend, 1) == 1) return;
+            using var channel = Host.Start("LoadVideo");
+            channel.Info($"LoadVideo: decoding with OpenCV's bundled FFmpeg (about half the speed on H.264) because {problem}; {NativeDependencies.InstallHint} installs the system's");
+        }
 
         public Mapper(VideoLoadingTransformer parent, DataViewSchema inputSchema)
             : base(parent.Host.Register(nameof(Mapper)), parent, inputSchema)
@@ -162,6 +170,7 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
 
         protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
         {
+            SayWhenOpenCvDecodes();
             // One worker per cursor (getters are not shared between threads), ended with the cursor.
             var worker = _owner.Options.Isolation == VideoDecodeIsolation.WorkerProcess ? _owner.Options.NewWorker() : null;
             disposer = worker == null ? null : worker.Dispose;
