@@ -22,8 +22,9 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
     // A run of decoding errors this long ends the stream (a file of garbage after a valid header).
     private const int MostErrorsInARow = 100;
 
-    // The scaler's colour set-up for the last frame written: (context, matrix, range).
-    private (nint Scaler, int ColorSpace, int ColorRange) _scalerColors;
+    // The scaler's set-up for the last frame written: (context, its sizes and format, matrix, range). The sizes are part of
+    // it because sws_getCachedContext may hand back a new context at the old one's address when they change.
+    private (nint Scaler, long Sizes, int Format, int ColorSpace, int ColorRange) _scalerSetUp;
 
     public double NativeFramesPerSecond { get; private set; }
     public int Width { get; private set; }
@@ -157,7 +158,10 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         // Bilinear when the size changes (VideoDecodeOptions.ShorterSide); at the same size the flags do not matter.
         _scaler = sws_getCachedContext(_scaler, w, h, format, width, height, PixelFormatRgb24, SwsBilinear, 0, 0, null);
         if (_scaler == 0) throw new VideoDecodeException(_path, $"FFmpeg cannot convert its frames of {w}x{h} (pixel format {format}) to RGB");
-        SetColors(Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
+        (nint Scaler, long Sizes, int Format, int ColorSpace, int ColorRange) setUp =
+            (_scaler, ((long)w << 48) | ((long)h << 32) | ((long)width << 16) | (long)height, format, Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
+        if (setUp != _scalerSetUp) SetColors(setUp.ColorSpace, setUp.ColorRange);
+        _scalerSetUp = setUp;
         // Into a buffer laid out as libavfilter's frames are (rows aligned and padded): swscale's SIMD converters write
         // whole blocks of pixels past the width, and convert a frame whose rows are not so laid out differently in its
         // last columns (the ffmpeg command line's bytes differed there, 1-255 levels, in 340-wide frames).
@@ -188,14 +192,12 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
     /// them: the frame's matrix, BT.601 where it is unspecified or unusual; the frame's range where it declares one.</summary>
     private void SetColors(int colorSpace, int colorRange)
     {
-        if (_scalerColors == (_scaler, colorSpace, colorRange)) return;
         int* inverse = null, table = null;
         int sourceFull = 0, destinationFull = 0, brightness = 0, contrast = 1 << 16, saturation = 1 << 16;
         sws_getColorspaceDetails(_scaler, &inverse, &sourceFull, &table, &destinationFull, &brightness, &contrast, &saturation);
         inverse = sws_getCoefficients(colorSpace is < 1 or > 10 or 8 ? SwsCsBt601 : colorSpace);
         if (colorRange != 0) sourceFull = colorRange == ColorRangeJpeg ? 1 : 0;
         sws_setColorspaceDetails(_scaler, inverse, sourceFull, inverse, destinationFull, brightness, contrast, saturation);
-        _scalerColors = (_scaler, colorSpace, colorRange);
     }
 
     public void Dispose()
