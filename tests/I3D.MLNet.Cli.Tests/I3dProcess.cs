@@ -19,9 +19,12 @@ internal static class I3dProcess
         return Process.Start(info)!;
     }
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => Run(args, null);
+
+    /// <summary>As <see cref="Run(string[])"/>, with these environment variables set for the process.</summary>
+    public static Result Run(string[] args, IReadOnlyDictionary<string, string>? environment)
     {
-        using var process = Start(args);
+        using var process = Start(args, environment);
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(TimeSpan.FromMinutes(10)))

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using I3D.MLNet.IO;
 using I3D.MLNet.Testing;
+using I3D.MLNet.Video;
 
 namespace I3D.MLNet.Cli.Tests;
 
@@ -41,6 +42,10 @@ public class VideoCommandTests
         Assert.Equal(340, demo.GetProperty("width").GetInt32());
         Assert.Equal(28, demo.GetProperty("fps").GetDouble());
         Assert.Equal(10, demo.GetProperty("duration").GetDouble(), 3);
+        Assert.Equal(FFmpegLibraries.Problem is null ? "ffmpeg" : "opencv", demo.GetProperty("decoder").GetString());
+        var forced = I3dProcess.Run(["info", demo.GetProperty("path").GetString()!], new Dictionary<string, string> { ["I3D_VIDEO_DECODER"] = "opencv" });
+        Assert.Equal(0, forced.ExitCode);
+        Assert.Contains("28 fps, 280 frames, 10 s (decoded with opencv)", forced.Stdout);
     }
 
     [SkippableFact]

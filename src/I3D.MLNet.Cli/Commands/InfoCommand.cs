@@ -42,6 +42,7 @@ internal static class InfoCommand
                     fps = Math.Round(v.FramesPerSecond, 6),
                     frames = v.Frames,
                     duration = v.DurationSeconds,
+                    decoder = DecoderName(v.Decoder),
                 }),
             };
             Console.WriteLine(JsonSerializer.Serialize(payload));
@@ -50,8 +51,11 @@ internal static class InfoCommand
         {
             foreach (var v in infos)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{v.Path}: {v.Container}, {v.Codec}, {v.Width}x{v.Height}, {v.FramesPerSecond:0.###} fps, {v.Frames} frames, {v.DurationSeconds:0.###} s"));
+                    $"{v.Path}: {v.Container}, {v.Codec}, {v.Width}x{v.Height}, {v.FramesPerSecond:0.###} fps, {v.Frames} frames, {v.DurationSeconds:0.###} s (decoded with {DecoderName(v.Decoder)})"));
         }
         return 0;
     }
+
+    /// <summary>"ffmpeg" (the system's libraries) or "opencv" (OpenCV's bundled FFmpeg), as I3D_VIDEO_DECODER spells them.</summary>
+    private static string DecoderName(VideoDecoderBackend backend) => backend == VideoDecoderBackend.FFmpeg ? "ffmpeg" : "opencv";
 }

@@ -1,7 +1,11 @@
 namespace I3D.MLNet.Video;
 
 /// <summary>Facts about a video file, as <c>i3d info</c> prints them.</summary>
-public sealed record VideoInfo(string Path, string Container, string Codec, int Width, int Height, double FramesPerSecond, int Frames, double DurationSeconds);
+public sealed record VideoInfo(string Path, string Container, string Codec, int Width, int Height, double FramesPerSecond, int Frames, double DurationSeconds)
+{
+    /// <summary>The FFmpeg that decoded it (<see cref="VideoDecoderBackend.FFmpeg"/>: the system's; or OpenCV's).</summary>
+    public VideoDecoderBackend Decoder { get; init; }
+}
 
 /// <summary>Which FFmpeg decodes: the system's libraries (FFmpeg 5.1, with its assembly kernels) or OpenCV's bundled copy.</summary>
 public enum VideoDecoderBackend
@@ -116,7 +120,7 @@ public sealed class VideoDecoder : IDisposable
         if (frames == 0) throw new VideoDecodeException(path, "no frame could be decoded");
         double fps = decoder.NativeFramesPerSecond;
         double duration = fps > 0 ? Math.Max(lastTimestamp + 1 / fps, frames / fps) : lastTimestamp;
-        return new VideoInfo(path, decoder.Container, decoder.Codec, decoder.Width, decoder.Height, fps, frames, Math.Round(duration, 6));
+        return new VideoInfo(path, decoder.Container, decoder.Codec, decoder.Width, decoder.Height, fps, frames, Math.Round(duration, 6)) { Decoder = decoder.Backend };
     }
 
     /// <summary>
