@@ -14,6 +14,7 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
 {
     private nint _format, _codec, _packet, _current, _held, _scaler;
     private string _path = "";
+    private DisplayMatrix _display;
     private int _stream, _errors;
     private double _timeBase;
     private long _startTime;
@@ -73,9 +74,13 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         for (int i = 0; i < streams; i++)
             if (i != _stream) *(int*)(all[i] + StreamDiscard) = DiscardAll;
         nint stream = all[_stream], parameters = Read<nint>(stream, StreamCodecParameters);
-        Width = Read<int>(parameters, CodecParametersWidth);
-        Height = Read<int>(parameters, CodecParametersHeight);
-        if (Width <= 0 || Height <= 0) throw new VideoDecodeException(path, VideoDecoder.NoFrameSize);
+        int codedWidth = Read<int>(parameters, CodecParametersWidth), codedHeight = Read<int>(parameters, CodecParametersHeight);
+        if (codedWidth <= 0 || codedHeight <= 0) throw new VideoDecodeException(path, VideoDecoder.NoFrameSize);
+        // Upright as displayed (a phone video's rotation), as the ffmpeg command line and OpenCV's backend turn it.
+        nuint sideSize = 0;
+        int* matrix = (int*)av_stream_get_side_data(stream, PacketSideDataDisplayMatrix, &sideSize);
+        _display = matrix != null && sideSize >= 9 * sizeof(int) ? DisplayMatrix.Of(new ReadOnlySpan<int>(matrix, 9)) : DisplayMatrix.Upright;
+        (Width, Height) = _display.Displayed(codedWidth, codedHeight);
         Codec = Marshal.PtrToStringUTF8((nint)avcodec_get_name(Read<int>(parameters, CodecParametersCodecId))) ?? "unknown";
 
         _timeBase = Rate(stream, StreamTimeBase) is var timeBase and > 0 ? timeBase : double.NaN;
@@ -155,6 +160,8 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         nint frame = held ? _held : _current;
         int w = Read<int>(frame, FrameWidth), h = Read<int>(frame, FrameHeight), format = Read<int>(frame, FrameFormat);
         if (rgb.Length < 3L * width * height) throw new ArgumentException($"{_path}: the target is smaller than a frame", nameof(rgb));
+        int outputWidth = width, outputHeight = height;
+        (width, height) = _display.Displayed(width, height); // the size to scale to before turning upright
         // Bilinear when the size changes (VideoDecodeOptions.ShorterSide); at the same size the flags do not matter.
         _scaler = sws_getCachedContext(_scaler, w, h, format, width, height, PixelFormatRgb24, SwsBilinear, 0, 0, null);
         if (_scaler == 0) throw new VideoDecodeException(_path, $"FFmpeg cannot convert its frames of {w}x{h} (pixel format {format}) to RGB");
@@ -172,6 +179,11 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         destination[0] = _buffer;
         strides[0] = stride;
         sws_scale(_scaler, (byte**)(frame + FrameData), (int*)(frame + FrameLineSize), 0, h, destination, strides);
+        if (!_display.IsUpright)
+        {
+            _display.Apply(_buffer, stride, rgb, outputWidth, outputHeight);
+            return;
+        }
         int row = 3 * width;
         for (int y = 0; y < height; y++) new ReadOnlySpan<byte>(_buffer + (long)y * stride, row).CopyTo(rgb.Slice(y * row, row));
     }

@@ -25,6 +25,7 @@ internal static unsafe class FFmpegLibraries
     public const int PacketStreamIndex = 36;
     public const int FrameData = 0, FrameLineSize = 64, FrameWidth = 104, FrameHeight = 108, FrameFormat = 116, FrameColorRange = 320, FrameColorSpace = 332, FrameBestEffortTimestamp = 344;
 
+    public const int PacketSideDataDisplayMatrix = 5; // AV_PKT_DATA_DISPLAYMATRIX
     public const int MediaTypeVideo = 0, PixelFormatRgb24 = 2, ColorRangeJpeg = 2, ColorSpaceUnspecified = 2;
     public const int SwsBilinear = 2, SwsBicubic = 4, SwsCsBt601 = 5, DiscardAll = 48;
     public const int ErrorEof = -541478725, ErrorAgain = -11, LogQuiet = -8;
@@ -36,6 +37,7 @@ internal static unsafe class FFmpegLibraries
     public static delegate* unmanaged<nint, int, int, int, nint*, int, int> av_find_best_stream;
     public static delegate* unmanaged<nint, nint, int> av_read_frame;
     public static delegate* unmanaged<nint*, void> avformat_close_input;
+    public static delegate* unmanaged<nint, int, nuint*, byte*> av_stream_get_side_data;
     public static delegate* unmanaged<nint, nint> avcodec_alloc_context3;
     public static delegate* unmanaged<nint, nint, int> avcodec_parameters_to_context;
     public static delegate* unmanaged<nint, nint, nint*, int> avcodec_open2;
@@ -88,6 +90,7 @@ internal static unsafe class FFmpegLibraries
             av_find_best_stream = (delegate* unmanaged<nint, int, int, int, nint*, int, int>)NativeLibrary.GetExport(f, nameof(av_find_best_stream));
             av_read_frame = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(f, nameof(av_read_frame));
             avformat_close_input = (delegate* unmanaged<nint*, void>)NativeLibrary.GetExport(f, nameof(avformat_close_input));
+            av_stream_get_side_data = (delegate* unmanaged<nint, int, nuint*, byte*>)NativeLibrary.GetExport(f, nameof(av_stream_get_side_data));
             avcodec_alloc_context3 = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(c, nameof(avcodec_alloc_context3));
             avcodec_parameters_to_context = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(c, nameof(avcodec_parameters_to_context));
             avcodec_open2 = (delegate* unmanaged<nint, nint, nint*, int>)NativeLibrary.GetExport(c, nameof(avcodec_open2));

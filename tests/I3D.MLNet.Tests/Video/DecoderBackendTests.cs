@@ -80,6 +80,65 @@ public sealed class DecoderBackendTests(ITestOutputHelper log)
         Assert.True(mean < 4, $"{name}: mean |OpenCV - ffmpeg| = {mean:0.000} levels");
     }
 
+    [SkippableTheory]
+    [InlineData(90)]
+    [InlineData(180)]
+    [InlineData(270)]
+    public void ARotatedVideoIsTurnedUprightAsFfmpegTurnsIt(int rotation)
+    {
+        // A phone video's rotation (the MP4 track's display matrix): ffmpeg's command line turns the frames upright
+        // (transpose / flips before its scale), and so does OpenCV's backend.
+        Require(VideoDecoderBackend.FFmpeg);
+        string ffmpeg = SharedData.RequireTool("ffmpeg");
+        string dir = TestVideos.TempDir("rotated");
+        string plain = Path.Combine(dir, "plain.mp4"), rotated = Path.Combine(dir, $"rotated{rotation}.mp4");
+        SharedData.Run(ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", plain]);
+        SharedData.Run(ffmpeg, ["-v", "error", "-y", "-i", plain, "-c", "copy", "-metadata:s:v:0", $"rotate={rotation}", rotated]);
+        var options = new VideoDecodeOptions { ShorterSide = null };
+        var (ours, reference) = (new VideoFrames(), Ffmpeg(rotated, options, rotation == 180 ? 320 : 240, rotation == 180 ? 240 : 320));
+        using (var decoder = VideoDecoder.Open(rotated, VideoDecoderBackend.FFmpeg))
+        {
+            Assert.Equal(rotation == 180 ? (320, 240) : (240, 320), (decoder.Width, decoder.Height));
+            decoder.Decode(options, ours);
+        }
+        Assert.Equal(reference, ours.Bytes.ToArray()); // upright at its own size: ffmpeg's bytes
+        var openCv = new VideoFrames();
+        using (var decoder = VideoDecoder.Open(rotated, VideoDecoderBackend.OpenCv)) decoder.Decode(options, openCv);
+        Assert.Equal((ours.Width, ours.Height, ours.FrameCount), (openCv.Width, openCv.Height, openCv.FrameCount));
+        long sum = 0;
+        for (int i = 0; i < reference.Length; i++) sum += Math.Abs(reference[i] - openCv.Bytes[i]);
+        Assert.True(sum / (double)reference.Length < 2, $"OpenCV's upright frames are {sum / (double)reference.Length:0.00} levels from ffmpeg's"); // the other way round: tens of levels
+
+        // Resized, the turn comes after our scale and before ffmpeg's: the same frames within a few levels.
+        var small = new VideoDecodeOptions { ShorterSide = 128 };
+        using (var decoder = VideoDecoder.Open(rotated, VideoDecoderBackend.FFmpeg)) decoder.Decode(small, ours);
+        var smallReference = Ffmpeg(rotated, small, ours.Width, ours.Height);
+        Assert.Equal(smallReference.Length, ours.Bytes.Length);
+        sum = 0;
+        for (int i = 0; i < smallReference.Length; i++) sum += Math.Abs(smallReference[i] - ours.Bytes[i]);
+        log.WriteLine($"rotation {rotation}, shorter side 128: mean |ours - ffmpeg| {sum / (double)smallReference.Length:0.000} levels");
+        Assert.True(sum / (double)smallReference.Length < 4, $"resized: {sum / (double)smallReference.Length:0.00} levels from ffmpeg's");
+    }
+
+    [Fact]
+    public void TheDisplayMatrixGivesFfmpegsTurn()
+    {
+        // av_display_rotation_set's matrices (16.16 fixed point): a counter-clockwise angle in degrees.
+        static int[] Rotation(double degrees)
+        {
+            double r = -degrees * Math.PI / 180, c = Math.Cos(r), s = Math.Sin(r);
+            return [(int)Math.Round(c * 65536), (int)Math.Round(-s * 65536), 0, (int)Math.Round(s * 65536), (int)Math.Round(c * 65536), 0, 0, 0, 1 << 30];
+        }
+        Assert.Equal(new DisplayMatrix(true, false, true), DisplayMatrix.Of(Rotation(90)));   // transpose=clock
+        Assert.Equal(new DisplayMatrix(false, true, true), DisplayMatrix.Of(Rotation(180)));  // hflip + vflip
+        Assert.Equal(new DisplayMatrix(true, true, false), DisplayMatrix.Of(Rotation(-90)));  // transpose=cclock
+        Assert.Equal(new DisplayMatrix(true, true, false), DisplayMatrix.Of(Rotation(270)));
+        Assert.True(DisplayMatrix.Of(Rotation(0)).IsUpright);
+        Assert.True(DisplayMatrix.Of(Rotation(45)).IsUpright); // not a quarter turn: left as decoded
+        Assert.True(DisplayMatrix.Of([]).IsUpright);
+        Assert.Equal((240, 320), DisplayMatrix.Of(Rotation(90)).Displayed(320, 240));
+    }
+
     [Fact]
     public void TheEnvironmentChoosesTheBackendForAuto()
     {
