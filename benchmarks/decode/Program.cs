@@ -64,15 +64,7 @@ if (args.Contains("--parts"))
             getFrames(ref f);
         });
         var sample = ml0.Transforms.LoadVideo("Frames", "Path").Append(ml0.Transforms.SampleClips("Clip", "Frames")).Fit(rows);
-        double sampled = Best(repeat, () =>
-        {
-            var output = sample.Transform(rows);
-            using var cursor = output.GetRowCursor(output.Schema);
-            var getClip = cursor.GetGetter<VBuffer<float>>(output.Schema["Clip"]);
-            var clip = default(VBuffer<float>);
-            cursor.MoveNext();
-            getClip(ref clip);
-        });
+        double sampled = TimeClip(sample, rows, repeat);
         Console.WriteLine($"{Path.GetFileName(video)}: {outFrames} frames out; OpenCV read loop {read:0.000} s, VideoDecoder.Decode {decode:0.000} s ({outFrames / decode:0} frames/s; {decodeFresh:0.000} s into a new buffer), LoadVideo {loadVideo:0.000} s, + SampleClips {sampled:0.000} s");
     }
     return 0;
@@ -94,15 +86,7 @@ foreach (var video in videos)
         var counted = model.Transform(data).GetColumn<VideoFrames>("Frames").Single();
         frames = counted.FrameCount;
         // Timed: what a caller does, a clip per video (the sampler reads the decoded frames without a copy).
-        return Best(repeat, () =>
-        {
-            var output = model.Transform(data);
-            using var cursor = output.GetRowCursor(output.Schema);
-            var getClip = cursor.GetGetter<VBuffer<float>>(output.Schema["Clip"]);
-            var clip = default(VBuffer<float>);
-            cursor.MoveNext();
-            getClip(ref clip);
-        });
+        return TimeClip(model, data, repeat);
     }
     // Interleaved: ours (system FFmpeg), ffmpeg, ours (OpenCV), so that a change in the machine's load hits all three.
     double ours = double.MaxValue, ffmpeg = double.MaxValue, openCv = double.MaxValue;
@@ -133,6 +117,17 @@ static string CpuModel() => File.Exists("/proc/cpuinfo")
     : "unknown";
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+// Best of n: LoadVideo -> SampleClips of the one row, up to its clip (what a caller asks for).
+static double TimeClip(ITransformer model, IDataView data, int n) => Best(n, () =>
+{
+    var output = model.Transform(data);
+    using var cursor = output.GetRowCursor(output.Schema);
+    var getClip = cursor.GetGetter<VBuffer<float>>(output.Schema["Clip"]);
+    var clip = default(VBuffer<float>);
+    cursor.MoveNext();
+    getClip(ref clip);
+});
 
 static double Best(int n, Action action)
 {
