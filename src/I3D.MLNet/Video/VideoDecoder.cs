@@ -18,7 +18,7 @@ public enum VideoDecoderBackend
     /// <summary>The system's FFmpeg libraries; an error that says what to install when they cannot be used.</summary>
     FFmpeg,
 
-    /// <summary>OpenCV's FFmpeg backend (OpenCvSharp's bundled FFmpeg, built without assembly kernels: about 0.6x the
+    /// <summary>OpenCV's FFmpeg backend (OpenCvSharp's bundled FFmpeg, built without assembly kernels: about half the
     /// speed of the system's on H.264).</summary>
     OpenCv,
 }
