@@ -57,5 +57,5 @@ internal static class InfoCommand
     }
 
     /// <summary>"ffmpeg" (the system's libraries) or "opencv" (OpenCV's bundled FFmpeg), as I3D_VIDEO_DECODER spells them.</summary>
-    private static string DecoderName(VideoDecoderBackend backend) => backend == VideoDecoderBackend.FFmpeg ? "ffmpeg" : "opencv";
+    private static string DecoderName(VideoDecoderBackend backend) => backend.ToString().ToLowerInvariant();
 }

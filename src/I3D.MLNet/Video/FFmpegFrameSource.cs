@@ -124,18 +124,14 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
                 if (pts != NoTimestamp) timestamp = (pts - _startTime) * _timeBase;
                 return true;
             }
-            if (r == ErrorEof || (r != ErrorAgain && (_draining || ++_errors > MostErrorsInARow)))
+            // The end: the decoder says so, or it is flushed and has nothing more, or too many damaged frames in a row.
+            if (r == ErrorEof || _draining || (r != ErrorAgain && ++_errors > MostErrorsInARow))
             {
                 _ended = true;
                 break;
             }
             // EAGAIN: the decoder wants input. Another error is a damaged frame: skipped, as the ffmpeg command line does.
             if (r != ErrorAgain) continue;
-            if (_draining)
-            {
-                _ended = true;
-                break;
-            }
             if (av_read_frame(_format, _packet) < 0)
             {
                 // End of file, or a read error (a truncated file): flush the frames the decoder still holds.
@@ -160,20 +156,20 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         nint frame = held ? _held : _current;
         int w = Read<int>(frame, FrameWidth), h = Read<int>(frame, FrameHeight), format = Read<int>(frame, FrameFormat);
         if (rgb.Length < 3L * width * height) throw new ArgumentException($"{_path}: the target is smaller than a frame", nameof(rgb));
-        int outputWidth = width, outputHeight = height;
-        (width, height) = _display.Displayed(width, height); // the size to scale to before turning upright
+        // The size to scale to: the frame's coded orientation, turned upright after the scale.
+        var (scaledWidth, scaledHeight) = _display.Displayed(width, height);
         // Bilinear when the size changes (VideoDecodeOptions.ShorterSide); at the same size the flags do not matter.
-        _scaler = sws_getCachedContext(_scaler, w, h, format, width, height, PixelFormatRgb24, SwsBilinear, 0, 0, null);
+        _scaler = sws_getCachedContext(_scaler, w, h, format, scaledWidth, scaledHeight, PixelFormatRgb24, SwsBilinear, 0, 0, null);
         if (_scaler == 0) throw new VideoDecodeException(_path, $"FFmpeg cannot convert its frames of {w}x{h} (pixel format {format}) to RGB");
         (nint Scaler, long Sizes, int Format, int ColorSpace, int ColorRange) setUp =
-            (_scaler, ((long)w << 48) | ((long)h << 32) | ((long)width << 16) | (long)height, format, Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
+            (_scaler, ((long)w << 48) | ((long)h << 32) | ((long)scaledWidth << 16) | (long)scaledHeight, format, Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
         if (setUp != _scalerSetUp) SetColors(setUp.ColorSpace, setUp.ColorRange);
         _scalerSetUp = setUp;
         // Into a buffer laid out as libavfilter's frames are (rows aligned and padded): swscale's SIMD converters write
         // whole blocks of pixels past the width, and convert a frame whose rows are not so laid out differently in its
         // last columns (the ffmpeg command line's bytes differed there, 1-255 levels, in 340-wide frames).
-        int stride = (3 * ((width + 63) & ~63) + 63) & ~63;
-        EnsureBuffer((long)stride * (height + 2));
+        int stride = (3 * ((scaledWidth + 63) & ~63) + 63) & ~63;
+        EnsureBuffer((long)stride * (scaledHeight + 2));
         byte** destination = stackalloc byte*[4];
         int* strides = stackalloc int[4];
         destination[0] = _buffer;
@@ -181,7 +177,7 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         sws_scale(_scaler, (byte**)(frame + FrameData), (int*)(frame + FrameLineSize), 0, h, destination, strides);
         if (!_display.IsUpright)
         {
-            _display.Apply(_buffer, stride, rgb, outputWidth, outputHeight);
+            _display.Apply(_buffer, stride, rgb, width, height);
             return;
         }
         int row = 3 * width;

@@ -151,10 +151,11 @@ public sealed class VideoLoadingTransformer : OptionsTransformerBase<VideoLoader
         private readonly VideoLoadingTransformer _owner;
         private int _skipped, _saidBackend;
 
-        /// <summary>Once per transformer: a line in the log when Auto falls back to OpenCV's FFmpeg, and why.</summary>
+        /// <summary>Once per mapper: a line in the log when OpenCV's FFmpeg decodes because the system's cannot, and why.</summary>
         private void SayWhenOpenCvDecodes()
         {
-            if (_owner.Options.Decoder != VideoDecoderBackend.Auto || FFmpegLibraries.Problem is not { } problem || Interlocked.Exchange(ref _saidBackend, 1) == 1) return;
+            if (FFmpegLibraries.Problem is not { } problem || VideoDecoder.ResolveBackend(_owner.Options.Decoder) != VideoDecoderBackend.OpenCv
+                || Interlocked.Exchange(ref _saidBackend, 1) == 1) return;
             using var channel = Host.Start("LoadVideo");
             channel.Info($"LoadVideo: decoding with OpenCV's bundled FFmpeg (about half the speed on H.264) because {problem}; {NativeDependencies.InstallHint} installs the system's");
         }
