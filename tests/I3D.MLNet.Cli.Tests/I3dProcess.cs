@@ -9,10 +9,11 @@ internal static class I3dProcess
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    /// <summary>Starts <c>i3d</c> with <paramref name="args"/>, its output and error redirected (the caller reads and disposes).</summary>
-    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts <c>i3d</c> with <paramref name="args"/>, its output and error redirected (the caller reads and
+    /// disposes), in <paramref name="workingDirectory"/> where one is given.</summary>
+    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
@@ -21,10 +22,11 @@ internal static class I3dProcess
 
     public static Result Run(params string[] args) => Run(args, null);
 
-    /// <summary>As <see cref="Run(string[])"/>, with these environment variables set for the process.</summary>
-    public static Result Run(string[] args, IReadOnlyDictionary<string, string>? environment)
+    /// <summary>As <see cref="Run(string[])"/>, with these environment variables set for the process, in
+    /// <paramref name="workingDirectory"/> where one is given.</summary>
+    public static Result Run(string[] args, IReadOnlyDictionary<string, string>? environment, string? workingDirectory = null)
     {
-        using var process = Start(args, environment);
+        using var process = Start(args, environment, workingDirectory);
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(TimeSpan.FromMinutes(10)))

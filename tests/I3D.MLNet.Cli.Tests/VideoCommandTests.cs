@@ -48,6 +48,32 @@ public class VideoCommandTests
         Assert.Contains("28 fps, 280 frames, 10 s (decoded with opencv)", forced.Stdout);
     }
 
+    /// <summary>A relative name with a colon is a URL to FFmpeg ("http:", "subfile,,...:", a folder "data:..." for its
+    /// data: protocol): each FFmpeg is given the file's full path behind "file:" (VideoDecoder.FileUrl). Both failed to
+    /// open before that ("could not open this avi file").</summary>
+    [SkippableTheory]
+    [InlineData("ffmpeg")]
+    [InlineData("opencv")]
+    public void AFileWhoseNameLooksLikeAUrlIsOpenedAsAFile(string decoder)
+    {
+        Skip.If(decoder == "ffmpeg" && FFmpegLibraries.Problem is not null, $"the system's FFmpeg: {FFmpegLibraries.Problem}");
+        string video = SharedData.Video("mmaction2_tests_test.avi");
+        string dir = Temp("url-names");
+        Directory.CreateDirectory(Path.Combine(dir, "data:set"));
+        string[] names = ["http:clip.avi", "subfile,,start,0,end,100,,:clip.avi", Path.Combine("data:set", "clip.avi")];
+        foreach (string name in names) File.Copy(video, Path.Combine(dir, name));
+        var result = I3dProcess.Run(["info", .. names, "--json"], new Dictionary<string, string> { ["I3D_VIDEO_DECODER"] = decoder }, dir);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using var json = JsonDocument.Parse(result.Stdout);
+        var videos = json.RootElement.GetProperty("videos").EnumerateArray().ToList();
+        Assert.Equal(names.Length, videos.Count);
+        foreach (var v in videos)
+        {
+            Assert.Equal(164, v.GetProperty("frames").GetInt32());
+            Assert.Equal(decoder, v.GetProperty("decoder").GetString());
+        }
+    }
+
     [SkippableFact]
     public void ClipsWritesKineticsLayoutAndASavedPipelineGivesIdenticalClipsInANewProcess()
     {

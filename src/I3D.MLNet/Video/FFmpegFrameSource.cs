@@ -35,14 +35,15 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
 
     private FFmpegFrameSource() { }
 
-    /// <summary>Opens <paramref name="path"/> (already checked to exist and not be empty), or throws <see cref="VideoDecodeException"/>.</summary>
-    public static FFmpegFrameSource Open(string path, string container)
+    /// <summary>Opens <paramref name="path"/> (already checked to exist and not be empty) by its FFmpeg name
+    /// <paramref name="url"/> (<see cref="VideoDecoder.FileUrl"/>), or throws <see cref="VideoDecodeException"/> naming <paramref name="path"/>.</summary>
+    public static FFmpegFrameSource Open(string path, string url, string container)
     {
         if (Problem is { } problem) throw new NativeDependencyException($"The system's FFmpeg libraries cannot be used: {problem}. Install them with: {NativeDependencies.InstallHint}");
         var source = new FFmpegFrameSource();
         try
         {
-            source.Initialize(path, container);
+            source.Initialize(path, url, container);
             return source;
         }
         catch
@@ -52,10 +53,10 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         }
     }
 
-    private void Initialize(string path, string container)
+    private void Initialize(string path, string url, string container)
     {
         _path = path;
-        byte[] file = Encoding.UTF8.GetBytes(path + "\0");
+        byte[] file = Encoding.UTF8.GetBytes(url + "\0");
         nint format = 0;
         int r;
         fixed (byte* f = file) r = avformat_open_input(&format, f, 0, null);

@@ -11,12 +11,16 @@ namespace I3D.MLNet.Video;
 /// </summary>
 /// <remarks>
 /// Only the ABI of those major versions is bound: the few struct fields read below are offsets measured with
-/// <c>offsetof</c> against Debian 12's headers (7:5.1.x). Any other major version, or a library that is missing, leaves
-/// <see cref="Problem"/> set and decoding goes through OpenCV as before.
+/// <c>offsetof</c> against Debian 12's headers (7:5.1.x). Any other major version, FFmpeg 5.0 (the same majors, older
+/// minors), or a library that is missing, leaves <see cref="Problem"/> set and decoding goes through OpenCV as before.
 /// </remarks>
 internal static unsafe class FFmpegLibraries
 {
     public const int AvFormatMajor = 59, AvCodecMajor = 59, AvUtilMajor = 57, SwScaleMajor = 6;
+
+    // FFmpeg 5.1's minor versions (5.0 has the same majors with lower minors, and structs whose layout was not measured):
+    // a library older than these is not used.
+    public const int AvFormatMinor = 27, AvCodecMinor = 37, AvUtilMinor = 28, SwScaleMinor = 7;
 
     // Offsets (bytes) in FFmpeg 5.1's structs, from offsetof on Debian 12's headers.
     public const int FormatContextStreamCount = 44, FormatContextStreams = 48, FormatContextDuration = 72;
@@ -72,14 +76,13 @@ internal static unsafe class FFmpegLibraries
     {
         if (!OperatingSystem.IsLinux()) return "the system's FFmpeg libraries are bound on Linux only";
         var libraries = new Dictionary<string, nint>();
-        foreach (var (name, major) in new[] { ("avformat", AvFormatMajor), ("avcodec", AvCodecMajor), ("avutil", AvUtilMajor), ("swscale", SwScaleMajor) })
+        foreach (var (name, major, minor) in new[] { ("avformat", AvFormatMajor, AvFormatMinor), ("avcodec", AvCodecMajor, AvCodecMinor), ("avutil", AvUtilMajor, AvUtilMinor), ("swscale", SwScaleMajor, SwScaleMinor) })
         {
             string file = $"lib{name}.so.{major}";
             if (!NativeLibrary.TryLoad(file, out var handle)) return $"{file} is not installed";
             // The major version is in the file name; the one the library reports must agree (a renamed or odd build).
             if (!NativeLibrary.TryGetExport(handle, $"{name}_version", out var versionExport)) return $"{file} has no {name}_version";
-            uint version = ((delegate* unmanaged<uint>)versionExport)();
-            if (version >> 16 != major) return $"{file} reports version {version >> 16}.{(version >> 8) & 0xFF}, not {major}";
+            if (VersionProblem(file, ((delegate* unmanaged<uint>)versionExport)(), major, minor) is { } problem) return problem;
             libraries[name] = handle;
         }
         try
@@ -123,6 +126,15 @@ internal static unsafe class FFmpegLibraries
         // Errors are ours to report, once, naming the file (OpenCV's copy is quieted the same way, NativeDependencies).
         av_log_set_level(LogQuiet);
         return null;
+    }
+
+    /// <summary>Why a library reporting <paramref name="version"/> (FFmpeg's <c>AV_VERSION_INT</c>: major, minor, micro
+    /// in bytes 2, 1, 0) cannot stand for FFmpeg 5.1's <paramref name="major"/>.<paramref name="minor"/>, or null when it can.</summary>
+    internal static string? VersionProblem(string file, uint version, int major, int minor)
+    {
+        uint actualMajor = version >> 16, actualMinor = (version >> 8) & 0xFF;
+        if (actualMajor != major) return $"{file} reports version {actualMajor}.{actualMinor}, not {major}";
+        return actualMinor < minor ? $"{file} is version {major}.{actualMinor}, older than FFmpeg 5.1's {major}.{minor}" : null;
     }
 
     /// <summary>FFmpeg's message for an error code.</summary>

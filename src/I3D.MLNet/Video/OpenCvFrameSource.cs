@@ -40,13 +40,14 @@ internal sealed class OpenCvFrameSource : IVideoFrameSource
         }
     }
 
-    /// <summary>Opens <paramref name="path"/> (already checked to exist and not be empty), or throws <see cref="VideoDecodeException"/>.</summary>
-    public static OpenCvFrameSource Open(string path, string container)
+    /// <summary>Opens <paramref name="path"/> (already checked to exist and not be empty) by its FFmpeg name
+    /// <paramref name="url"/> (<see cref="VideoDecoder.FileUrl"/>), or throws <see cref="VideoDecodeException"/> naming <paramref name="path"/>.</summary>
+    public static OpenCvFrameSource Open(string path, string url, string container)
     {
         NativeDependencies.EnsureOpenCv();
         // FFmpeg decoder threads: like the ffmpeg command line, more frame threads than cores (measured on 2 cores,
         // H.264 340x256: 697 frames/s with OpenCV's default, 1,010 with 4 threads).
-        var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG, [CapPropNThreads, Environment.ProcessorCount + 2]);
+        var capture = new VideoCapture(url, VideoCaptureAPIs.FFMPEG, [CapPropNThreads, Environment.ProcessorCount + 2]);
         try
         {
             if (!capture.IsOpened()) throw new VideoDecodeException(path, VideoDecoder.CannotOpen(container));

@@ -99,9 +99,15 @@ public sealed class VideoDecoder : IDisposable
         if (file.Length == 0) throw new VideoDecodeException(path, "the file is empty (0 bytes)");
         string container = SniffContainer(path);
         backend = ResolveBackend(backend);
-        IVideoFrameSource source = backend == VideoDecoderBackend.FFmpeg ? FFmpegFrameSource.Open(path, container) : OpenCvFrameSource.Open(path, container);
+        string url = FileUrl(file.FullName);
+        IVideoFrameSource source = backend == VideoDecoderBackend.FFmpeg ? FFmpegFrameSource.Open(path, url, container) : OpenCvFrameSource.Open(path, url, container);
         return new VideoDecoder(path, source, container, backend);
     }
+
+    /// <summary>The name FFmpeg (either copy) opens a file by: its full path behind <c>file:</c>. A bare relative name is a
+    /// URL to FFmpeg, so a file called <c>http:clip.avi</c> or <c>subfile,,start,0,,:clip.avi</c> would be taken for a
+    /// protocol and not opened, or opened as something else.</summary>
+    internal static string FileUrl(string fullPath) => "file:" + fullPath;
 
     /// <summary>Reads the whole file at its native rate and size to count the frames that actually decode.</summary>
     public static VideoInfo Probe(string path) => Probe(path, VideoDecoderBackend.Auto);

@@ -155,4 +155,20 @@ public sealed class DecoderBackendTests(ITestOutputHelper log)
         Assert.Equal(auto, VideoDecoder.ResolveBackend(VideoDecoderBackend.Auto, null));
         Assert.Equal(auto, VideoDecoder.ResolveBackend(VideoDecoderBackend.Auto, "auto"));
     }
+
+    /// <summary>Only FFmpeg 5.1's libraries are bound (struct offsets measured against its headers): 5.0 has the same
+    /// majors and older minors, 6.x other majors.</summary>
+    [Fact]
+    public void OnlyFfmpeg51sLibrariesAreUsed()
+    {
+        static uint Version(int major, int minor) => (uint)(major << 16 | minor << 8 | 100);
+        Assert.Null(FFmpegLibraries.VersionProblem("libavcodec.so.59", Version(59, 37), 59, 37)); // Debian 12
+        Assert.Null(FFmpegLibraries.VersionProblem("libavcodec.so.59", Version(59, 40), 59, 37));
+        Assert.Contains("older than FFmpeg 5.1's 59.37", FFmpegLibraries.VersionProblem("libavcodec.so.59", Version(59, 18), 59, 37)); // FFmpeg 5.0
+        Assert.Contains("reports version 60.31, not 59", FFmpegLibraries.VersionProblem("libavcodec.so.59", Version(60, 31), 59, 37));
+        if (FFmpegLibraries.Problem is null) Assert.Null(FFmpegLibraries.VersionProblem("libavcodec", (uint)avcodec_version(), FFmpegLibraries.AvCodecMajor, FFmpegLibraries.AvCodecMinor));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libavcodec.so.59")]
+    private static extern int avcodec_version();
 }
