@@ -27,7 +27,7 @@ internal static unsafe class FFmpegLibraries
     public const int StreamTimeBase = 16, StreamDiscard = 52, StreamStartTime = 24, StreamFrameCount = 40, StreamAverageFrameRate = 72, StreamRealFrameRate = 200, StreamCodecParameters = 208;
     public const int CodecParametersCodecId = 4, CodecParametersWidth = 56, CodecParametersHeight = 60;
     public const int PacketStreamIndex = 36;
-    public const int FrameData = 0, FrameLineSize = 64, FrameWidth = 104, FrameHeight = 108, FrameFormat = 116, FrameColorRange = 320, FrameColorSpace = 332, FrameBestEffortTimestamp = 344;
+    public const int FrameData = 0, FrameLineSize = 64, FrameWidth = 104, FrameHeight = 108, FrameFormat = 116, FrameBuffers = 224, FrameColorRange = 320, FrameColorSpace = 332, FrameBestEffortTimestamp = 344;
 
     public const int PacketSideDataDisplayMatrix = 5; // AV_PKT_DATA_DISPLAYMATRIX
     public const int MediaTypeVideo = 0, PixelFormatRgb24 = 2, ColorRangeJpeg = 2, ColorSpaceUnspecified = 2;
@@ -60,8 +60,11 @@ internal static unsafe class FFmpegLibraries
     public static delegate* unmanaged<nint*, void> av_dict_free;
     public static delegate* unmanaged<int, void> av_log_set_level;
     public static delegate* unmanaged<int, byte*, nuint, int> av_strerror;
-    public static delegate* unmanaged<nint, int, int, int, int, int, int, int, nint, nint, double*, nint> sws_getCachedContext;
-    public static delegate* unmanaged<nint, byte**, int*, int, int, byte**, int*, int> sws_scale;
+    public static delegate* unmanaged<nint> sws_alloc_context;
+    public static delegate* unmanaged<nint, nint, nint, int> sws_init_context;
+    public static delegate* unmanaged<nint, nint, nint, int> sws_scale_frame;
+    public static delegate* unmanaged<nint, byte*, long, int, int> av_opt_set_int;
+    public static delegate* unmanaged<byte*, nuint, delegate* unmanaged<nint, byte*, void>, nint, int, nint> av_buffer_create;
     public static delegate* unmanaged<nint, void> sws_freeContext;
     public static delegate* unmanaged<nint, int*, int, int*, int, int, int, int, int> sws_setColorspaceDetails;
     public static delegate* unmanaged<int, int*> sws_getCoefficients;
@@ -112,8 +115,11 @@ internal static unsafe class FFmpegLibraries
             av_dict_free = (delegate* unmanaged<nint*, void>)NativeLibrary.GetExport(u, nameof(av_dict_free));
             av_log_set_level = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(u, nameof(av_log_set_level));
             av_strerror = (delegate* unmanaged<int, byte*, nuint, int>)NativeLibrary.GetExport(u, nameof(av_strerror));
-            sws_getCachedContext = (delegate* unmanaged<nint, int, int, int, int, int, int, int, nint, nint, double*, nint>)NativeLibrary.GetExport(s, nameof(sws_getCachedContext));
-            sws_scale = (delegate* unmanaged<nint, byte**, int*, int, int, byte**, int*, int>)NativeLibrary.GetExport(s, nameof(sws_scale));
+            sws_alloc_context = (delegate* unmanaged<nint>)NativeLibrary.GetExport(s, nameof(sws_alloc_context));
+            sws_init_context = (delegate* unmanaged<nint, nint, nint, int>)NativeLibrary.GetExport(s, nameof(sws_init_context));
+            sws_scale_frame = (delegate* unmanaged<nint, nint, nint, int>)NativeLibrary.GetExport(s, nameof(sws_scale_frame));
+            av_opt_set_int = (delegate* unmanaged<nint, byte*, long, int, int>)NativeLibrary.GetExport(u, nameof(av_opt_set_int));
+            av_buffer_create = (delegate* unmanaged<byte*, nuint, delegate* unmanaged<nint, byte*, void>, nint, int, nint>)NativeLibrary.GetExport(u, nameof(av_buffer_create));
             sws_freeContext = (delegate* unmanaged<nint, void>)NativeLibrary.GetExport(s, nameof(sws_freeContext));
             sws_setColorspaceDetails = (delegate* unmanaged<nint, int*, int, int*, int, int, int, int, int>)NativeLibrary.GetExport(s, nameof(sws_setColorspaceDetails));
             sws_getCoefficients = (delegate* unmanaged<int, int*>)NativeLibrary.GetExport(s, nameof(sws_getCoefficients));
@@ -153,5 +159,14 @@ internal static unsafe class FFmpegLibraries
             av_dict_set(d, kp, vp, 0);
     }
 
+    /// <summary>Sets an integer AVOption (of a scaler before <c>sws_init_context</c>); false when FFmpeg refuses it.</summary>
+    public static bool SetOption(nint obj, string name, long value)
+    {
+        byte[] n = Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* np = n) return av_opt_set_int(obj, np, value, 0) >= 0;
+    }
+
     public static T Read<T>(nint structure, int offset) where T : unmanaged => *(T*)(structure + offset);
+
+    public static void Write<T>(nint structure, int offset, T value) where T : unmanaged => *(T*)(structure + offset) = value;
 }

@@ -87,6 +87,25 @@ public sealed class DecoderBackendTests(ITestOutputHelper log)
         Assert.True(mean < 4, $"{name}: mean |OpenCV - ffmpeg| = {mean:0.000} levels");
     }
 
+    /// <summary>A resize (the scaler in slices on every core) of a video whose matrix or range is not the default: the
+    /// colours set up on the scaler reach each slice's own scaler (the BT.709 video 8.5 levels from ffmpeg's when they do not).</summary>
+    [SkippableTheory]
+    [InlineData("bt709.mp4", "320x180", "yuv420p", "-colorspace bt709 -color_primaries bt709 -color_trc bt709")]
+    [InlineData("full-range.mp4", "320x240", "yuvj420p", "")]
+    public void AResizedVideoWithItsOwnMatrixOrRangeGetsTheCommandLinesBytes(string name, string size, string pixelFormat, string tags)
+    {
+        Require(VideoDecoderBackend.FFmpeg);
+        string dir = TestVideos.TempDir("colour-resize");
+        string video = Path.Combine(dir, name);
+        SharedData.Run(SharedData.RequireTool("ffmpeg"), ["-v", "error", "-y", "-f", "lavfi", "-i", $"testsrc2=size={size}:rate=25:duration=2",
+            "-c:v", "libx264", "-pix_fmt", pixelFormat, .. tags.Split(' ', StringSplitOptions.RemoveEmptyEntries), video]);
+        var options = new VideoDecodeOptions { ShorterSide = 128, FrameRate = 25 };
+        var frames = new VideoFrames();
+        using (var decoder = VideoDecoder.Open(video, VideoDecoderBackend.FFmpeg)) decoder.Decode(options, frames);
+        Assert.NotEqual(size, $"{frames.Width}x{frames.Height}");
+        Assert.Equal(0, MeanLevels(Ffmpeg(video, options, frames.Width, frames.Height), frames.Bytes));
+    }
+
     [SkippableTheory]
     [InlineData(90)]
     [InlineData(180)]
