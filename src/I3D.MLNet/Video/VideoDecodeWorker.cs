@@ -164,7 +164,12 @@ internal sealed class VideoDecodeWorker(TimeSpan timeout, long memoryLimitBytes)
         _responses = null;
         if (_process is { } p)
         {
-            try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
+            try
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                // Gone when this returns: a worker killed but not yet reaped still shows in /proc for a moment.
+                p.WaitForExit(5000);
+            }
             catch (InvalidOperationException) { }
             p.Dispose();
         }

@@ -7,6 +7,7 @@ namespace I3D.MLNet.Tests.Video;
 
 /// <summary>LoadVideo's WorkerProcess isolation: the same frames as decoding in this process, and a decoder that
 /// crashes, hangs or grows costs one video (an error naming it), never the test host.</summary>
+[Collection(DecodeWorkers.Collection)]
 public class DecodeWorkerTests
 {
     private static readonly VideoDecodeOptions Small = new() { ShorterSide = 64 };
@@ -169,4 +170,12 @@ public class DecodeWorkerTests
         }
         return null;
     }
+}
+
+/// <summary>The test classes that start decoding workers, run one after another: a test here checks that no worker of
+/// this process is left, which another class's worker running at the same time would fail (seen once in CI).</summary>
+[CollectionDefinition(Collection)]
+public sealed class DecodeWorkers
+{
+    public const string Collection = "decoding workers";
 }

@@ -11,6 +11,7 @@ namespace I3D.MLNet.Tests.Video;
 /// ExtractOpticalFlow -> SampleClips, each in a child process with a time and memory limit. Every file either gives
 /// finite clips or an error that names it; none crashes, hangs or passes the memory limit.
 /// </summary>
+[Collection(DecodeWorkers.Collection)]
 public class VideoFuzzTests(ITestOutputHelper output)
 {
     [Fact]
