@@ -162,9 +162,12 @@ internal sealed unsafe class FFmpegFrameSource : IVideoFrameSource
         var (scaledWidth, scaledHeight) = _display.Displayed(width, height);
         var size = (w, h, format, scaledWidth, scaledHeight);
         if (_scaler == 0 || size != _scalerSize) NewScaler(size);
-        var colors = (Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
-        if (colors != _scalerColors) SetColors(colors.Item1, colors.Item2);
-        _scalerColors = colors;
+        (int ColorSpace, int ColorRange) colors = (Read<int>(frame, FrameColorSpace), Read<int>(frame, FrameColorRange));
+        if (colors != _scalerColors)
+        {
+            SetColors(colors.ColorSpace, colors.ColorRange);
+            _scalerColors = colors;
+        }
         // Into a buffer laid out as libavfilter's frames are (rows aligned and padded): swscale's SIMD converters write
         // whole blocks of pixels past the width, and convert a frame whose rows are not so laid out differently in its
         // last columns (the ffmpeg command line's bytes differed there, 1-255 levels, in 340-wide frames).

@@ -30,8 +30,8 @@ internal static unsafe class FFmpegLibraries
     public const int FrameData = 0, FrameLineSize = 64, FrameWidth = 104, FrameHeight = 108, FrameFormat = 116, FrameBuffers = 224, FrameColorRange = 320, FrameColorSpace = 332, FrameBestEffortTimestamp = 344;
 
     public const int PacketSideDataDisplayMatrix = 5; // AV_PKT_DATA_DISPLAYMATRIX
-    public const int MediaTypeVideo = 0, PixelFormatRgb24 = 2, ColorRangeJpeg = 2, ColorSpaceUnspecified = 2;
-    public const int SwsBilinear = 2, SwsBicubic = 4, SwsCsBt601 = 5, DiscardAll = 48;
+    public const int MediaTypeVideo = 0, PixelFormatRgb24 = 2, ColorRangeJpeg = 2;
+    public const int SwsBilinear = 2, SwsCsBt601 = 5, DiscardAll = 48;
     public const int ErrorEof = -541478725, ErrorAgain = -11, LogQuiet = -8;
     public const int ErrorStreamNotFound = -(0xF8 | ('S' << 8) | ('T' << 16) | ('R' << 24)); // FFERRTAG(0xF8,'S','T','R')
     public const long NoTimestamp = long.MinValue;
@@ -72,7 +72,7 @@ internal static unsafe class FFmpegLibraries
 
     private static readonly Lazy<string?> Loaded = new(Load);
 
-    /// <summary>Why the system's FFmpeg cannot be used (missing, another major version), or null when it can.</summary>
+    /// <summary>Why the system's FFmpeg cannot be used (missing, another major version, older than 5.1), or null when it can.</summary>
     public static string? Problem => Loaded.Value;
 
     private static string? Load()
